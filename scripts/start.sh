@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Quick start: install what is needed, then open Model Studio on the default library.
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+ensure_system_packages
+ensure_venv onnx
+exec "$VENV/bin/studio" "$@"

@@ -1,0 +1,24 @@
+"""Helpers every command handler uses: open the library, print JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def open_library(args: argparse.Namespace):
+    from studio.store.library import Library
+
+    return Library.open(getattr(args, "home", None))
+
+
+def emit_json(obj: dict[str, Any]) -> None:
+    """One JSON object per line, flushed, so scripts and the GUI can read it as it comes."""
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object per line")

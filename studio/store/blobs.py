@@ -1,0 +1,42 @@
+"""Content-addressed files beside the DB: blobs/ab/abcdef... named by the SHA-256 of the bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class BlobStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
+    def put(self, data: bytes, digest: str | None = None) -> str:
+        """Store bytes atomically (temp file + rename) and return their digest.
+
+        Written before the DB row that names it, so a killed import never leaves a row
+        pointing at a missing file (at worst an orphan file, which a re-run reuses)."""
+        digest = digest or sha256_bytes(data)
+        target = self.path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(exist_ok=True)
+        tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+        return digest
+
+    def read(self, digest: str) -> bytes:
+        return self.path(digest).read_bytes()

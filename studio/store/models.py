@@ -1,0 +1,173 @@
+"""The library's schema: one typed DeclarativeBase. Changes go through Alembic migrations only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SPLITS = ("train", "val", "test")
+RUN_STATUSES = ("queued", "running", "paused", "stopped", "completed", "failed", "interrupted")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="image")  # image | table
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    classes: Mapped[list[LabelClass]] = relationship(
+        back_populates="dataset", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="LabelClass.position",
+    )
+
+
+class LabelClass(Base):
+    __tablename__ = "classes"
+    __table_args__ = (UniqueConstraint("dataset_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    colour: Mapped[str] = mapped_column(String(9), default="#888888")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="classes")
+
+
+class Sample(Base):
+    """One image (or table row). The bytes live in the blob store under ``blob``'s SHA-256."""
+
+    __tablename__ = "samples"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "blob"),
+        Index("ix_samples_dataset_class", "dataset_id", "class_id"),
+        Index("ix_samples_dataset_split", "dataset_id", "split"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    blob: Mapped[str] = mapped_column(String(64), index=True)  # sha256 hex of the file bytes
+    format: Mapped[str] = mapped_column(String(10), default="")  # png, jpeg, ...
+    width: Mapped[int] = mapped_column(Integer, default=0)  # upright (after EXIF rotation)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    channels: Mapped[int] = mapped_column(Integer, default=3)
+    byte_size: Mapped[int] = mapped_column(Integer, default=0)
+    class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("classes.id", ondelete="SET NULL"), nullable=True
+    )
+    split: Mapped[str | None] = mapped_column(String(8), nullable=True)  # train | val | test
+    source_path: Mapped[str] = mapped_column(Text, default="")
+    labelled_by: Mapped[str] = mapped_column(String(20), default="")  # import | user | model | capture
+    phash: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    label: Mapped[LabelClass | None] = relationship()
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    parent_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(100), default="")
+    spec: Mapped[dict] = mapped_column(JSON, default=dict)  # every setting the run was started with
+    classes: Mapped[list] = mapped_column(JSON, default=list)  # class names, in output order
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    device: Mapped[str] = mapped_column(String(60), default="")
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)  # epochs completed
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)  # final / best metrics
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Metric(Base):
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_run_name_step", "run_id", "name", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[float] = mapped_column(Float, default=0.0)
+    split: Mapped[str] = mapped_column(String(10), default="train")
+    name: Mapped[str] = mapped_column(String(60))
+    value: Mapped[float] = mapped_column(Float)
+    time: Mapped[float] = mapped_column(Float, default=0.0)  # unix seconds
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    path: Mapped[str] = mapped_column(Text)  # relative to the library home
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    is_best: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Prediction(Base):
+    """A model's suggestion for a sample, kept apart from the human label."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("run_id", "sample_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    class_name: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(Float)
+    probs: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Export(Base):
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    format: Mapped[str] = mapped_column(String(20))
+    path: Mapped[str] = mapped_column(Text)
+    parity: Mapped[dict] = mapped_column(JSON, default=dict)  # agreement, max_prob_diff, n
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
