@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -16,8 +17,13 @@ def open_library(args: argparse.Namespace):
 
 def emit_json(obj: dict[str, Any]) -> None:
     """One JSON object per line, flushed, so scripts and the GUI can read it as it comes."""
-    sys.stdout.write(json.dumps(obj, default=str) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(obj, default=str) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (the GUI closed with "keep running in the background"): the run
+        # goes on, recording to the library; later lines go nowhere instead of failing the run
+        sys.stdout = open(os.devnull, "w")
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

@@ -1,9 +1,263 @@
-"""`studio` subcommands for this group (filled in by its issue)."""
+"""`studio datasets list|create|rename|delete|show|split` and `studio import DATASET PATH...`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+
+from studio.commands.common import add_json_flag, emit_json, open_library
+from studio.core.errors import InvalidInputError, NotFoundError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    ds = sub.add_parser("datasets", help="list, create, rename, delete, show and split datasets")
+    ds.set_defaults(func=lambda args: _print_help(ds))
+    actions = ds.add_subparsers(dest="action", metavar="ACTION")
+
+    p = actions.add_parser("list", help="all datasets with sample and class counts")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_list)
+
+    p = actions.add_parser("create", help="create an empty dataset")
+    p.add_argument("name")
+    p.add_argument("--kind", choices=("image", "table"), default="image")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_create)
+
+    p = actions.add_parser("rename", help="rename a dataset")
+    p.add_argument("name", help="dataset name or id")
+    p.add_argument("new_name")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_rename)
+
+    p = actions.add_parser("delete", help="delete a dataset, its samples and their image files")
+    p.add_argument("name", help="dataset name or id")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_delete)
+
+    p = actions.add_parser("show", help="class and split counts of a dataset")
+    p.add_argument("name", help="dataset name or id")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_show)
+
+    p = actions.add_parser("split", help="assign train/val/test splits, stratified per class")
+    p.add_argument("name", help="dataset name or id")
+    p.add_argument("--train", type=float, default=0.8)
+    p.add_argument("--val", type=float, default=0.1)
+    p.add_argument("--test", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only-unassigned", action="store_true", help="keep splits already assigned")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser(
+        "import",
+        help="import images: a folder of class folders, a flat folder, a zip, or image files",
+        description="Import images into DATASET. Folder names are class names; folders called "
+        "train, val/valid/validation or test set the split. Re-running adds only what is missing.",
+    )
+    p.add_argument("dataset", help="dataset name or id (created when missing)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folder, zip or image file")
+    create = p.add_mutually_exclusive_group()
+    create.add_argument("--create", action="store_true", default=True,
+                        help="create the dataset if it does not exist (the default)")
+    create.add_argument("--no-create", dest="create", action="store_false",
+                        help="fail if the dataset does not exist")
+    p.add_argument("--batch-size", type=int, default=None, help=argparse.SUPPRESS)
+    add_json_flag(p)
+    p.set_defaults(func=cmd_import)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _summary_dict(d) -> dict:
+    return {
+        "id": d.id, "name": d.name, "kind": d.kind, "samples": d.samples,
+        "labelled": d.labelled, "classes": d.classes, "created_at": d.created_at.isoformat(),
+    }
+
+
+def cmd_list(args) -> int:
+    from studio.store.datasets import list_datasets
+
+    lib = open_library(args)
+    with lib.session() as s:
+        rows = list_datasets(s)
+    if args.json:
+        for d in rows:
+            emit_json(_summary_dict(d))
+        return 0
+    if not rows:
+        print("no datasets yet: `studio import NAME PATH` creates one")
+        return 0
+    width = max(4, *(len(d.name) for d in rows))
+    print(f"{'ID':>4}  {'NAME':<{width}}  {'KIND':<5}  {'SAMPLES':>8}  {'LABELLED':>8}  {'CLASSES':>7}")
+    for d in rows:
+        print(f"{d.id:>4}  {d.name:<{width}}  {d.kind:<5}  {d.samples:>8}  {d.labelled:>8}  {d.classes:>7}")
+    return 0
+
+
+def cmd_create(args) -> int:
+    from studio.store.datasets import create_dataset
+
+    lib = open_library(args)
+    with lib.transaction() as s:
+        ds = create_dataset(s, args.name, kind=args.kind)
+        out = {"id": ds.id, "name": ds.name, "kind": ds.kind}
+    if args.json:
+        emit_json(out)
+    else:
+        print(f"created dataset {out['name']!r} (id {out['id']})")
+    return 0
+
+
+def cmd_rename(args) -> int:
+    from studio.store.datasets import get_dataset, rename_dataset
+
+    lib = open_library(args)
+    with lib.transaction() as s:
+        ds = get_dataset(s, args.name)
+        old = ds.name
+        rename_dataset(s, ds.id, args.new_name)
+        out = {"id": ds.id, "old_name": old, "name": ds.name}
+    if args.json:
+        emit_json(out)
+    else:
+        print(f"renamed dataset {old!r} to {out['name']!r}")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from studio.store.datasets import delete_dataset, get_dataset
+    from studio.store.samples import count_samples
+
+    lib = open_library(args)
+    with lib.session() as s:
+        ds = get_dataset(s, args.name)
+        ds_id, name, n = ds.id, ds.name, count_samples(s, ds.id)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InvalidInputError(
+                f"refusing to delete dataset {name!r} ({n} samples) without --yes (no terminal to ask)"
+            )
+        answer = input(f"Delete dataset {name!r} and its {n} samples? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing deleted", file=sys.stderr)
+            return 1
+    removed = delete_dataset(lib, ds_id)
+    if args.json:
+        emit_json({"id": ds_id, "name": name, "deleted_samples": n, "removed_files": removed})
+    else:
+        print(f"deleted dataset {name!r}: {n} samples, {removed} image files no longer used")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from studio.store.datasets import class_counts, get_dataset, split_counts, unlabelled_count
+    from studio.store.samples import count_samples
+
+    lib = open_library(args)
+    with lib.session() as s:
+        ds = get_dataset(s, args.name)
+        out = {
+            "id": ds.id, "name": ds.name, "kind": ds.kind, "samples": count_samples(s, ds.id),
+            "unlabelled": unlabelled_count(s, ds.id),
+            "classes": [
+                {"id": c.class_id, "name": c.name, "colour": c.colour, "count": c.count}
+                for c in class_counts(s, ds.id)
+            ],
+            "splits": {(k or "none"): v for k, v in split_counts(s, ds.id).items()},
+        }
+    if args.json:
+        emit_json(out)
+        return 0
+    print(f"{out['name']} (id {out['id']}, {out['kind']}): {out['samples']} samples, "
+          f"{out['unlabelled']} unlabelled")
+    for c in out["classes"]:
+        print(f"  {c['name']:<24} {c['count']:>8}")
+    print("  splits: " + ", ".join(f"{k} {v}" for k, v in out["splits"].items()))
+    return 0
+
+
+def cmd_split(args) -> int:
+    from studio.store.datasets import get_dataset
+    from studio.store.splits import auto_split
+
+    lib = open_library(args)
+    with lib.transaction() as s:
+        ds = get_dataset(s, args.name)
+        counts = auto_split(s, ds.id, (args.train, args.val, args.test), seed=args.seed,
+                            only_unassigned=args.only_unassigned)
+        name = ds.name
+    if args.json:
+        emit_json({"dataset": name, **counts})
+    else:
+        print(f"{name}: train {counts['train']}, val {counts['val']}, test {counts['test']}")
+    return 0
+
+
+def _progress_printer(json_mode: bool):
+    """Progress to stderr as a bar (text) or to stdout as {"event": "progress"} lines (--json)."""
+    last = [0.0]
+
+    def on_progress(fraction: float, message: str) -> None:
+        if json_mode:
+            emit_json({"event": "progress", "fraction": round(fraction, 4), "message": message})
+            return
+        now = time.monotonic()
+        if fraction < 1.0 and now - last[0] < 0.2:
+            return
+        last[0] = now
+        filled = int(fraction * 30)
+        sys.stderr.write(f"\rimporting [{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:5.1f}%  {message}   ")
+        sys.stderr.flush()
+
+    return on_progress
+
+
+def cmd_import(args) -> int:
+    from pathlib import Path
+
+    from studio.core.jobs import JobState
+    from studio.store.datasets import create_dataset, get_dataset
+    from studio.store.importers import BATCH_SIZE, import_files
+
+    paths = [Path(p) for p in args.paths]
+    for path in paths:  # check before creating anything
+        if not path.exists():
+            raise NotFoundError(f"no such file or folder: {path}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InvalidInputError("--batch-size must be at least 1")
+    lib = open_library(args)
+    created = False
+    with lib.transaction() as s:
+        try:
+            ds = get_dataset(s, args.dataset)
+        except NotFoundError:
+            if not args.create:
+                raise
+            ds = create_dataset(s, args.dataset)
+            created = True
+        ds_id, name = ds.id, ds.name
+    if args.json and created:
+        emit_json({"event": "created", "dataset": name, "dataset_id": ds_id})
+    state = JobState(on_progress=_progress_printer(args.json))
+    report = import_files(lib, ds_id, paths, state, batch_size=args.batch_size or BATCH_SIZE)
+    if args.json:
+        emit_json({"event": "done", "dataset": name, "dataset_id": ds_id, **report.to_dict()})
+        return 0
+    sys.stderr.write("\n")
+    if created:
+        print(f"created dataset {name!r}")
+    print(f"{name}: added {report.added}, duplicates {report.duplicates}, rejected {len(report.rejected)}"
+          + (f"; new classes: {', '.join(report.classes_created)}" if report.classes_created else ""))
+    for source, reason in report.rejected:
+        print(f"  rejected {source}: {reason}")
+    for source, reason in report.warnings:
+        print(f"  note {source}: {reason}")
+    return 0

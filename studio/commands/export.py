@@ -1,9 +1,133 @@
-"""`studio` subcommands for this group (filled in by its issue)."""
+"""`studio export`, `studio predict` and `studio models import`.
+
+    studio export RUN --format onnx|torchscript|safetensors [-o PATH] [--json]
+    studio predict MODEL_FILE_OR_RUN FILE_OR_FOLDER... [--top K] [--device cpu|cuda] [--trust] [--json]
+    studio models import FILE [--name NAME] [--trust] [--json]
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from studio.commands.common import add_json_flag, emit_json, open_library
+
+FORMATS = ("onnx", "torchscript", "safetensors")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("export", help="export a run to ONNX, TorchScript or safetensors (with a parity check)")
+    p.add_argument("run", type=int, help="run id")
+    p.add_argument("--format", "-f", required=True, choices=FORMATS)
+    p.add_argument("-o", "--output", metavar="PATH", help="file to write (default: <library>/exports/run-<id>/model.<ext>)")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="top classes of images with a run or a model file")
+    p.add_argument("model", help="run id, imported model name, or a .onnx / .pt / .safetensors file")
+    p.add_argument("files", nargs="+", metavar="FILE", help="images or folders of images")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="classes to show per image (default 5)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--trust", action="store_true", help="allow loading TorchScript from elsewhere (it can run code)")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_predict)
+
+    models = _models_group(sub)
+    p = models.add_parser("import", help="import an ONNX, safetensors (+ card .json) or TorchScript model")
+    p.add_argument("file")
+    p.add_argument("--name", help="name in the library (default: the file name)")
+    p.add_argument("--trust", action="store_true", help="required for TorchScript: it can run code when loaded")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_models_import)
+
+    p = sub.add_parser("export-parity-child")  # no help: hidden; the parity child of a frozen app
+    p.add_argument("rest", nargs=4)
+    p.set_defaults(func=lambda args: __import__("studio.export.parity_child", fromlist=["main"]).main(args.rest))
+
+
+def _models_group(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """`studio models ...` may already exist (the training commands add `models list`): extend it."""
+    parser = sub.choices.get("models")
+    if parser is None:
+        parser = sub.add_parser("models", help="model architectures and imported models")
+        parser.set_defaults(func=lambda args: parser.print_help() or 0)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest="models_command", metavar="COMMAND")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from studio.core.jobs import JobState
+    from studio.export.service import export_run
+
+    lib = open_library(args)
+    state = JobState(on_progress=None if args.json else _progress_line)
+    try:
+        report = export_run(lib, args.run, args.format, args.output, state)
+    finally:
+        if not args.json:
+            sys.stderr.write("\n")
+    if args.json:
+        emit_json(report.to_json())
+        return 0
+    p = report.parity
+    print(f"exported run {report.run_id} as {report.format}: {report.path}")
+    print(f"  model card: {report.card_path}")
+    print(f"  example:    python {report.example_path} image.png")
+    if "error" in p:
+        print(f"  PARITY FAILED: {p['error']}")
+    else:
+        verdict = "OK" if report.ok else "PARITY FAILED"
+        print(f"  parity {verdict}: top-1 agreement {p['agreement']:.2%} on {p['n']} {p['split']} images, "
+              f"max probability difference {p['max_prob_diff']:.2e} ({p.get('runtime', '')}, fresh process)")
+    return 0
+
+
+def _progress_line(fraction: float, message: str) -> None:
+    sys.stderr.write(f"\r[{'#' * int(fraction * 30):<30}] {fraction:4.0%} {message[:60]:<60}")
+    sys.stderr.flush()
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from studio.core.errors import InvalidInputError
+    from studio.export.images import expand_image_paths
+    from studio.export.predictor import open_predictor
+
+    if args.top < 1:
+        raise InvalidInputError("--top must be at least 1")
+    files = expand_image_paths(args.files)
+    lib = open_library(args) if _needs_library(args.model) else None
+    predictor = open_predictor(args.model, lib, device=args.device, trust=args.trust)
+    failures = 0
+    for file in files:
+        result = predictor.predict_file(file, args.top)
+        failures += bool(result.error)
+        if args.json:
+            emit_json(result.to_json())
+        elif result.error:
+            print(f"studio: error: {result.error}", file=sys.stderr)
+        else:
+            shown = ", ".join(f"{name} {p:.1%}" for name, p in result.top)
+            print(f"{file}: {shown}  ({result.latency_ms:.1f} ms)")
+    return 1 if failures else 0
+
+
+def _needs_library(model: str) -> bool:
+    """A path to a file needs no library; a run id or an imported model's name does."""
+    from pathlib import Path
+
+    return not Path(model).expanduser().is_file()
+
+
+def cmd_models_import(args: argparse.Namespace) -> int:
+    from studio.export.service import import_model
+
+    lib = open_library(args)
+    entry = import_model(lib, args.file, args.name, trust=args.trust)
+    if args.json:
+        emit_json({"event": "import", **entry})
+    else:
+        print(f"imported {entry['format']} model {entry['name']!r} ({len(entry['classes'])} classes) "
+              f"for {' and '.join(entry['uses'])}: {lib.home / entry['path']}")
+    return 0

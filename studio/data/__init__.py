@@ -1,1 +1,1 @@
-
+"""Torch side of datasets: preprocessing contract, decoded tensor cache, splits, augmentation."""

@@ -1,0 +1,131 @@
+"""Import speed: `import_path` of 20,000 small PNGs against a plain `shutil.copytree` of the tree.
+
+Usage:  .venv/bin/python bench/bench_import.py [--files 20000] [--no-write]
+Prints the ratio and writes it, with the machine, into the "Import" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from studio.core.jobs import JobState  # noqa: E402
+from studio.store.datasets import create_dataset  # noqa: E402
+from studio.store.importers import import_path  # noqa: E402
+from studio.store.library import Library  # noqa: E402
+
+SECTION = "## Import"
+TARGET_RATIO = 4.0
+
+
+def make_tree(root: Path, n_files: int) -> None:
+    """Digits upscaled to 28x28 in class folders; each copy gets a little noise so every file is
+    distinct (duplicates would be skipped before decoding and flatter the importer)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(0)
+    for i in range(n_files):
+        k = i % len(digits.images)
+        base = np.kron(digits.images[k], np.ones((4, 4)))[2:30, 2:30] * 15.0
+        pixels = np.clip(base + rng.integers(0, 12, base.shape), 0, 255).astype(np.uint8)
+        folder = root / str(digits.target[k])
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / f"{i:05d}.png")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, no GPU used, Python {platform.python_version()}, {platform.system()}"
+
+
+def drop_page_cache_hint(path: Path) -> None:
+    """Read every file once so both runs start with a warm page cache (fair comparison)."""
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            with open(os.path.join(dirpath, f), "rb") as fh:
+                fh.read()
+
+
+def run(n_files: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
+        tmp = Path(tmp)
+        src = tmp / "src"
+        make_tree(src, n_files)
+        drop_page_cache_hint(src)
+
+        t0 = time.perf_counter()
+        shutil.copytree(src, tmp / "copy")
+        copy_s = time.perf_counter() - t0
+
+        lib = Library.open(tmp / "lib")
+        with lib.transaction() as s:
+            ds = create_dataset(s, "bench").id
+        import imagehash  # noqa: F401 - imported outside the timing, as in a running app
+
+        t0 = time.perf_counter()
+        report = import_path(lib, ds, src, JobState())
+        import_s = time.perf_counter() - t0
+        lib.close()
+        assert report.added == n_files, report.to_dict()
+    return {"files": n_files, "copy_s": copy_s, "import_s": import_s, "ratio": import_s / copy_s}
+
+
+def write_section(result: dict, path: Path) -> None:
+    body = (
+        f"{SECTION}\n\n"
+        f"`bench/bench_import.py`: import {result['files']:,} PNGs (28x28 grey, 10 class folders) into a fresh "
+        "library (read + SHA-256 + full decode + perceptual hash + blob write + batched inserts) against "
+        "`shutil.copytree` of the same tree, both from a warm page cache.\n\n"
+        f"| files | copytree | import_path | ratio (target <= {TARGET_RATIO:g}x) |\n"
+        "|---:|---:|---:|---:|\n"
+        f"| {result['files']:,} | {result['copy_s']:.2f} s | {result['import_s']:.2f} s | "
+        f"**{result['ratio']:.2f}x** |\n\n"
+        f"Machine: {machine()}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n"
+    )
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nRatios against a plain reference measured in the same script.\n"
+    if SECTION in text:
+        start = text.index(SECTION)
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + body + (text[nxt:] if nxt != -1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + body
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    result = run(args.files)
+    print(
+        f"{result['files']} files: copytree {result['copy_s']:.2f} s, import {result['import_s']:.2f} s, "
+        f"ratio {result['ratio']:.2f}x (target <= {TARGET_RATIO:g}x)"
+    )
+    if not args.no_write:
+        write_section(result, ROOT / "docs" / "benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

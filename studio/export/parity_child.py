@@ -1,0 +1,80 @@
+"""Run an exported file with nothing but its own runtime, in a fresh process (the parity check).
+
+    python parity_child.py FORMAT MODEL_FILE INPUTS.npz OUTPUTS.npz
+
+INPUTS.npz holds uint8 N x H x W x C batches named ``batch0``, ``batch1``, ...; OUTPUTS.npz gets
+the probabilities under the same names plus ``studio_loaded`` (whether any studio module was
+imported: it must stay 0 for ONNX and TorchScript, the proof that nothing leaked in).
+This file imports only numpy and the runtime of the format; safetensors, by its nature, needs
+the studio's model zoo to rebuild the network.
+"""
+
+import json
+import sys
+
+import numpy as np
+
+
+def onnx_runner(model_path):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    return lambda batch: session.run(["probabilities"], {"image": batch})[0], f"onnxruntime {onnxruntime.__version__}"
+
+
+def torchscript_runner(model_path):
+    import torch
+
+    torch.set_num_threads(1)
+    model = torch.jit.load(model_path, map_location="cpu").eval()
+
+    def run(batch):
+        with torch.inference_mode():
+            return model(torch.from_numpy(batch))[0].numpy()
+
+    return run, f"torch.jit {torch.__version__}"
+
+
+def safetensors_runner(model_path):
+    import torch
+    import torch.nn.functional as F
+    from safetensors.torch import load_file
+
+    from studio.train.zoo import build_model
+
+    torch.set_num_threads(1)
+    card = json.load(open(model_path.rsplit(".", 1)[0] + ".json"))
+    model = build_model(card["architecture"], len(card["classes"]), card["in_channels"], card["image_size"])
+    model.load_state_dict(load_file(model_path))
+    model.eval()
+    size = card["image_size"]
+    mean = torch.tensor(card["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(card["std"]).view(1, -1, 1, 1)
+
+    def run(batch):
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255.0
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            return torch.softmax(model((x - mean) / std), dim=1).numpy()
+
+    return run, f"safetensors + torch {torch.__version__}"
+
+
+RUNNERS = {"onnx": onnx_runner, "torchscript": torchscript_runner, "safetensors": safetensors_runner}
+
+
+def main(argv):
+    fmt, model_path, inputs_path, outputs_path = argv
+    run, runtime = RUNNERS[fmt](model_path)
+    outputs = {}
+    with np.load(inputs_path) as inputs:
+        for name in inputs.files:
+            outputs[name] = np.asarray(run(inputs[name]), dtype=np.float32)
+    outputs["studio_loaded"] = np.array(int(any(m == "studio" or m.startswith("studio.") for m in sys.modules)))
+    outputs["runtime"] = np.array(runtime)
+    np.savez(outputs_path, **outputs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,274 @@
+"""One way to predict with any model the studio knows: a run of this library, an exported or
+imported ONNX / TorchScript / safetensors file. The CLI (`studio predict`) and the Play page both
+go through ``open_predictor`` + ``Predictor.predict_file``, so they show the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.core.errors import InvalidInputError, NotFoundError
+from studio.export.images import decode_image, group_by_shape
+from studio.export.loading import (
+    card_path_for,
+    is_torchscript,
+    load_run,
+    load_torchscript,
+    load_weights_and_card,
+    read_card,
+    safe_torch_load,
+)
+from studio.train.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard
+
+TORCHSCRIPT_SUFFIXES = {".pt", ".pth", ".ts", ".torchscript", ".jit"}
+MAX_BATCH = 64
+
+
+@dataclass
+class FilePrediction:
+    file: str
+    top: list[tuple[str, float]] = field(default_factory=list)
+    probabilities: np.ndarray | None = None
+    latency_ms: float = 0.0
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        if self.error:
+            return {"file": self.file, "error": self.error}
+        return {
+            "file": self.file,
+            "top": [{"class": name, "probability": round(p, 6)} for name, p in self.top],
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[tuple[str, float]]:
+    order = np.argsort(-probs, kind="stable")[: max(1, k)]
+    return [(classes[i] if i < len(classes) else f"class {i}", float(probs[i])) for i in order]
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device in ("auto", ""):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInputError("--device cuda: no CUDA GPU is available here", hint="use --device cpu")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InvalidInputError(f"unknown device {device!r}", hint="use cpu or cuda")
+    return device
+
+
+class Predictor(ABC):
+    """Probabilities for uint8 H x W x C images; images of one shape are batched together."""
+
+    kind = ""
+
+    def __init__(self, classes: list[str], in_channels: int, device: str, label: str):
+        self.classes = list(classes)
+        self.in_channels = int(in_channels)
+        self.device = device
+        self.label = label
+
+    @abstractmethod
+    def predict_batch(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 N x H x W x C -> float32 N x K probabilities."""
+
+    def predict(self, images: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(images), len(self.classes)), dtype=np.float32)
+        for indices in group_by_shape(images).values():
+            for start in range(0, len(indices), MAX_BATCH):
+                chunk = indices[start : start + MAX_BATCH]
+                out[chunk] = self.predict_batch(np.stack([images[i] for i in chunk]))
+        return out
+
+    def decode(self, source: bytes | str | Path) -> np.ndarray:
+        return decode_image(source, self.in_channels)
+
+    def predict_image(self, image: np.ndarray, k: int = 5, name: str = "") -> FilePrediction:
+        started = time.perf_counter()
+        probs = self.predict([image])[0]
+        latency = (time.perf_counter() - started) * 1000.0
+        return FilePrediction(name, top_k(probs, self.classes, k), probs, latency)
+
+    def predict_file(self, path: str | Path, k: int = 5) -> FilePrediction:
+        """Decode + predict one file; a file that cannot be read gives a result with ``error``."""
+        try:
+            image = self.decode(path)
+        except (InvalidInputError, NotFoundError) as exc:
+            return FilePrediction(str(path), error=str(exc))
+        return self.predict_image(image, k, str(path))
+
+
+class TorchPredictor(Predictor):
+    """A torch module taking uint8 N x H x W x C and returning probabilities (or (probs, logits))."""
+
+    kind = "torch"
+
+    def __init__(self, module, classes, in_channels, device, label, kind="torch"):
+        super().__init__(classes, in_channels, device, label)
+        self.module = module.to(device) if hasattr(module, "to") else module
+        self.kind = kind
+
+    def predict_batch(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            out = self.module(torch.from_numpy(np.ascontiguousarray(batch)).to(self.device))
+        probs = out[0] if isinstance(out, (tuple, list)) else out
+        return probs.float().cpu().numpy()
+
+
+class EngineClassifier:
+    """The in-studio reference: the engine's own preprocessing (studio.data.preprocess) + the
+    network, so the studio predicts exactly what training and evaluation compute."""
+
+    def __init__(self, network, card: ModelCard):
+        self.network = network
+        self.card = card
+
+    def to(self, device):
+        self.network.to(device)
+        return self
+
+    def __call__(self, images):
+        import torch
+
+        from studio.data.preprocess import preprocess_batch
+
+        x = preprocess_batch(images.permute(0, 3, 1, 2), self.card)
+        logits = self.network(x).float()
+        return torch.softmax(logits, dim=1), logits
+
+
+class OnnxPredictor(Predictor):
+    kind = "onnx"
+
+    def __init__(self, path: Path, device: str):
+        ort = import_onnxruntime()
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise InvalidInputError(
+                    "onnxruntime here has no CUDA support", hint="use --device cpu or pip install onnxruntime-gpu"
+                )
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(path), providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise InvalidInputError(f"cannot load {Path(path).name} as ONNX ({str(exc).splitlines()[0][:160]})") from exc
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.takes_uint8 = inp.type == "tensor(uint8)"
+        card = self._card(path)
+        if self.takes_uint8:  # our convention: uint8 N x H x W x C, preprocessing inside
+            channels = inp.shape[3] if isinstance(inp.shape[3], int) else (card.in_channels if card else 3)
+            self.preprocess = None
+        else:  # a float N x C x H x W classifier made elsewhere: preprocess here, as its card says
+            channels = inp.shape[1] if isinstance(inp.shape[1], int) else 3
+            size = inp.shape[2] if isinstance(inp.shape[2], int) else (card.image_size if card else 224)
+            from studio.export.wrapper import Preprocess
+
+            mean, std = (card.mean, card.std) if card else (IMAGENET_MEAN, IMAGENET_STD)
+            self.preprocess = Preprocess(size, mean, std, channels)
+        classes = card.classes if card else self._classes_from_metadata()
+        super().__init__(classes, channels, device, str(path))
+
+    @staticmethod
+    def _card(path: Path) -> ModelCard | None:
+        return read_card(card_path_for(path)) if card_path_for(path).is_file() else None
+
+    def _classes_from_metadata(self) -> list[str]:
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "classes" in meta:
+            return list(json.loads(meta["classes"]))
+        count = self.session.get_outputs()[0].shape[-1]
+        if not isinstance(count, int):
+            raise InvalidInputError("this ONNX model does not say how many classes it has; put a model card .json beside it")
+        return [f"class {i}" for i in range(count)]
+
+    def predict_batch(self, batch: np.ndarray) -> np.ndarray:
+        if self.preprocess is None:
+            return self.session.run(None, {self.input_name: batch})[0].astype(np.float32)
+        import torch
+
+        with torch.inference_mode():
+            x = self.preprocess(torch.from_numpy(batch)).numpy()
+        out = self.session.run(None, {self.input_name: x})[0].astype(np.float32)
+        return out if _looks_like_probabilities(out) else _softmax(out)
+
+
+def _looks_like_probabilities(out: np.ndarray) -> bool:
+    return bool(out.min() >= 0 and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise InvalidInputError(
+            "ONNX needs onnxruntime, which is not installed", hint="pip install 'model-studio[onnx]'"
+        ) from exc
+    return onnxruntime
+
+
+def _torchscript_predictor(path: Path, device: str, trusted: bool) -> Predictor:
+    module = load_torchscript(path, device, trusted=trusted)
+    card = read_card(card_path_for(path))
+    if not hasattr(module, "preprocess"):
+        # Not a studio export (those hold their preprocessing): a network made elsewhere takes
+        # normalised float N x C x H x W, so add the card's preprocessing in front of it.
+        from studio.export.wrapper import ImageClassifier
+
+        module = ImageClassifier(module, card).eval()
+    return TorchPredictor(module, card.classes, card.in_channels, device, str(path), kind="torchscript")
+
+
+def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trust: bool = False) -> Predictor:
+    """A run id (needs ``lib``), an imported model's name, or a .onnx / .pt / .safetensors path."""
+    device = resolve_device(device)
+    text = str(source)
+    if text.isdigit() and lib is not None and not Path(text).exists():
+        network, card = load_run(lib, int(text), device)
+        return TorchPredictor(EngineClassifier(network, card), card.classes, card.in_channels, device, f"run {text}", "run")
+    path = Path(text).expanduser()
+    if not path.exists() and lib is not None:
+        from studio.export.registry import find_imported
+
+        entry = find_imported(lib, text)
+        if entry is not None:
+            path, trust = Path(lib.home) / entry["path"], trust or bool(entry.get("trusted"))
+    if not path.is_file():
+        raise NotFoundError(f"no run, imported model or file named {text!r}")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return OnnxPredictor(path, device)
+    if suffix == ".safetensors":
+        network, card = load_weights_and_card(path, card_path_for(path), device)
+        return TorchPredictor(EngineClassifier(network, card), card.classes, card.in_channels, device, str(path), "safetensors")
+    if suffix in TORCHSCRIPT_SUFFIXES:
+        if is_torchscript(path):
+            if lib is not None and not trust:
+                from studio.export.registry import is_own_export
+
+                trust = is_own_export(lib, path)
+            return _torchscript_predictor(path, device, trust)
+        safe_torch_load(path)  # a pickle that needs code is refused here, before anything runs
+        network, card = load_weights_and_card(path, card_path_for(path), device)
+        return TorchPredictor(EngineClassifier(network, card), card.classes, card.in_channels, device, str(path), "state-dict")
+    raise InvalidInputError(
+        f"{path.name}: unknown model format {suffix or '(no suffix)'}",
+        hint="use a run id, .onnx, .pt (TorchScript or state dict) or .safetensors",
+    )

@@ -1,0 +1,144 @@
+"""Export a run (a plain job function: ``export_run(lib, run_id, fmt, path, state)``), and import
+models made elsewhere. Both run headless; the CLI and the Export page call the same functions."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core.errors import InvalidInputError, NotFoundError
+from studio.core.jobs import JobState
+from studio.export import writers
+from studio.export.examples import write_example
+from studio.export.loading import card_path_for, is_torchscript, load_run, read_card, safe_torch_load
+from studio.export.parity import check_parity, held_out_images
+from studio.export.predictor import EngineClassifier, TorchPredictor
+from studio.export.registry import add_imported, file_sha256, slug
+from studio.export.wrapper import wrap
+
+
+@dataclass
+class ExportReport:
+    export_id: int
+    run_id: int
+    format: str
+    path: str
+    card_path: str
+    example_path: str
+    parity: dict[str, Any] = field(default_factory=dict)
+    ok: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "export", **asdict(self)}
+
+
+def default_export_path(lib, run_id: int, fmt: str) -> Path:
+    return Path(lib.exports_dir) / f"run-{run_id}" / f"model{writers.SUFFIXES[fmt]}"
+
+
+def export_run(lib, run_id: int, fmt: str, path: str | Path | None = None, state: JobState | None = None) -> ExportReport:
+    """Write the run's model as ``fmt`` to ``path`` (+ card + example), check parity in a fresh
+    process and record the export. An export that disagrees is kept and flagged (ok=False)."""
+    state = state or JobState()
+    if fmt not in writers.FORMATS:
+        raise InvalidInputError(f"unknown export format {fmt!r}", hint="use " + ", ".join(writers.FORMATS))
+    path = Path(path).expanduser().resolve() if path else default_export_path(lib, run_id, fmt)
+    if path.is_dir():
+        path = path / f"model{writers.SUFFIXES[fmt]}"
+    if path.suffix.lower() != writers.SUFFIXES[fmt] and not (fmt == "torchscript" and path.suffix.lower() in (".pt", ".ts", ".pth")):
+        raise InvalidInputError(f"{path.name}: a {fmt} export must end in {writers.SUFFIXES[fmt]}")
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    state.set_progress(0.02, f"loading run {run_id}")
+    network, card = load_run(lib, run_id)
+    state.check_cancelled()
+    state.set_progress(0.1, f"writing {path.name}")
+    if fmt == "onnx":
+        writers.write_onnx(wrap(network, card), card, path)
+    elif fmt == "torchscript":
+        writers.write_torchscript(wrap(network, card), card, path)
+    else:
+        writers.write_safetensors(network, card, path)
+    card_path = writers.write_card(card, fmt, path)
+    example = write_example(fmt, path, card_path, card)
+    state.check_cancelled()
+    state.set_progress(0.5, "checking parity")
+    split, images = held_out_images(lib, run_id, card.in_channels, card.image_size)
+    reference = TorchPredictor(EngineClassifier(network, card), card.classes, card.in_channels, "cpu", f"run {run_id}", "run")
+    parity = check_parity(reference, fmt, path, split, images,
+                          JobState(on_progress=lambda f, m: state.set_progress(0.5 + 0.45 * f, m)))
+    parity["file_sha256"] = file_sha256(path)
+    writers.write_card(card, fmt, path, {"parity": {k: v for k, v in parity.items() if k != "file_sha256"}})
+    export_id = _record(lib, run_id, fmt, path, parity)
+    state.set_progress(1.0, "export done" if parity["ok"] else "export done: PARITY FAILED")
+    return ExportReport(export_id, run_id, fmt, str(path), str(card_path), str(example), parity, bool(parity["ok"]))
+
+
+def _record(lib, run_id: int, fmt: str, path: Path, parity: dict[str, Any]) -> int:
+    from studio.store.models import Export
+
+    with lib.transaction() as s:
+        row = Export(run_id=run_id, format=fmt, path=str(path), parity=parity, ok=bool(parity["ok"]))
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def import_model(lib, file: str | Path, name: str | None = None, trust: bool = False) -> dict[str, Any]:
+    """Copy a model made elsewhere into the library for Play (ONNX) or fine-tuning (safetensors,
+    weights-only .pt, trusted TorchScript). Nothing is unpickled beyond weights_only."""
+    file = Path(file).expanduser()
+    if not file.is_file():
+        raise NotFoundError(f"no such model file: {file}")
+    suffix = file.suffix.lower()
+    card_path = card_path_for(file)
+    card = read_card(card_path) if card_path.is_file() else None
+    name = name or file.stem
+    if suffix == ".onnx":
+        from studio.export.predictor import OnnxPredictor
+
+        predictor = OnnxPredictor(file, "cpu")  # proves onnxruntime can load it and finds its classes
+        files = [file] + ([card_path] if card else [])
+        entry = {"format": "onnx", "uses": ["play"], "classes": predictor.classes, "trusted": False}
+    elif suffix == ".safetensors" or (suffix in (".pt", ".pth") and not is_torchscript(file)):
+        if card is None:
+            raise InvalidInputError(f"{file.name} needs its model card {card_path.name} beside it (architecture, classes)")
+        from studio.export.loading import load_weights_and_card
+
+        if suffix != ".safetensors":
+            safe_torch_load(file)  # a pickle that needs code is refused here; its payload never runs
+        network, card = load_weights_and_card(file, card_path)
+        entry = {"format": "safetensors", "uses": ["play", "finetune"], "classes": card.classes, "trusted": False,
+                 "architecture": card.architecture}
+        return _import_weights(lib, name, file, network, card, entry)
+    elif suffix in (".pt", ".pth", ".ts", ".torchscript", ".jit"):
+        if not trust:
+            raise InvalidInputError(
+                f"{file.name} is TorchScript, which can run code when loaded",
+                hint="import it only if you trust where it came from: pass --trust",
+            )
+        if card is None:
+            raise InvalidInputError(f"{file.name} needs its model card {card_path.name} beside it (classes, input size)")
+        from studio.export.loading import load_torchscript
+
+        load_torchscript(file, trusted=True)
+        files = [file, card_path]
+        entry = {"format": "torchscript", "uses": ["play", "finetune"], "classes": card.classes, "trusted": True}
+    else:
+        raise InvalidInputError(f"{file.name}: unknown model format", hint="use .onnx, .safetensors, .pt")
+    entry["source"] = str(file.resolve())
+    return add_imported(lib, name, files, entry)
+
+
+def _import_weights(lib, name, file: Path, network, card, entry) -> dict[str, Any]:
+    """Weights are stored as safetensors whatever they came as, so nothing pickled is kept."""
+    import tempfile
+
+    entry["source"] = str(file.resolve())
+    with tempfile.TemporaryDirectory(prefix="studio-import-") as tmp:
+        weights = Path(tmp) / f"{slug(name)}.safetensors"
+        writers.write_safetensors(network, card, weights)
+        shutil.copy2(card_path_for(file), weights.with_suffix(".json"))
+        return add_imported(lib, name, [weights, weights.with_suffix(".json")], entry)

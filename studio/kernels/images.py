@@ -1,0 +1,79 @@
+"""Input pictures for image kernels: files, dataset samples (through the store) and the small
+pictures bundled in resources/images. All become float tensors H x W x 3 in [0, 1]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio.core.errors import InvalidInputError, NotFoundError
+from studio.core.paths import resources_dir
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def bundled_images_dir() -> Path:
+    return resources_dir() / "images"
+
+
+def bundled_images() -> list[Path]:
+    folder = bundled_images_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def bundled_image(name: str) -> Path:
+    path = bundled_images_dir() / name
+    if not path.is_file():
+        raise NotFoundError(f"no bundled picture {name!r} in {bundled_images_dir()}")
+    return path
+
+
+def _open_upright(path: Path):
+    """PIL image turned upright by its EXIF orientation (the store's helper when present)."""
+    try:
+        from studio.store.images import open_upright
+    except ImportError:  # store helper not there yet: same thing with Pillow directly
+        from PIL import Image, ImageOps
+
+        return ImageOps.exif_transpose(Image.open(path))
+    return open_upright(path)
+
+
+def load_image(path: str | Path) -> torch.Tensor:
+    """A picture file -> float32 tensor H x W x 3 in [0, 1] (alpha dropped, grey expanded)."""
+    from PIL import UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"image file not found: {path}")
+    try:
+        with _open_upright(path) as img:
+            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read {path.name} as an image ({exc.__class__.__name__})") from None
+    return torch.from_numpy(rgb.copy()).float().div_(255.0)
+
+
+def load_sample_image(library, sample_id: int) -> torch.Tensor:
+    """A dataset sample's picture, read from the blob store."""
+    from studio.store.models import Sample
+
+    with library.session() as session:
+        sample = session.get(Sample, sample_id)
+        if sample is None:
+            raise NotFoundError(f"no sample with id {sample_id}")
+        blob = sample.blob
+    return load_image(library.blobs.path(blob))
+
+
+def resize_image(image: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Resize an H x W x 3 image (antialiased bilinear) on its device."""
+    if image.shape[0] == height and image.shape[1] == width:
+        return image
+    nchw = image.permute(2, 0, 1)[None]
+    out = torch.nn.functional.interpolate(nchw, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+    return out[0].permute(1, 2, 0).clamp_(0, 1).contiguous()

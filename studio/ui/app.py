@@ -1,0 +1,67 @@
+"""Start the GUI: ``studio`` (studio.cli.open_gui) calls ``run_app(home)``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from studio import __version__
+from studio.core.errors import StudioError
+from studio.store.library import Library
+from studio.ui.main_window import APPLICATION, ORGANISATION, MainWindow
+from studio.ui.style import app_icon
+
+log = logging.getLogger(__name__)
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with the studio's name, organisation (for QSettings) and icon."""
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("model-studio")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def _install_excepthook() -> None:
+    """An unexpected error in a slot is logged in full and shown as one line, never as a trace."""
+
+    def hook(exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("unexpected error:\n%s", text)
+        print(text, file=sys.stderr)
+        message = str(exc) if isinstance(exc, StudioError) else f"{exc_type.__name__}: {exc}"
+        QMessageBox.warning(QApplication.activeWindow(), "Model Studio", message)
+
+    sys.excepthook = hook
+
+
+def run_app(home: str | Path | None = None, settings: QSettings | None = None) -> int:
+    """Open the main window on the library at ``home`` and run until it closes; the exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = make_application()
+    try:
+        lib = Library.open(home, demo=True)
+    except StudioError as exc:
+        QMessageBox.critical(None, "Model Studio", f"Cannot open the library: {exc}")
+        return 1
+    except OSError as exc:
+        QMessageBox.critical(None, "Model Studio", f"Cannot open the library at {home or 'the default place'}: {exc}")
+        return 1
+    _install_excepthook()
+    window = MainWindow(lib, settings)
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        lib.close()

@@ -1,0 +1,233 @@
+"""The main window: a navigation sidebar of pages, menus, a status bar, drag-and-drop import.
+
+Other parts of the studio add their page with::
+
+    window.add_page("train", "Train", icon("train"), TrainPage(lib))
+
+A page is any QWidget; if it has an ``on_shown()`` method, it is called each time the page
+becomes visible (refresh there, cheaply). ``window.show_page(key)`` switches pages;
+``window.page(key)`` returns a page widget.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
+
+from studio.store.library import Library
+from studio.ui.about import AboutDialog
+from studio.ui.datasets_page import DatasetsPage
+from studio.ui.style import app_icon, icon
+
+ORGANISATION = "ModelStudio"
+APPLICATION = "Model Studio"
+DEFAULT_SIZE = QSize(1280, 800)
+
+
+def default_settings() -> QSettings:
+    return QSettings(ORGANISATION, APPLICATION)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, lib: Library, settings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.lib = lib
+        self.settings = settings if settings is not None else default_settings()
+        self.setWindowTitle("Model Studio")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self._pages: dict[str, QWidget] = {}
+        self.about_dialog: AboutDialog | None = None
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setIconSize(QSize(22, 22))
+        self.nav.setFixedWidth(150)
+        self.nav.setSpacing(2)
+        self.nav.setStyleSheet(
+            "QListWidget#navigation { border: none; background: #eef1f4; padding-top: 8px; }"
+            "QListWidget#navigation::item { padding: 8px 6px; border-radius: 6px; margin: 0 6px; }"
+            "QListWidget#navigation::item:selected { background: #d6e4f7; color: #14324f; }"
+        )
+        self.nav.currentRowChanged.connect(self._on_nav_row)
+        self.stack = QStackedWidget()
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.datasets = DatasetsPage(lib)
+        self._build_status_bar()
+        self._build_menus()
+        self.add_page("datasets", "Datasets", icon("datasets"), self.datasets)
+        self.datasets.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.datasets.counts_changed.connect(self._update_sample_count)
+        self.datasets.dataset_changed.connect(self._remember_dataset)
+        self._restore_settings()
+        self._update_sample_count()
+
+    # --- pages ----------------------------------------------------------------------------
+    def add_page(self, key: str, title: str, icon: QIcon | None, widget: QWidget) -> None:
+        """Add a page to the sidebar (in call order). ``key`` must be unique."""
+        if key in self._pages:
+            raise ValueError(f"a page with key {key!r} already exists")
+        self._pages[key] = widget
+        self.stack.addWidget(widget)
+        item = QListWidgetItem(icon or QIcon(), title)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setSizeHint(QSize(0, 40))
+        self.nav.addItem(item)
+        if self.nav.currentRow() < 0:
+            self.nav.setCurrentRow(0)
+
+    def page(self, key: str) -> QWidget:
+        return self._pages[key]
+
+    def page_keys(self) -> list[str]:
+        return list(self._pages)
+
+    def current_page_key(self) -> str | None:
+        item = self.nav.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def show_page(self, key: str) -> None:
+        for row in range(self.nav.count()):
+            if self.nav.item(row).data(Qt.ItemDataRole.UserRole) == key:
+                self.nav.setCurrentRow(row)
+                return
+        raise KeyError(key)
+
+    def _on_nav_row(self, row: int) -> None:
+        if row < 0:
+            return
+        key = self.nav.item(row).data(Qt.ItemDataRole.UserRole)
+        widget = self._pages[key]
+        self.stack.setCurrentWidget(widget)
+        on_shown = getattr(widget, "on_shown", None)
+        if callable(on_shown):
+            on_shown()
+
+    # --- menus and status bar -------------------------------------------------------------
+    def _build_menus(self) -> None:
+        page = self.datasets
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(page.new_action)
+        file_menu.addMenu(page.import_menu)
+        file_menu.addSeparator()
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.quit_action)
+
+        dataset_menu = self.menuBar().addMenu("&Dataset")
+        dataset_menu.addActions([page.rename_action, page.delete_action])
+        dataset_menu.addSeparator()
+        dataset_menu.addAction(page.split_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = QAction(icon("about"), "&About Model Studio", self)
+        self.about_action.setShortcut(QKeySequence("F1"))
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.count_label = QLabel()
+        self.count_label.setObjectName("sample_count")
+        self.library_label = QLabel()
+        self.library_label.setObjectName("library_path")
+        self.library_label.setStyleSheet("color: #5b6670")
+        self._set_elided_library_path()
+        bar.addPermanentWidget(self.datasets.import_panel)
+        bar.addPermanentWidget(self.count_label)
+        bar.addPermanentWidget(self.library_label)
+
+    def _set_elided_library_path(self) -> None:
+        path = str(self.lib.home)
+        metrics = self.library_label.fontMetrics()
+        self.library_label.setText(f"Library: {metrics.elidedText(path, Qt.TextElideMode.ElideMiddle, 380)}")
+        self.library_label.setToolTip(path)
+
+    def _update_sample_count(self) -> None:
+        ds = self.datasets.current_summary
+        self.count_label.setText(f"{ds.samples:,} samples in “{ds.name}”" if ds else "No dataset")
+
+    def show_about(self) -> AboutDialog:
+        self.about_dialog = AboutDialog(self.lib, self)
+        self.about_dialog.show()
+        return self.about_dialog
+
+    # --- drag and drop import -------------------------------------------------------------
+    @staticmethod
+    def _local_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return []
+        return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if self._local_paths(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = self._local_paths(event)
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.show_page("datasets")
+        self.datasets.import_paths(paths)
+
+    # --- settings -------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(DEFAULT_SIZE)
+        last = self.settings.value("datasets/last_id")
+        try:
+            last_id = int(last) if last is not None else None
+        except (TypeError, ValueError):
+            last_id = None
+        if last_id is not None:
+            self.datasets.select_dataset(last_id)
+
+    def _remember_dataset(self, dataset_id: int | None) -> None:
+        if dataset_id is not None:
+            self.settings.setValue("datasets/last_id", int(dataset_id))
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        if self.datasets.current_id is not None:
+            self.settings.setValue("datasets/last_id", int(self.datasets.current_id))
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.save_settings()
+        for widget in self._pages.values():
+            shutdown = getattr(widget, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,217 @@
+"""Training runs in-process on real digits: results, files, DB rows, and each failure case."""
+
+from __future__ import annotations
+
+import errno
+import sys
+import types
+
+import pytest
+import torch
+from sqlalchemy import func, select
+
+from studio.core.errors import InvalidInputError
+from studio.core.jobs import JobState
+from studio.store.models import Checkpoint, Dataset, LabelClass, Metric, Run, Sample
+from studio.train.artifacts import load_trained_model, run_dir
+from studio.train.card import ModelCard
+from studio.train.checkpoints import load_checkpoint
+from studio.train.runner import TrainingError, create_run, run_training
+
+FAST = {"model": "simple-cnn", "image_size": 12, "epochs": 3, "augment": "none"}
+
+
+def run_row(lib, run_id) -> Run:
+    with lib.session() as s:
+        return s.get(Run, run_id)
+
+
+def test_training_writes_model_card_checkpoint_and_metrics(digits_lib):
+    events = []
+    run_id = create_run(digits_lib, "digits", {**FAST, "augment": "crop"})
+    result = run_training(digits_lib, run_id, emit=events.append)
+    assert result["status"] == "completed" and result["metrics"]["val_accuracy"] >= 0.9
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 3 and kinds.count("checkpoint") == 3
+    step = next(e for e in events if e["event"] == "step")
+    assert set(step) >= {"step", "epoch", "loss", "lr", "samples_per_s"}
+    epoch = next(e for e in events if e["event"] == "epoch")
+    assert set(epoch) >= {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "eta_s", "seconds"}
+
+    model, card = load_trained_model(digits_lib, run_id)
+    assert card.architecture == "simple-cnn" and card.classes == [str(d) for d in range(10)]
+    assert card.image_size == 12 and card.in_channels == 1 and card.run_id == run_id
+    assert card.metrics["val_accuracy"] == result["metrics"]["val_accuracy"]
+    assert card.training["epochs"] == 3 and card.dataset["name"] == "digits"
+    ckpt = load_checkpoint(run_dir(digits_lib, run_id) / "checkpoint.pt")
+    assert ckpt["epoch"] == 3 and set(ckpt) >= {"model", "optimizer", "scheduler", "scaler", "rng"}
+
+    run = run_row(digits_lib, run_id)
+    assert run.status == "completed" and run.epoch == 3 and run.heartbeat_at is not None and run.pid is None
+    with digits_lib.session() as s:
+        names = set(s.scalars(select(Metric.name).where(Metric.run_id == run_id)))
+        checkpoints = s.scalar(select(func.count()).select_from(Checkpoint).where(Checkpoint.run_id == run_id))
+    assert {"loss", "lr", "accuracy"} <= names and checkpoints == 3
+
+
+def test_defaults_pick_simple_cnn_for_small_images(digits_lib):
+    run_id = create_run(digits_lib, "digits")
+    spec = run_row(digits_lib, run_id).spec
+    assert spec["model"] == "simple-cnn" and spec["epochs"] == 10 and spec["optimizer"] == "adamw"
+    assert spec["schedule"] == "onecycle" and spec["augment"] == ["flip", "crop"] and spec["seed"] == 0
+    assert spec["in_channels"] == 1 and spec["amp"] is None
+
+
+def test_cancel_stops_and_keeps_a_model(digits_lib):
+    job = JobState()
+    events = []
+
+    def emit(event):
+        events.append(event)
+        if event["event"] == "step" and event["step"] >= 10:
+            job.cancel()
+
+    run_id = create_run(digits_lib, "digits", {**FAST, "epochs": 5, "log_every": 5})
+    result = run_training(digits_lib, run_id, job, emit=emit)
+    assert result["status"] == "stopped" and run_row(digits_lib, run_id).status == "stopped"
+    assert (run_dir(digits_lib, run_id) / "model.safetensors").is_file()
+    ckpt = load_checkpoint(run_dir(digits_lib, run_id) / "checkpoint.pt")
+    assert ckpt["iteration"] == 10 and ckpt["epoch_iteration"] == 10  # mid-epoch checkpoint on stop
+
+
+def _dataset(lib, name, classes):
+    with lib.transaction() as s:
+        ds = Dataset(name=name)
+        s.add(ds)
+        s.flush()
+        for i, c in enumerate(classes):
+            s.add(LabelClass(dataset_id=ds.id, name=c, position=i))
+        return ds.id
+
+
+def test_empty_dataset_one_class_and_empty_class_are_refused(digits_lib):
+    _dataset(digits_lib, "empty", ["cat", "dog"])
+    with pytest.raises(InvalidInputError, match="dataset 'empty' has no labelled samples"):
+        create_run(digits_lib, "empty")
+    with digits_lib.transaction() as s:
+        digits_id = s.scalar(select(Dataset.id).where(Dataset.name == "digits"))
+        s.add(LabelClass(dataset_id=digits_id, name="eleven", position=11))
+    with pytest.raises(InvalidInputError, match="class 'eleven' of dataset 'digits' has no labelled samples"):
+        create_run(digits_lib, "digits")
+    solo = _dataset(digits_lib, "solo", ["cat"])
+    with digits_lib.transaction() as s:
+        cls = s.scalar(select(LabelClass.id).where(LabelClass.dataset_id == solo))
+        s.add(Sample(dataset_id=solo, blob="0" * 64, class_id=cls, split="train"))
+    with pytest.raises(InvalidInputError, match="only one class \\('cat'\\): training needs at least two"):
+        create_run(digits_lib, "solo")
+    with digits_lib.session() as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 0  # nothing half-made
+
+
+def test_bad_settings_are_refused(digits_lib):
+    with pytest.raises(InvalidInputError, match="epochs must be at least 1"):
+        create_run(digits_lib, "digits", {"epochs": 0})
+    with pytest.raises(InvalidInputError, match="CUDA is not available|unknown device"):
+        create_run(digits_lib, "digits", {"device": "cuda:7" if not torch.cuda.is_available() else "tpu"})
+    with pytest.raises(InvalidInputError, match="optimizer must be one of adamw, sgd"):
+        create_run(digits_lib, "digits", {"optimizer": "lbfgs"})
+
+
+def test_no_validation_split_holds_out_stratified_ten_percent(tmp_path):
+    from studio.data.digits import add_digits_dataset
+    from studio.store.library import Library
+
+    lib = Library.open(tmp_path / "lib")
+    add_digits_dataset(lib, "nosplit", splits={"train": 0.8, "test": 0.2})
+    events = []
+    run_id = create_run(lib, "nosplit", {**FAST, "epochs": 1})
+    run_training(lib, run_id, emit=events.append)
+    spec = run_row(lib, run_id).spec
+    train_count = round(1797 * 0.8)
+    assert abs(len(spec["holdout_val_ids"]) - 0.1 * train_count) < 12
+    assert "held out a stratified 10% of train" in spec["validation"]
+    data = next(e for e in events if e["event"] == "data")
+    assert data["val_samples"] == len(spec["holdout_val_ids"]) and spec["validation"] in data["notes"]
+    lib.close()
+
+
+def test_cuda_out_of_memory_marks_failed_and_suggests_half_the_batch(digits_lib, monkeypatch):
+    from studio.train import runner
+
+    def oom(self, engine, batch):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(runner._Trainer, "_train_step", oom)
+    run_id = create_run(digits_lib, "digits", {**FAST, "batch_size": 64})
+    with pytest.raises(TrainingError, match="CUDA ran out of memory with batch size 64: try --batch-size 32"):
+        run_training(digits_lib, run_id)
+    run = run_row(digits_lib, run_id)
+    assert run.status == "failed" and "--batch-size 32" in run.error
+
+
+def test_loss_becoming_nan_fails_the_run(digits_lib):
+    run_id = create_run(digits_lib, "digits", {**FAST, "image_size": 8, "lr": 1e4, "optimizer": "sgd", "schedule": "none"})
+    with pytest.raises(TrainingError, match=r"loss became NaN at step \d+ - try a lower learning rate"):
+        run_training(digits_lib, run_id)
+    run = run_row(digits_lib, run_id)
+    assert run.status == "failed" and run.error.startswith("loss became NaN at step")
+
+
+def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(digits_lib, monkeypatch):
+    import studio.train.checkpoints as checkpoints
+
+    real_save = torch.save
+    calls = []
+
+    def save(obj, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) >= 2:
+            with open(path, "wb") as fh:  # a partial write, then the disk is full
+                fh.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints.torch, "save", save)
+    run_id = create_run(digits_lib, "digits", FAST)
+    with pytest.raises(TrainingError, match="the disk is full; the previous checkpoint is kept"):
+        run_training(digits_lib, run_id)
+    folder = run_dir(digits_lib, run_id)
+    ckpt = load_checkpoint(folder / "checkpoint.pt")
+    assert ckpt["epoch"] == 1
+    assert not list(folder.glob(".*.tmp"))
+    assert run_row(digits_lib, run_id).status == "failed"
+
+
+def test_wrong_architecture_weights_fail_the_run(digits_lib, tmp_path):
+    import torchvision
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    run_id = create_run(digits_lib, "digits", {**FAST, "model": "mobilenet_v3_small", "pretrained": str(path), "image_size": 16})
+    with pytest.raises(TrainingError, match="weights do not fit mobilenet_v3_small"):
+        run_training(digits_lib, run_id)
+    assert "weights do not fit" in run_row(digits_lib, run_id).error
+
+
+def test_kernel_transforms_are_applied_to_training_batches(digits_lib, monkeypatch):
+    seen = []
+
+    def make_batch_transform(spec):
+        def invert(x):
+            seen.append((spec["kernel"], tuple(x.shape), float(x.min()) >= 0, float(x.max()) <= 1))
+            return 1 - x
+        return invert
+
+    module = types.ModuleType("studio.kernels.transforms")
+    module.make_batch_transform = make_batch_transform
+    monkeypatch.setitem(sys.modules, "studio.kernels.transforms", module)
+    run_id = create_run(digits_lib, "digits", {**FAST, "epochs": 1, "kernel_transforms": [{"kernel": "invert", "params": {}}]})
+    run_training(digits_lib, run_id)
+    assert seen and all(k == "invert" and shape[1:] == (1, 12, 12) and lo and hi for k, shape, lo, hi in seen)
+
+
+def test_card_round_trips(digits_lib):
+    run_id = create_run(digits_lib, "digits", {**FAST, "epochs": 1})
+    run_training(digits_lib, run_id)
+    card = ModelCard.load(run_dir(digits_lib, run_id) / "model.json")
+    assert card.mean == [0.5] and card.std == [0.5] and card.studio_version

@@ -1,0 +1,239 @@
+"""Train page: JSON-lines parsing, the live view, training a real worker process, Stop, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from studio.store.library import Library  # noqa: E402
+from studio.store.models import Run  # noqa: E402
+from studio.ui.run_process import JsonLinesParser, worker_train_argv  # noqa: E402
+from train_gui_helpers import copy_home, make_digits_home  # noqa: E402
+
+WAIT_MS = 120_000  # a worker imports torch and trains on 2 shared cores: be patient, never assert time
+
+
+# --- no window needed ---------------------------------------------------------------------------
+
+def test_parser_joins_lines_split_across_reads_and_skips_garbage():
+    parser = JsonLinesParser()
+    assert parser.feed(b'{"event": "step", "st') == []
+    events = parser.feed(b'ep": 1}\nWarning: not json\n[1, 2]\n\n{"event": "epoch", "epoch": 1}\n{"event"')
+    assert events == [{"event": "step", "step": 1}, {"event": "epoch", "epoch": 1}]
+    assert parser.skipped == 2
+    assert parser.feed(b': "done"}') == []
+    assert parser.flush() == [{"event": "done"}]
+
+
+def test_worker_argv_uses_the_studio_entry_and_resume_flag(tmp_path):
+    argv = worker_train_argv(tmp_path, 7, resume=True)
+    assert argv[-6:] == ["--home", str(tmp_path), "worker", "train", "--run", "7"] or argv[-1] == "--resume"
+    assert argv[-1] == "--resume" and "--run" in argv and argv[argv.index("--run") + 1] == "7"
+    assert "--resume" not in worker_train_argv(tmp_path, 7)
+
+
+# --- GUI ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def digits_template(tmp_path_factory):
+    return make_digits_home(tmp_path_factory.mktemp("digits") / "library")
+
+
+@pytest.fixture
+def digits_lib(digits_template, tmp_path):
+    lib = Library.open(copy_home(digits_template, tmp_path / "library"))
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def train_page(qtbot, digits_lib):
+    from studio.ui.train_page import TrainPage
+
+    page = TrainPage(digits_lib)
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    page.show()
+    qtbot.waitExposed(page)
+    qtbot.waitUntil(lambda: page.settings.model.count() > 1 and page.settings.dataset.count() == 1, timeout=60_000)
+    yield page
+    page.stop_and_wait(30_000)
+    page.shutdown()
+
+
+@pytest.mark.gui
+def test_live_view_plots_and_progress_from_events(qtbot):
+    from studio.ui.train_live import LiveTrainingView
+
+    view = LiveTrainingView()
+    qtbot.addWidget(view)
+    view.feed([{"event": "start", "run_id": 3, "model": "simple-cnn", "epochs": 4, "batch_size": 10, "device": "cpu"},
+               {"event": "data", "dataset": "digits", "train_samples": 100, "val_samples": 20, "notes": []}])
+    view.feed([{"event": "step", "step": s, "epoch": 1, "loss": 2.0 / s, "lr": 0.001, "samples_per_s": 500.0}
+               for s in range(1, 6)])
+    view.loss_plot.flush()
+    assert view.loss_plot.point_count("step_loss") == 5
+    assert view.model.steps_per_epoch == 10
+    assert view.model.epoch_fraction() == pytest.approx(0.5)
+    view.feed([{"event": "epoch", "epoch": 1, "train_loss": 0.9, "train_accuracy": 0.6, "val_loss": 0.8,
+                "val_accuracy": 0.7, "eta_s": 65, "seconds": 2.0}])
+    view._refresh_labels()
+    assert view.acc_plot.point_count("val_accuracy") == 1
+    assert view.stats["best"].value.text() == "70.0%"
+    assert view.stats["eta"].value.text() == "1m 05s"
+    assert view.total_bar.value() == 250  # 1 of 4 epochs
+    assert "Run 3 simple-cnn on digits" in view.title.text()
+    view.feed([{"event": "done", "run_id": 3, "status": "completed", "metrics": {"val_accuracy": 0.7}}])
+    view._refresh_labels()
+    assert view.model.status == "completed" and view.total_bar.value() == 1000
+
+
+@pytest.mark.gui
+def test_train_with_defaults_plots_live_then_stop(qtbot, train_page, digits_lib, artifacts):
+    page = train_page
+    assert page.settings.model.currentText().startswith("Automatic")
+    page.settings.epochs.setValue(200)  # long enough that Stop lands mid-run
+    page.settings.image_size.setValue(16)
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.is_training(), timeout=WAIT_MS)
+    live = page.live
+    qtbot.waitUntil(lambda: live.loss_plot.point_count("step_loss") >= 3, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: live.epoch_bar.value() > 0 or live.model.epochs_done >= 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: live.acc_plot.point_count("val_accuracy") >= 1, timeout=WAIT_MS)
+    qtbot.wait(300)  # one label refresh and one redraw
+    page.grab().save(str(artifacts / "train_page_live.png"))
+    run_id = live.model.run_id
+    assert run_id is not None
+    with digits_lib.session() as s:
+        assert s.get(Run, run_id).status == "running"
+
+    qtbot.mouseClick(live.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.is_training(), timeout=WAIT_MS)
+    assert live.model.status == "stopped"
+    assert page.train_button.isEnabled()
+    with digits_lib.session() as s:
+        run = s.get(Run, run_id)
+        assert run.status == "stopped" and 0 < run.epoch < 200
+    assert f"Run {run_id} stopped" in page.status.text()
+
+
+@pytest.mark.gui
+def test_pause_and_resume_reach_the_worker(qtbot, train_page, digits_lib):
+    page = train_page
+    page.settings.epochs.setValue(200)
+    page.settings.image_size.setValue(16)
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    live = page.live
+    qtbot.waitUntil(lambda: live.loss_plot.point_count("step_loss") >= 1, timeout=WAIT_MS)
+    qtbot.mouseClick(live.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: live.model.status == "paused" and live.pause_button.text() == "Resume", timeout=WAIT_MS)
+    with digits_lib.session() as s:
+        qtbot.waitUntil(lambda: s.get(Run, live.model.run_id, populate_existing=True).status == "paused", timeout=WAIT_MS)
+    steps = live.model.step
+    qtbot.wait(1500)
+    assert live.model.step == steps  # paused: no new steps
+    qtbot.mouseClick(live.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: live.model.step > steps, timeout=WAIT_MS)
+    assert live.pause_button.text() == "Pause"
+
+
+@pytest.mark.gui
+def test_keep_running_in_background_survives_the_page(qtbot, train_page, digits_lib):
+    page = train_page
+    page.settings.epochs.setValue(3)
+    page.settings.image_size.setValue(16)
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    live = page.live
+    qtbot.waitUntil(lambda: live.loss_plot.point_count("step_loss") >= 1, timeout=WAIT_MS)
+    run_id = live.model.run_id
+    pid = page.process.pid()
+    page.keep_in_background()
+    assert page.process is None
+    page.close()
+    page.deleteLater()
+    QApplication.processEvents()
+
+    def finished() -> bool:
+        with digits_lib.session() as s:
+            return s.get(Run, run_id).status in ("completed", "failed", "stopped")
+
+    deadline = time.monotonic() + WAIT_MS / 1000
+    try:
+        while not finished() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        with digits_lib.session() as s:
+            run = s.get(Run, run_id)
+            assert run.status == "completed", run.error
+            assert run.epoch == 3
+    finally:
+        try:
+            os.kill(pid, signal.SIGTERM)  # only if a failure left it running
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.gui
+def test_bad_dataset_gives_one_clear_message(qtbot, tmp_path):
+    from studio.data.digits import add_digits_dataset
+    from studio.ui.train_page import TrainPage
+
+    lib = Library.open(tmp_path / "one_class")
+    add_digits_dataset(lib, "ones", digits=(1,))
+    page = TrainPage(lib)
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: page.settings.dataset.count() == 1, timeout=60_000)
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "class" in page.status.text(), timeout=60_000)
+    assert "\n" not in page.status.text() and "Traceback" not in page.status.text()
+    assert page.train_button.isEnabled() and not page.is_training()
+    with lib.session() as s:
+        assert s.query(Run).count() == 0  # nothing half-made
+    page.shutdown()
+    lib.close()
+
+
+@pytest.mark.gui
+def test_missing_imagenet_weights_offline_offers_training_from_scratch(qtbot, train_page, monkeypatch, tmp_path):
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    page = train_page
+    page.settings.model.setCurrentIndex(page.settings.model.findData("mobilenet_v3_small"))
+    page.settings.weights.setCurrentIndex(page.settings.weights.findData("imagenet"))
+    started = []
+    monkeypatch.setattr(page, "_create_run", lambda dataset_id, spec: started.append(spec))
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(page, "weights_box", None) is not None and page.weights_box.isVisible(),
+                    timeout=60_000)
+    box: QMessageBox = page.weights_box
+    text = box.text()
+    assert "mobilenet_v3_small" in text and str(tmp_path / "torch_home") in text  # says where the file goes
+    scratch = next(b for b in box.buttons() if b.text() == "Train from scratch")
+    qtbot.mouseClick(scratch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(started), timeout=10_000)
+    assert started[0]["pretrained"] == "none" and started[0]["model"] == "mobilenet_v3_small"
+    assert page.settings.pretrained() == "none"
+
+
+@pytest.mark.gui
+def test_train_page_screenshot_with_settings_and_preview(qtbot, train_page, artifacts):
+    page = train_page
+    page.settings.augment["rotate"].setChecked(True)
+    qtbot.waitUntil(lambda: all(label.pixmap() is not None and not label.pixmap().isNull()
+                                for label in page.settings.preview_labels), timeout=60_000)
+    tips = [w.toolTip() for w in (page.settings.dataset, page.settings.model, page.settings.weights,
+                                  page.settings.freeze, page.settings.epochs, page.settings.batch_size,
+                                  page.settings.lr, page.settings.optimizer, page.settings.schedule,
+                                  page.settings.amp, page.settings.device, *page.settings.augment.values())]
+    assert all(len(t) > 20 for t in tips)
+    devices = [page.settings.device.itemData(i) for i in range(page.settings.device.count())]
+    assert devices[:2] == ["auto", "cpu"]
+    page.grab().save(str(artifacts / "train_page_settings.png"))
