@@ -1,7 +1,7 @@
 """Make resources/demo/shapes.zip: coloured circles, squares and triangles (64x64 PNG, 3 classes).
 
 Deterministic (fixed seed, fixed zip timestamps), so re-running it gives the same bytes.
-Usage:  .venv/bin/python scripts/make_demo_dataset.py [--per-class 40] [-o resources/demo/shapes.zip]
+Usage:  .venv/bin/python scripts/make_demo_dataset.py [--per-class 60] [-o resources/demo/shapes.zip]
 """
 
 from __future__ import annotations
@@ -42,17 +42,17 @@ def draw_shape(rng: random.Random, shape: str) -> Image.Image:
     img = _background(rng, dark)
     draw = ImageDraw.Draw(img)
     fill = _colour(rng, (0.55, 0.8) if dark else (0.2, 0.45))  # contrast with the background
-    r = rng.uniform(10, 22)  # "radius" of the shape
+    r = rng.uniform(13, 24)  # "radius": big enough that the outline, not the noise, dominates
     cx = rng.uniform(r + 2, SIZE - r - 2)
     cy = rng.uniform(r + 2, SIZE - r - 2)
     if shape == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
     elif shape == "square":
-        angle = rng.uniform(0, math.pi / 2)
+        angle = math.pi / 4 + rng.uniform(-0.2, 0.2)  # roughly axis-aligned: a square, not a diamond
         corners = [(cx + r * math.cos(angle + k * math.pi / 2), cy + r * math.sin(angle + k * math.pi / 2)) for k in range(4)]
         draw.polygon(corners, fill=fill)
     else:
-        angle = rng.uniform(0, 2 * math.pi)
+        angle = -math.pi / 2 + rng.uniform(-0.3, 0.3)  # roughly pointing up
         corners = [(cx + r * math.cos(angle + k * 2 * math.pi / 3), cy + r * math.sin(angle + k * 2 * math.pi / 3)) for k in range(3)]
         draw.polygon(corners, fill=fill)
     return img.filter(ImageFilter.SMOOTH)  # soft edges, like a photo of a drawing
@@ -73,7 +73,7 @@ def make_zip(out: Path, per_class: int, seed: int = 0) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=40)
+    parser.add_argument("--per-class", type=int, default=60)
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "resources" / "demo" / "shapes.zip")
     args = parser.parse_args()
     size = make_zip(args.output, args.per_class)

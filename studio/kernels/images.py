@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from studio.core.errors import InvalidInputError, NotFoundError
+from studio.core.errors import InvalidInputError, NotFoundError, StudioError
 from studio.core.paths import resources_dir
+from studio.store.images import open_upright
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -32,17 +33,6 @@ def bundled_image(name: str) -> Path:
     return path
 
 
-def _open_upright(path: Path):
-    """PIL image turned upright by its EXIF orientation (the store's helper when present)."""
-    try:
-        from studio.store.images import open_upright
-    except ImportError:  # store helper not there yet: same thing with Pillow directly
-        from PIL import Image, ImageOps
-
-        return ImageOps.exif_transpose(Image.open(path))
-    return open_upright(path)
-
-
 def load_image(path: str | Path) -> torch.Tensor:
     """A picture file -> float32 tensor H x W x 3 in [0, 1] (alpha dropped, grey expanded)."""
     from PIL import UnidentifiedImageError
@@ -51,8 +41,10 @@ def load_image(path: str | Path) -> torch.Tensor:
     if not path.is_file():
         raise NotFoundError(f"image file not found: {path}")
     try:
-        with _open_upright(path) as img:
-            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+        img = open_upright(path)  # EXIF-upright, alpha flattened, clear errors
+        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except StudioError as exc:  # the store's reason ("not an image file (text?)"), with the file name
+        raise InvalidInputError(f"cannot read {path.name} as an image: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InvalidInputError(f"cannot read {path.name} as an image ({exc.__class__.__name__})") from None
     return torch.from_numpy(rgb.copy()).float().div_(255.0)

@@ -73,7 +73,10 @@ class LatestOnlyRunner:
                 stale = request_id < self._delivered
                 if not stale:
                     self._delivered = request_id
-                self._busy = False
-                self._cond.notify_all()
-            if not stale:
-                (self._on_error if failed else self._on_result)(request_id, outcome)
+            try:
+                if not stale:
+                    (self._on_error if failed else self._on_result)(request_id, outcome)
+            finally:
+                with self._cond:  # idle only after the outcome was handed over
+                    self._busy = False
+                    self._cond.notify_all()

@@ -62,7 +62,7 @@ def open_upright(data: bytes | Path, *, draft_size: tuple[int, int] | None = Non
         img.draft("RGB" if img.mode in ("RGB", "CMYK", "YCbCr") else img.mode, draft_size)
     try:
         img.load()
-        img = ImageOps.exif_transpose(img) or img
+        img = _upright(img)
     except Exception as exc:  # noqa: BLE001
         raise InvalidImage(_decode_failure_reason(img, exc)) from None
     return _to_rgb_or_l(img)
@@ -74,7 +74,7 @@ def read_info_and_image(data: bytes) -> tuple[ImageInfo, Image.Image]:
     try:
         img.load()
         info = _describe(img)
-        upright = ImageOps.exif_transpose(img) or img
+        upright = _upright(img)
     except Exception as exc:  # noqa: BLE001
         raise InvalidImage(_decode_failure_reason(img, exc)) from None
     return info, _to_rgb_or_l(upright)
@@ -107,13 +107,23 @@ def _open_checked(data: bytes) -> Image.Image:
     return img
 
 
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not reject good pixels
+        return 1
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; untouched (no copy) when there is none to apply."""
+    if _orientation(img) in (2, 3, 4, 5, 6, 7, 8):
+        return ImageOps.exif_transpose(img)
+    return img
+
+
 def _describe(img: Image.Image) -> ImageInfo:
     width, height = img.size
-    try:
-        orientation = img.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not reject good pixels
-        orientation = 1
-    if orientation in _SWAPS_AXES:
+    if _orientation(img) in _SWAPS_AXES:
         width, height = height, width
     return ImageInfo(
         format=(img.format or "").lower(), width=width, height=height, channels=_channels(img)

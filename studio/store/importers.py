@@ -179,9 +179,15 @@ def _read_file(path: Path) -> bytes:
 def _walk_folder(root: Path, report: ImportReport) -> Iterator[_Candidate]:
     """Depth-first, sorted (stable order = stable ids); unreadable folders are reported, not fatal."""
     stack: list[tuple[Path, list[str]]] = [(root, [])]
+    seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: links cannot loop us
     while stack:
         folder, parts = stack.pop()
         try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                report.warnings.append((_display(str(folder)), "folder link seen before; skipped"))
+                continue
+            seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
@@ -297,6 +303,7 @@ class _Importer:
                 s.execute(select(LabelClass.name, LabelClass.id).where(LabelClass.dataset_id == dataset_id)).all()
             )
         self._last_progress = 0.0
+        self._shards: set[Path] = set()  # blob folders known to exist
 
     def run(self, candidates: list[_Candidate]) -> None:
         """Keep the pool busy with a window of files in flight; consume results in order and
@@ -356,12 +363,27 @@ class _Importer:
         try:
             info, upright = read_info_and_image(data)
             phash = _phash(upright)
-            self.lib.blobs.put(data, digest)
+            self._put_blob(data, digest)
         except BaseException:
             with self._claim_lock:  # the same bytes elsewhere must get their own chance
                 self._claimed.discard(digest)
             raise
         return _Decoded(digest, info.format, info.width, info.height, info.channels, len(data), phash)
+
+    def _put_blob(self, data: bytes, digest: str) -> None:
+        """BlobStore.put's contract (temp file + atomic rename, existing files kept) without a
+        mkdir call per file, which costs as much as the write on a busy disk."""
+        target = self.lib.blobs.path(digest)
+        if target.exists():
+            return
+        shard = target.parent
+        if shard not in self._shards:
+            shard.mkdir(parents=True, exist_ok=True)
+            self._shards.add(shard)
+        tmp = shard / f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
 
     def _collect(self, cand: _Candidate, fut: Future, rows: list, quiet: bool = False) -> None:
         """Main thread: turn one finished job into a row, a duplicate or a rejection."""

@@ -209,7 +209,8 @@ class DatasetsPage(QWidget):
         self.grid_stack = QStackedLayout()
         self.grid_stack.addWidget(self.grid)
         self.grid_stack.addWidget(self.empty_label)
-        self.model.modelReset.connect(self._update_empty_state)
+        self.model.loaded.connect(self._update_title)
+        self.model.load_failed.connect(lambda msg: show_error(self, "Cannot read the samples", msg))
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -326,7 +327,7 @@ class DatasetsPage(QWidget):
         if self.filter_key[0] == "class" and all(c.class_id != self.filter_key[1] for c in classes):
             self.filter_key = ("all", None)
         if reload_grid:
-            self.model.load(self.current_id, filter_for(self.filter_key))
+            self.model.load(self.current_id, filter_for(self.filter_key), background=True)
         self._select_filter_item(self.filter_key)
         self._update_title()
         self.counts_changed.emit()
@@ -400,7 +401,7 @@ class DatasetsPage(QWidget):
     def set_filter(self, key: FilterKey) -> None:
         """Show only the samples of a class, the unlabelled ones or one split; ("all", None) resets."""
         self.filter_key = key
-        self.model.load(self.current_id, filter_for(key))
+        self.model.load(self.current_id, filter_for(key), background=True)
         self._select_filter_item(key)
         self._update_title()
 
@@ -412,7 +413,7 @@ class DatasetsPage(QWidget):
             self._update_empty_state()
             return
         self.title.setText(ds.name)
-        shown = self.model.rowCount()
+        shown = "…" if self.model.loading else f"{self.model.rowCount():,}"
         kind, value = self.filter_key
         if kind == "all":
             what = "all samples"
@@ -424,11 +425,13 @@ class DatasetsPage(QWidget):
             what = f"split: {SPLIT_TITLES.get(value, value)}"
         self.subtitle.setText(
             f"{ds.samples:,} samples · {ds.labelled:,} labelled · {len(self.class_counts)} classes — "
-            f"showing {shown:,} ({what})"
+            f"showing {shown} ({what})"
         )
         self._update_empty_state()
 
     def _update_empty_state(self) -> None:
+        if self.model.loading:
+            return  # decided when the ids arrive
         if self.model.rowCount() > 0:
             self.grid_stack.setCurrentWidget(self.grid)
             return

@@ -66,13 +66,18 @@ class Gallery(QListWidget):
         self.setWordWrap(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.sample_ids: list[int] = []
+        # a blank icon of full size until the thumbnail arrives: item sizes are right from the start
+        blank = QPixmap(THUMB_PX, THUMB_PX)
+        blank.fill(QColor("#eeeeee"))
+        self._placeholder = QIcon(blank)
 
     def show_samples(self, sample_ids: list[int], captions: dict[int, str], tooltips: dict[int, str] | None = None) -> None:
         self.clear()
         self.sample_ids = list(sample_ids)
         for sid in self.sample_ids:
-            item = QListWidgetItem(captions.get(sid, f"#{sid}"))
+            item = QListWidgetItem(self._placeholder, captions.get(sid, f"#{sid}"))
             item.setData(Qt.ItemDataRole.UserRole, sid)
+            item.setData(Qt.ItemDataRole.UserRole + 1, False)  # has its thumbnail
             item.setToolTip((tooltips or {}).get(sid, f"sample {sid}"))
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             self.addItem(item)
@@ -92,11 +97,12 @@ class Gallery(QListWidget):
             small = max(pixmap.width(), pixmap.height()) < THUMB_PX // 2
             mode = Qt.TransformationMode.FastTransformation if small else Qt.TransformationMode.SmoothTransformation
             item.setIcon(QIcon(pixmap.scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio, mode)))
+            item.setData(Qt.ItemDataRole.UserRole + 1, True)
             shown += 1
         return shown
 
     def thumbnails_shown(self) -> int:
-        return sum(1 for row in range(self.count()) if not self.item(row).icon().isNull())
+        return sum(1 for row in range(self.count()) if self.item(row).data(Qt.ItemDataRole.UserRole + 1))
 
 
 class EvaluatePage(QWidget):
@@ -287,7 +293,7 @@ class EvaluatePage(QWidget):
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if col:
-                    item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(row, col, item)
 
     def _fill_matrix(self, result: Evaluation) -> None:
@@ -310,17 +316,16 @@ class EvaluatePage(QWidget):
             for c in range(n):
                 value = int(conf[r, c])
                 item = QTableWidgetItem(str(value) if value else "")
-                item.setTextAlignment(int(Qt.AlignmentFlag.AlignCenter))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 colour = _heat(value, diag_peak if r == c else off_peak, r == c)
                 item.setBackground(QBrush(colour))
                 if colour.lightness() < 140:
                     item.setForeground(QBrush(QColor("white")))
                 item.setToolTip(f"true {result.classes[r]}, predicted {result.classes[c]}: {value} images")
                 table.setItem(r, c, item)
-        side = max(28, min(56, 520 // max(n, 1)))
-        for i in range(n):
-            table.setColumnWidth(i, side)
-            table.setRowHeight(i, side)
+        # cells share the space: the whole matrix is visible without scrolling
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
 
     def _fill_mistakes(self, result: Evaluation) -> None:
         shown = result.mistakes[:MISTAKES_SHOWN]

@@ -271,11 +271,14 @@ def _as_array(values: Iterable[float]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def ema(values: np.ndarray, alpha: float, start: float | None = None) -> tuple[np.ndarray, float]:
-    """Exponential moving average of ``values`` continuing from ``start``; returns (ema, last)."""
+def ema(values: np.ndarray, alpha: float | np.ndarray, start: float | None = None) -> tuple[np.ndarray, float]:
+    """Exponential moving average of ``values`` continuing from ``start``; returns (ema, last).
+
+    ``alpha`` is the weight of each new value: one number, or one per value (uneven spacing)."""
+    alphas = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (len(values),))
     out = np.empty(len(values), dtype=np.float64)
     acc = start
     for i, value in enumerate(values):
-        acc = float(value) if acc is None else acc + alpha * (float(value) - acc)
+        acc = float(value) if acc is None or not np.isfinite(acc) else acc + alphas[i] * (float(value) - acc)
         out[i] = acc
     return out, (acc if acc is not None else float("nan"))

@@ -190,12 +190,12 @@ class RunsPage(QWidget):
         plot_layout.setContentsMargins(0, 0, 0, 0)
         metric_row = QHBoxLayout()
         metric_row.addWidget(QLabel("Compare"))
-        self.metric = QComboBox()
-        self.metric.setToolTip("Which curve to overlay for the selected runs.")
+        self.metric_combo = QComboBox()
+        self.metric_combo.setToolTip("Which curve to overlay for the selected runs.")
         for label, key in OVERLAY_METRICS:
-            self.metric.addItem(label, key)
-        self.metric.currentIndexChanged.connect(self._draw_overlay)
-        metric_row.addWidget(self.metric)
+            self.metric_combo.addItem(label, key)
+        self.metric_combo.currentIndexChanged.connect(self._draw_overlay)
+        metric_row.addWidget(self.metric_combo)
         metric_row.addStretch(1)
         plot_layout.addLayout(metric_row)
         self.overlay = LivePlot("", "step", "")
@@ -242,8 +242,10 @@ class RunsPage(QWidget):
         for i, run in enumerate(rows):
             if run.status in RESUMABLE and run.status != "failed":
                 b = QPushButton("Resume")
-                b.setToolTip(f"Continue run {run.run_id} from its last checkpoint.")
                 b.clicked.connect(lambda _c=False, rid=run.run_id: self.resume_requested.emit(rid))
+                b.setEnabled(run.has_checkpoint)
+                b.setToolTip(f"Continue run {run.run_id} from its last checkpoint." if run.has_checkpoint else
+                             f"Run {run.run_id} ended before its first checkpoint: start a new run instead.")
                 self.table.setIndexWidget(self.model.index(i, RunsTableModel.ACTION_COLUMN), b)
         self._update_buttons()
         if selected:
@@ -282,7 +284,7 @@ class RunsPage(QWidget):
     def _update_buttons(self) -> None:
         rows = self.selected_rows()
         one = rows[0] if len(rows) == 1 else None
-        self.resume_button.setEnabled(one is not None and one.status in RESUMABLE)
+        self.resume_button.setEnabled(one is not None and one.status in RESUMABLE and one.has_checkpoint)
         self.stop_button.setEnabled(one is not None and one.status in ("running", "paused", "queued"))
         self.fine_tune_button.setEnabled(one is not None and one.has_weights and one.status in ("completed", "stopped"))
         self.evaluate_button.setEnabled(one is not None and one.has_weights)
@@ -305,7 +307,7 @@ class RunsPage(QWidget):
         self._draw_overlay()
 
     def _draw_overlay(self) -> None:
-        key = self.metric.currentData()
+        key = self.metric_combo.currentData()
         for series in self.overlay.series_keys():
             self.overlay.remove_series(series)
         self.overlay.clear_data()
@@ -318,7 +320,7 @@ class RunsPage(QWidget):
             symbol = "o" if key.startswith("val/") or key == "train/accuracy" else None
             self.overlay.add_series(name, name, PALETTE[i % len(PALETTE)], width=2, symbol=symbol)
             self.overlay.set_series(name, xs, ys)
-        self.overlay.getPlotItem().setLabel("left", self.metric.currentText())
+        self.overlay.getPlotItem().setLabel("left", self.metric_combo.currentText())
         self.overlay.flush()
 
     def overlay_runs(self) -> list[str]:
@@ -327,7 +329,7 @@ class RunsPage(QWidget):
     # ---- actions ---------------------------------------------------------------------------
     def _resume_selected(self) -> None:
         rows = self.selected_rows()
-        if len(rows) == 1 and rows[0].status in RESUMABLE:
+        if len(rows) == 1 and rows[0].status in RESUMABLE and rows[0].has_checkpoint:
             self.resume_requested.emit(rows[0].run_id)
 
     def _stop_selected(self) -> None:
@@ -349,14 +351,7 @@ class RunsPage(QWidget):
     def _fine_tune_selected(self) -> None:
         rows = self.selected_rows()
         if len(rows) == 1:
-            row = rows[0]
-            dataset_id = None
-            with self.lib.session() as s:
-                from studio.store.models import Run
-
-                run = s.get(Run, row.run_id)
-                dataset_id = run.dataset_id if run is not None else None
-            self.fine_tune_requested.emit(row.run_id, dataset_id)
+            self.fine_tune_requested.emit(rows[0].run_id, rows[0].dataset_id)
 
     def _evaluate_selected(self) -> None:
         rows = self.selected_rows()

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 from studio.store import samples as store_samples
 from studio.store.library import Library
 from studio.ui.style import icons_dir
+from studio.ui.workers import start_job
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,22 @@ class _ThumbnailRunnable(QRunnable):
             self._cache._make(blob)
 
 
+def _load_ids(lib: Library, dataset_id: int, flt: Any, generation: int, state: Any = None) -> tuple[int, list[int]]:
+    """Worker thread: the ids of a filter (100,000 of them take longer than a frame)."""
+    with lib.session() as s:
+        return generation, list(store_samples.sample_ids(s, dataset_id, flt))
+
+
 class SampleGridModel(QAbstractListModel):
-    """Rows = the ids of one dataset's samples under a SampleFilter, fetched in pages."""
+    """Rows = the ids of one dataset's samples under a SampleFilter, fetched in pages.
+
+    ``load(ds, flt)`` reads the ids at once; ``load(ds, flt, background=True)`` reads them on a
+    worker thread (100,000 ids take longer than a frame) and resets the model when they arrive,
+    the old rows staying on screen meanwhile. Either way ``loaded`` fires after the reset, and a
+    newer ``load()`` wins over an older one still running."""
+
+    loaded = Signal()
+    load_failed = Signal(str)
 
     PAGE_SIZE = 200
     MAX_PAGES = 40  # pages of rows kept in memory (8,000 rows)
@@ -166,27 +181,46 @@ class SampleGridModel(QAbstractListModel):
         self.dataset_id: int | None = None
         self.filter = store_samples.SampleFilter()
         self.pages_fetched = 0  # DB page queries so far (tests check laziness with it)
+        self.loading = False
+        self._generation = 0
         thumbnails.ready.connect(self._on_thumbnail_ready)
 
     # loading
-    def load(self, dataset_id: int | None, flt: Any | None = None) -> None:
+    def load(self, dataset_id: int | None, flt: Any | None = None, *, background: bool = False) -> None:
         """Show ``dataset_id``'s samples matching ``flt`` (None: no dataset, empty grid)."""
         flt = flt if flt is not None else store_samples.SampleFilter()
-        if dataset_id is None:
-            ids: list[int] = []
-        else:
-            with self._lib.session() as s:
-                ids = list(store_samples.sample_ids(s, dataset_id, flt))
-        self.beginResetModel()
+        self._generation += 1
         self.dataset_id = dataset_id
         self.filter = flt
+        if dataset_id is None:
+            self._on_ids((self._generation, []))
+            return
+        if not background:
+            self._on_ids(_load_ids(self._lib, dataset_id, flt, self._generation))
+            return
+        self.loading = True
+        job = start_job(_load_ids, self._lib, dataset_id, flt, self._generation)
+        job.finished.connect(self._on_ids)
+        job.failed.connect(self._on_load_failed)
+
+    def _on_ids(self, result: tuple[int, list[int]]) -> None:
+        generation, ids = result
+        if generation != self._generation:
+            return  # a newer load() is under way
+        self.beginResetModel()
         self._ids = ids
         self._pages.clear()
         self._blob_rows.clear()
         self.endResetModel()
+        self.loading = False
+        self.loaded.emit()
 
-    def reload(self) -> None:
-        self.load(self.dataset_id, self.filter)
+    def _on_load_failed(self, message: str) -> None:
+        self.loading = False
+        self.load_failed.emit(message)
+
+    def reload(self, *, background: bool = False) -> None:
+        self.load(self.dataset_id, self.filter, background=background)
 
     # Qt model API
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
@@ -346,6 +380,9 @@ class SampleGridView(QListView):
         self.setMovement(QListView.Movement.Static)  # tiles are not dragged around
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(True)  # one size for all: layout needs no per-item query
+        # lay out in slices between events: 100,000 tiles show at once, the scroll range grows
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(1000)
         self.setGridSize(TILE_SIZE + QSize(4, 4))
         # always there, so spreading the columns (below) never toggles it and loops
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)

@@ -179,6 +179,8 @@ class RunRow:
     epochs: int | None
     error: str
     has_weights: bool
+    has_checkpoint: bool
+    dataset_id: int | None
     spec: dict
 
 
@@ -204,6 +206,7 @@ def _settings_text(spec: dict) -> str:
 def load_runs(lib: Library, state: JobState | None = None) -> list[RunRow]:
     """All runs, newest first. Marks runs whose worker died as interrupted first."""
     from studio.train.artifacts import WEIGHTS_NAME, run_dir
+    from studio.train.checkpoints import CHECKPOINT_NAME
     from studio.train.runs import mark_interrupted
 
     mark_interrupted(lib)
@@ -223,7 +226,8 @@ def load_runs(lib: Library, state: JobState | None = None) -> list[RunRow]:
             run_id=run.id, name=run.name, dataset=names.get(run.dataset_id, "(deleted)"), model=run.model,
             settings=_settings_text(spec), status=run.status, best=best if isinstance(best, (int, float)) else None,
             duration_s=duration, epoch=run.epoch, epochs=spec.get("epochs"), error=run.error or "",
-            has_weights=(run_dir(lib, run.id) / WEIGHTS_NAME).is_file(), spec=spec,
+            has_weights=(run_dir(lib, run.id) / WEIGHTS_NAME).is_file(),
+            has_checkpoint=(run_dir(lib, run.id) / CHECKPOINT_NAME).is_file(), dataset_id=run.dataset_id, spec=spec,
         ))
     return rows
 

@@ -28,7 +28,7 @@ from studio.ui.plots import PALETTE, LivePlot, ema
 from studio.ui.run_process import RunProcess
 
 LABEL_INTERVAL_MS = 200
-LOSS_SMOOTHING = 0.05  # EMA weight of each new step loss in the smoothed curve
+LOSS_SMOOTHING_STEPS = 25.0  # time constant (in steps) of the smoothed loss, whatever log_every is
 
 
 def format_duration(seconds: float | None) -> str:
@@ -123,6 +123,7 @@ class LiveTrainingView(QWidget):
         self.model = LiveRunModel()
         self._proc: RunProcess | None = None
         self._loss_ema: float | None = None
+        self._last_loss_step: float | None = None
         self._paused = False
         self._build()
         self._label_timer = QTimer(self)
@@ -186,7 +187,7 @@ class LiveTrainingView(QWidget):
         root.addLayout(stats)
 
         self.loss_plot = LivePlot("Loss", "step", "loss")
-        self.loss_plot.add_series("step_loss", "step loss", PALETTE[0], width=1, alpha=70)
+        self.loss_plot.add_series("step_loss", "step loss", PALETTE[0], width=1, alpha=110)
         self.loss_plot.add_series("step_loss_smooth", "step loss (smoothed)", PALETTE[0], width=2)
         self.loss_plot.add_series("train_loss", "train loss (epoch)", PALETTE[2], width=2, symbol="o")
         self.loss_plot.add_series("val_loss", "val loss (epoch)", PALETTE[1], width=2, symbol="s")
@@ -243,6 +244,7 @@ class LiveTrainingView(QWidget):
     def clear(self) -> None:
         self.model.reset()
         self._loss_ema = None
+        self._last_loss_step = None
         self._paused = False
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.clear_data()
@@ -284,6 +286,11 @@ class LiveTrainingView(QWidget):
                 self._on_start(event)
             elif kind == "data":
                 self._on_data(event)
+            elif kind == "cache":
+                # the worker decodes the images once; say so until it is done, then clear
+                fraction = _num(event.get("fraction"), 1.0)
+                m.message = f"Preparing images: {event.get('message', '')}" if fraction < 1 else ""
+                continue
             elif kind == "download":
                 done, total = _num(event.get("bytes"), 0), _num(event.get("total"), 0)
                 m.message = f"Downloading pretrained weights: {done / 1e6:.1f} of {total / 1e6:.1f} MB"
@@ -302,7 +309,10 @@ class LiveTrainingView(QWidget):
             xs = np.asarray(steps, dtype=np.float64)
             ys = np.asarray(losses, dtype=np.float64)
             self.loss_plot.append("step_loss", xs, ys)
-            smooth, self._loss_ema = ema(ys, LOSS_SMOOTHING, self._loss_ema)
+            gaps = np.diff(xs, prepend=self._last_loss_step if self._last_loss_step is not None else xs[0] - 1)
+            alphas = 1.0 - np.exp(-np.clip(gaps, 1, None) / LOSS_SMOOTHING_STEPS)
+            smooth, self._loss_ema = ema(ys, alphas, self._loss_ema)
+            self._last_loss_step = float(xs[-1])
             self.loss_plot.append("step_loss_smooth", xs, smooth)
         if lrs:
             self.lr_plot.append("lr", lr_steps, lrs)

@@ -184,3 +184,25 @@ def _make_digit_files(tmp_path_factory) -> list[Path]:
     Image.fromarray(np.stack([grey] * 3, axis=-1), "RGB").save(root / "colour.png")
     files.append(root / "colour.png")
     return files
+
+
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "safetensors": ".safetensors"}
+
+
+@pytest.fixture(scope="session")
+def digits_exports(digits_run, tmp_path_factory):
+    """The run exported once in each format: {format: ExportReport}."""
+    return _once("exports", lambda: _export_all(digits_run, tmp_path_factory))
+
+
+def _export_all(digits_run, tmp_path_factory):
+    from studio.export.service import export_run
+    from studio.store.library import Library
+
+    home, run_id = digits_run
+    lib = Library.open(home)
+    out = tmp_path_factory.mktemp("exports")
+    try:
+        return {fmt: export_run(lib, run_id, fmt, out / fmt / f"model{SUFFIX[fmt]}") for fmt in SUFFIX}
+    finally:
+        lib.close()

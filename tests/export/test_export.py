@@ -17,17 +17,9 @@ from studio.export.service import export_run
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "safetensors": ".safetensors"}
 
 
-@pytest.fixture(scope="module")
-def exports(digits_run, tmp_path_factory):
-    """Each format exported once (module scope: the export itself is what is under test)."""
-    from studio.store.library import Library
-
-    home, run_id = digits_run
-    lib = Library.open(home)
-    out = tmp_path_factory.mktemp("exports")
-    reports = {fmt: export_run(lib, run_id, fmt, out / fmt / f"model{SUFFIX[fmt]}") for fmt in SUFFIX}
-    lib.close()
-    return reports
+@pytest.fixture
+def exports(digits_exports):
+    return digits_exports
 
 
 @pytest.mark.parametrize("fmt", list(SUFFIX))

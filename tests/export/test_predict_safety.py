@@ -12,7 +12,7 @@ import pytest
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.export.predictor import open_predictor
 from studio.export.registry import list_imported
-from studio.export.service import export_run, import_model
+from studio.export.service import import_model
 
 
 class Payload:
@@ -33,16 +33,9 @@ def plant(path, marker, card_from=None):
     return path
 
 
-@pytest.fixture(scope="module")
-def exported(digits_run, tmp_path_factory):
-    from studio.store.library import Library
-
-    lib = Library.open(digits_run[0])
-    out = tmp_path_factory.mktemp("safety")
-    reports = {fmt: export_run(lib, digits_run[1], fmt, out / fmt / f"model.{ext}")
-               for fmt, ext in (("torchscript", "pt"), ("safetensors", "safetensors"), ("onnx", "onnx"))}
-    lib.close()
-    return reports
+@pytest.fixture
+def exported(digits_exports):
+    return digits_exports
 
 
 def test_planted_pickle_is_refused_by_predict_and_never_runs(tmp_path, exported, digits_lib):

@@ -148,3 +148,20 @@ def test_invalid_image_is_a_user_error():
     from studio.core.errors import InvalidInputError
 
     assert issubclass(InvalidImage, InvalidInputError)
+
+
+def test_float_tiff_opens_as_grey():
+    ramp = np.linspace(0.0, 1.0, 32 * 16, dtype=np.float32).reshape(16, 32)
+    data = encode(Image.fromarray(ramp, "F"), "TIFF")
+    assert inspect_image(data).channels == 1
+    img = open_upright(data)
+    assert img.mode == "L" and img.getpixel((0, 0)) == 0 and img.getpixel((31, 15)) == 255
+
+
+def test_unsupported_pixel_format_is_named(monkeypatch):
+    import studio.store.images as images
+
+    monkeypatch.setattr(images, "SUPPORTED_MODES", images.SUPPORTED_MODES - {"CMYK"})
+    data = encode(photo("astronaut").convert("CMYK").resize((32, 32)), "JPEG")
+    with pytest.raises(InvalidImage, match=r"unsupported pixel format \(CMYK\)"):
+        inspect_image(data)

@@ -436,3 +436,12 @@ def test_folder_import_does_not_change_the_source(library, dataset_id, tmp_path)
     assert_every_row_has_its_file(library)  # the library holds its own copies
     with library.session() as s:
         assert s.scalar(select(func.count(Sample.id))) == 10
+
+
+def test_folder_link_loop_is_walked_once(library, dataset_id, tmp_path):
+    src = tmp_path / "src"
+    write_digit_tree(src, 6)
+    (src / "0" / "again").symlink_to(src, target_is_directory=True)
+    report = import_path(library, dataset_id, src)
+    assert report.added == 6 and report.rejected == []
+    assert any("seen before" in why for _, why in report.warnings)

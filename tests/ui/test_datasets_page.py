@@ -96,10 +96,16 @@ def wait_thumbnails(qtbot, page, rows: int) -> None:
     qtbot.waitUntil(ready, timeout=WAIT_MS)
 
 
+def wait_grid(qtbot, page) -> None:
+    """The grid reads its ids on a worker thread: wait until they are in."""
+    qtbot.waitUntil(lambda: not page.model.loading, timeout=WAIT_MS)
+
+
 def run_import(qtbot, page, paths):
     with qtbot.waitSignal(page.import_finished, timeout=WAIT_MS) as blocker:
         job = page.import_paths(paths)
         assert job is not None
+    wait_grid(qtbot, page)
     return blocker.args[0]
 
 
@@ -126,6 +132,7 @@ def shown_counts(page) -> dict[str, int]:
 def test_demo_dataset_is_listed_with_its_grid_and_counts(make_window, qtbot, artifacts):
     window = make_window(demo=True)
     page = window.datasets
+    wait_grid(qtbot, page)
     assert page.dataset_list.count() >= 1
     assert page.current_id is not None
     counts = db_counts(window.lib, page.current_id)
@@ -150,6 +157,7 @@ def test_import_folder_updates_grid_counts_and_summary(make_window, qtbot, digit
     window = make_window(demo=False)
     page = window.datasets
     ds_id = page.create_dataset("digits")
+    wait_grid(qtbot, page)
     assert page.model.rowCount() == 0 and page.empty_label.isVisible()
 
     summary = run_import(qtbot, page, [digits_200])
@@ -200,6 +208,7 @@ def test_cancel_import_midway_keeps_a_consistent_library(make_window, qtbot, tmp
         assert not page.import_folder_action.isEnabled()  # one import at a time
         job.progress.connect(lambda fraction, _msg: fraction > 0 and page.import_panel.cancel_button.click())
     summary = blocker.args[0]
+    wait_grid(qtbot, page)
     assert summary.cancelled
     assert summary.added < 1797
     assert page.summary_dialog.headline.text().startswith("Import cancelled")
@@ -229,6 +238,7 @@ def test_filters_by_class_unlabelled_and_split(make_window, qtbot, digits_200, t
         item = page.filter_item(key)
         rect = page.filter_tree.visualItemRect(item)
         qtbot.mouseClick(page.filter_tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        wait_grid(qtbot, page)
 
     for c in page.class_counts:
         click(("class", c.class_id))
@@ -241,6 +251,7 @@ def test_filters_by_class_unlabelled_and_split(make_window, qtbot, digits_200, t
     assert page.model.rowCount() == 202
 
     page.apply_split((0.8, 0.1, 0.1), seed=1)
+    wait_grid(qtbot, page)
     with window.lib.session() as s:
         by_split = dict(
             s.execute(select(Sample.split, func.count()).where(Sample.dataset_id == ds_id).group_by(Sample.split)).all()
@@ -324,6 +335,7 @@ def test_split_dialog_validates_and_splits(make_window, qtbot, digits_200, artif
 
     monkeypatch.setattr(SplitDialog, "exec", fake_exec)
     page.split_action.trigger()
+    wait_grid(qtbot, page)
     with window.lib.session() as s:
         splits = store_datasets.split_counts(s, ds_id)
     assert splits["train"] + splits["val"] + splits["test"] == 200
@@ -362,7 +374,8 @@ def test_grid_model_with_100k_samples_loads_lazily_and_scrolls(qtbot, tmp_path, 
 
         cache = ThumbnailCache(lib)
         model = SampleGridModel(lib, cache)
-        model.load(ds_id, SampleFilter())
+        with qtbot.waitSignal(model.loaded, timeout=WAIT_MS):
+            model.load(ds_id, SampleFilter(), background=True)
         assert model.rowCount() == n
         assert model.pages_fetched == 0  # only the ids so far
         view = SampleGridView()
@@ -376,6 +389,8 @@ def test_grid_model_with_100k_samples_loads_lazily_and_scrolls(qtbot, tmp_path, 
         assert model.index(0).data(SampleRowRole).blob == real_blob
         qtbot.waitUntil(lambda: real_blob in cache._images, timeout=WAIT_MS)
 
+        # the layout runs in batches between events: the scroll range grows until it is complete
+        qtbot.waitUntil(lambda: view.visualRect(model.index(n - 1)).isValid(), timeout=WAIT_MS)
         view.scrollToBottom()
         qtbot.wait(50)
         last = model.index(n - 1)
@@ -431,6 +446,7 @@ def test_dataset_new_rename_delete(make_window, qtbot, digits_200, no_dialogs, m
     with qtbot.waitSignal(page.dataset_list.model().rowsRemoved, timeout=WAIT_MS):
         page.delete_action.trigger()
     qtbot.waitUntil(lambda: page._busy_job is None, timeout=WAIT_MS)
+    wait_grid(qtbot, page)
     assert page.dataset_list.count() == 0 and page.current_id is None
     assert page.model.rowCount() == 0
     with window.lib.session() as s:
@@ -475,6 +491,7 @@ def test_dropping_files_on_the_window_imports_them(make_window, qtbot, digits_20
     with qtbot.waitSignal(page.import_finished, timeout=WAIT_MS) as blocker:
         window.dropEvent(event)
     summary = blocker.args[0]
+    wait_grid(qtbot, page)
     assert summary.added == len(files) > 0
     assert page.current_id is not None  # a dataset was made for the drop
     assert page.model.rowCount() == len(files)

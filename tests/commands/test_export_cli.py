@@ -1,0 +1,143 @@
+"""`studio export`, `studio predict` and `studio models import` from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
+from digits_model import digit_files, digits_exports, digits_home, digits_run  # noqa: E402,F401
+
+
+def studio(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "studio", "--home", str(home), *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_export_json_reports_parity_and_writes_card_and_example(digits_run, tmp_path):
+    home, run_id = digits_run
+    target = tmp_path / "digits.onnx"
+    proc = studio(home, "export", str(run_id), "--format", "onnx", "-o", str(target), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (report,) = json_lines(proc.stdout)  # only JSON on stdout, nothing from the exporter
+    assert report["ok"] is True and report["path"] == str(target)
+    assert report["parity"]["agreement"] == 1.0 and report["parity"]["max_prob_diff"] < 1e-4
+    assert target.is_file() and (tmp_path / "digits.json").is_file()
+    assert (tmp_path / "digits.onnx.example.py").is_file()
+
+
+def test_export_human_output(digits_run, tmp_path):
+    home, run_id = digits_run
+    proc = studio(home, "export", str(run_id), "--format", "torchscript", "-o", str(tmp_path / "m.pt"))
+    assert proc.returncode == 0, proc.stderr
+    assert "parity OK: top-1 agreement 100.00% on 150 test images" in proc.stdout
+
+
+def test_parity_failure_is_shown_clearly_with_exit_0(digits_run, tmp_path, monkeypatch, capsys):
+    """A studio model that disagrees with the file: 'PARITY FAILED', ok false, still exit 0."""
+    import numpy as np
+
+    from studio import cli
+    from studio.export import service
+
+    class Disagreeing(service.EngineClassifier):
+        def __call__(self, images):
+            probs, logits = super().__call__(images)
+            return probs.roll(1, dims=1), logits
+
+    monkeypatch.setattr(service, "EngineClassifier", Disagreeing)
+    home, run_id = digits_run
+    assert cli.main(["--home", str(home), "export", str(run_id), "-f", "onnx", "-o", str(tmp_path / "m.onnx")]) == 0
+    assert "PARITY FAILED" in capsys.readouterr().out
+    assert cli.main(["--home", str(home), "export", str(run_id), "-f", "onnx", "-o", str(tmp_path / "n.onnx"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["parity"]["agreement"] < 1.0
+    assert np.isfinite(report["parity"]["max_prob_diff"])
+
+
+@pytest.mark.parametrize("fmt", ["run", "onnx", "torchscript", "safetensors"])
+def test_predict_json_same_for_run_and_every_export(digits_run, digits_exports, digit_files, fmt):
+    home, run_id = digits_run
+    model = str(run_id) if fmt == "run" else digits_exports[fmt].path
+    folder = Path(digit_files[0]).parent
+    proc = studio(home, "predict", model, str(folder), "--top", "3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    results = json_lines(proc.stdout)
+    assert [r["file"] for r in results] == sorted(str(f) for f in digit_files)
+    for r in results:
+        assert set(r) == {"file", "top", "latency_ms"} and len(r["top"]) == 3
+        assert r["top"][0]["probability"] >= r["top"][1]["probability"] and r["latency_ms"] > 0
+    if fmt != "run":
+        reference = json_lines(studio(home, "predict", str(run_id), str(folder), "--top", "3", "--json").stdout)
+        for a, b in zip(results, reference):
+            assert [t["class"] for t in a["top"]] == [t["class"] for t in b["top"]]
+            assert abs(a["top"][0]["probability"] - b["top"][0]["probability"]) < 1e-4
+
+
+def test_predict_human_output_and_bad_files(digits_exports, tmp_path, digit_files):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    proc = studio(tmp_path / "lib", "predict", digits_exports["onnx"].path, str(digit_files[3]), str(bad))
+    assert proc.returncode == 1  # the good file is still predicted; the bad one named on stderr
+    assert proc.stdout.startswith(f"{digit_files[3]}: 3 ")
+    assert "studio: error: cannot read" in proc.stderr and "broken.png" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "777", "x.png"], "no such file or folder: x.png"),
+    (["predict", "777", "."], "no run 777"),
+    (["predict", "nothing.onnx", "."], "no run, imported model or file named 'nothing.onnx'"),
+    (["export", "777", "--format", "onnx"], "no run 777"),
+    (["models", "import", "missing.onnx"], "no such model file"),
+])
+def test_bad_input_one_clear_line(tmp_path, args, message):
+    (tmp_path / "a.png").write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-m", "studio", "--home", str(tmp_path / "lib"), *args],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [f"studio: error: {proc.stderr.split('studio: error: ')[1].strip()}"]
+    assert message in proc.stderr
+
+
+class Payload:
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_planted_pickle_refused_by_cli_predict_and_import(digits_exports, tmp_path, digit_files):
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"w": Payload(marker)}))
+    shutil.copy(digits_exports["safetensors"].card_path, tmp_path / "evil.json")
+    for args in (["predict", str(evil), str(digit_files[0]), "--trust"], ["models", "import", str(evil)]):
+        proc = studio(tmp_path / "lib", *args)
+        assert proc.returncode == 1 and "refusing to load evil.pt" in proc.stderr
+    assert not marker.exists()
+
+
+def test_models_import_and_predict_by_name(digits_exports, tmp_path, digit_files):
+    home = tmp_path / "lib"
+    proc = studio(home, "models", "import", digits_exports["onnx"].path, "--name", "digits", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (entry,) = json_lines(proc.stdout)
+    assert entry["name"] == "digits" and entry["format"] == "onnx" and (home / entry["path"]).is_file()
+    proc = studio(home, "predict", "digits", str(digit_files[5]), "--json")
+    assert json_lines(proc.stdout)[0]["top"][0]["class"] == "5"
+    ts = studio(home, "models", "import", digits_exports["torchscript"].path, "--name", "ts")
+    assert ts.returncode == 1 and "--trust" in ts.stderr
+    ts = studio(home, "models", "import", digits_exports["torchscript"].path, "--name", "ts", "--trust")
+    assert ts.returncode == 0 and "for play and finetune" in ts.stdout

@@ -1,0 +1,184 @@
+"""The kernel lab page on a real X server: pick kernels, move controls, edit and run source,
+zoom, export, benchmark. Screenshots go to tests/_artifacts (look at them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def page(qtbot, library):
+    from studio.ui.kernels_page import KernelsPage
+
+    page = KernelsPage(library)
+    qtbot.addWidget(page)
+    page.resize(1130, 760)
+    page.show()
+    qtbot.waitExposed(page)
+    yield page
+    page.shutdown()
+
+
+def wait_for_run(qtbot, page, timeout=60_000):
+    with qtbot.waitSignal(page.ran, timeout=timeout) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def settle(qtbot, page):
+    """Wait until the runner is idle and its queued results have been shown."""
+    assert page.wait_idle(60)
+    qtbot.wait(50)
+
+
+def canvas_pixels(page) -> np.ndarray:
+    return page.view.render()
+
+
+def test_page_lists_kernels_and_shows_mandelbrot(qtbot, page, artifacts):
+    settle(qtbot, page)
+    names = page.kernel_names()
+    assert {"mandelbrot", "julia", "mandelbulb", "lorenz", "colour_blindness", "green_screen"} <= set(names)
+    assert page.current.name == "mandelbrot"
+    assert page.last_run is not None and page.last_run.result.kind == "image"
+    assert "def mandelbrot" in page.editor.toPlainText()
+    # one control per parameter, of the right kind
+    from studio.ui.param_controls import SliderControl
+
+    assert isinstance(page.params.widgets["max_iter"], SliderControl)
+    assert page.params.widgets["palette"].count() == 4
+    assert float(canvas_pixels(page)[..., :3].std()) > 20
+    page.grab().save(str(artifacts / "kernels_page_mandelbrot.png"))
+
+
+def test_moving_a_slider_reruns_and_fast_moves_drop_stale_frames(qtbot, page):
+    settle(qtbot, page)
+    slider = page.params.widgets["max_iter"]
+    shown = []
+    page.ran.connect(lambda run: shown.append(run.params["max_iter"]))
+    for value in range(40, 240, 10):  # 20 quick moves
+        slider.set_value(value)
+        slider.valueChanged.emit(value)
+    settle(qtbot, page)
+    assert shown and shown[-1] == 230  # the last request is what ends on screen
+    assert len(shown) < 20  # stale requests were dropped, not all computed
+    assert page.runner.dropped > 0
+
+
+def test_region_zoom_updates_centre_and_scale(qtbot, page):
+    settle(qtbot, page)
+    before = dict(page.values)
+    w, h = page.last_run.result.shape[1], page.last_run.result.shape[0]
+    page._on_region(w * 0.6, h * 0.3, w * 0.8, h * 0.45)
+    settle(qtbot, page)
+    assert page.values["scale"] < before["scale"] / 4
+    assert page.values["center_x"] > before["center_x"]
+    assert page.params.widgets["scale"].value() == pytest.approx(page.values["scale"])
+    assert page.last_run.params["scale"] == pytest.approx(page.values["scale"])
+    page.reset_view()
+    settle(qtbot, page)
+    assert page.values["scale"] == before["scale"]
+
+
+def test_points_and_image_input_kernels(qtbot, page, artifacts):
+    settle(qtbot, page)
+    page.select_kernel("lorenz")
+    settle(qtbot, page)
+    assert page.last_run.result.kind == "points"
+    assert page.point_size.isVisible() and page.camera_combo.isVisible()
+    page.by_value.setChecked(True)
+    page.colormap_combo.setCurrentText("fire")
+    assert float(canvas_pixels(page)[..., :3].std()) > 3
+    page.grab().save(str(artifacts / "kernels_page_lorenz.png"))
+
+    page.select_kernel("mandelbulb")
+    settle(qtbot, page)
+    assert page.last_run.result.kind == "points" and page.last_run.result.size() > 1000
+    page.grab().save(str(artifacts / "kernels_page_mandelbulb.png"))
+
+    page.select_kernel("green_screen")
+    settle(qtbot, page)
+    assert page.inputs_box.isVisible() and set(page.input_combos) == {"foreground", "background"}
+    assert page.last_run.result.kind == "image"
+    page.grab().save(str(artifacts / "kernels_page_green_screen.png"))
+
+
+def test_syntax_error_and_exception_point_to_the_line(qtbot, page, artifacts):
+    settle(qtbot, page)
+    page.select_kernel("julia")
+    settle(qtbot, page)
+    text = page.editor.toPlainText()
+    lines = text.splitlines()
+    target = next(i for i, line in enumerate(lines) if "count, mag2 = escape_time(zr.clone()" in line)
+    broken = lines.copy()
+    broken[target] = broken[target].replace("escape_time(", "escape_time((")  # unbalanced
+    page.editor.setPlainText("\n".join(broken))
+    failures = []
+    page.failed.connect(failures.append)
+    page.run_source()
+    assert failures and "SyntaxError" in failures[-1]
+    assert page.error_label.isVisible()
+    assert page.editor.error_line is not None and abs(page.editor.error_line - (target + 1)) <= 1
+    page.grab().save(str(artifacts / "kernels_page_syntax_error.png"))
+
+    raising = lines.copy()
+    raising[target] = raising[target].replace("escape_time(zr.clone()", "escape_time(zr.clone()[:3]")
+    page.editor.setPlainText("\n".join(raising))
+    with qtbot.waitSignal(page.failed, timeout=60_000) as blocker:
+        page.run_source()
+    assert "fractals.py:" in blocker.args[0]
+    assert page.editor.error_line is not None
+    # the error line is inside the kernel module (the kernel line or the helper it called)
+    assert 1 <= page.editor.error_line <= len(lines)
+
+    page.editor.setPlainText(text)  # fixed again: runs, the error goes away
+    page.run_source()
+    settle(qtbot, page)
+    assert not page.error_label.isVisible()
+    assert page.last_run.kernel == "julia"
+
+
+def test_edit_run_and_save_as_user_kernel(qtbot, page, library, tmp_path):
+    settle(qtbot, page)
+    page.new_kernel("stripes")
+    settle(qtbot, page)
+    assert page.current.name == "stripes" and page.last_run.kernel == "stripes"
+    page.editor.setPlainText(page.editor.toPlainText().replace("frequency: Range(1.0, 40.0) = 8.0", "frequency: Range(1.0, 40.0) = 20.0"))
+    page.run_source()
+    settle(qtbot, page)
+    assert page.last_run.params["frequency"] == 20.0
+    target = page.save_source_as("stripes")
+    assert target == library.home / "kernels" / "stripes.py" and target.is_file()
+    settle(qtbot, page)
+    assert page.kernels["stripes"].origin == "user"
+    assert "stripes" in page.kernel_names()
+
+    out = page.export_to(tmp_path / "stripes.png")
+    from PIL import Image
+
+    assert Image.open(out).size == tuple(page.last_run.result.shape[1::-1])
+
+
+def test_benchmark_fills_the_table(qtbot, page):
+    settle(qtbot, page)
+    page.select_kernel("julia")
+    page.size_combo.setCurrentText("320x240")
+    settle(qtbot, page)
+    job = page.start_benchmark()
+    with qtbot.waitSignal(job.done, timeout=120_000):
+        pass
+    targets = [page.bench_table.item(r, 0).text() for r in range(page.bench_table.rowCount())]
+    assert targets[0] == "cpu" and targets[-1] == "numpy reference"
+    assert all(float(page.bench_table.item(r, 1).text()) > 0 for r in range(page.bench_table.rowCount()))
+
+
+def test_unavailable_devices_are_disabled(page):
+    import torch
+
+    model = page.device_combo.model()
+    cuda_row = page.device_combo.findData("cuda")
+    assert model.item(cuda_row).isEnabled() == torch.cuda.is_available()
+    assert model.item(page.device_combo.findData("cpu")).isEnabled()
