@@ -95,7 +95,16 @@ class Probe:
         return np.clip(gaps - PROBE_MS, 0, None)
 
 
-def run_case(app, script: Path, rate: float, seconds: float, live: bool) -> dict:
+def prefill_events(count: int) -> list[dict]:
+    """``count`` earlier steps, as if the run had been going for a while (history to redraw)."""
+    import math
+    import random
+
+    return [{"event": "step", "step": s - count, "epoch": 1, "loss": 2.3 * math.exp(-s / 30000) + 0.05 * random.random(),
+             "lr": 1e-3, "samples_per_s": 6400.0} for s in range(1, count + 1)]
+
+
+def run_case(app, script: Path, rate: float, seconds: float, live: bool, prefill: int = 0) -> dict:
     from PySide6.QtCore import QEventLoop, QProcess
 
     from studio.ui.run_process import RunProcess
@@ -112,6 +121,8 @@ def run_case(app, script: Path, rate: float, seconds: float, live: bool) -> dict
         view.show()
         proc = RunProcess()
         view.attach(proc, "bench")
+        if prefill:
+            view.feed(prefill_events(prefill))
 
         def count(events: list) -> None:
             received["events"] += len(events)
@@ -147,7 +158,8 @@ def run_case(app, script: Path, rate: float, seconds: float, live: bool) -> dict
         assert view is not None
         view.loss_plot.flush()
         result["events"] = received["events"]
-        result["points_plotted"] = view.loss_plot.point_count("step_loss")
+        result["points_plotted"] = view.loss_plot.point_count("step_loss") - prefill
+        result["points_held"] = view.loss_plot.point_count("step_loss")
         view.close()
     else:
         result["bytes"] = received["bytes"]
@@ -158,6 +170,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=200.0, help="step lines per second")
+    parser.add_argument("--prefill", type=int, default=0,
+                        help="steps already in the plot before streaming starts (e.g. 100000)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
 
@@ -168,11 +182,12 @@ def main() -> int:
         script = Path(tmp) / "fake_worker.py"
         script.write_text(FAKE_WORKER)
         reference = run_case(app, script, args.rate, args.seconds, live=False)
-        live = run_case(app, script, args.rate, args.seconds, live=True)
+        live = run_case(app, script, args.rate, args.seconds, live=True, prefill=args.prefill)
     expected = int(args.rate * args.seconds)
     out = {
         "machine": machine(),
         "rate_lines_per_s": args.rate,
+        "prefilled_steps": args.prefill,
         "expected_steps": expected,
         "reference": reference,
         "live": live,

@@ -71,18 +71,35 @@ def mandelbulb(
     max_iter: Range(2, 30, int) = 10,
     palette_name: Choice("fire", "ice", "twilight", "viridis") = "fire",
     trap_contrast: Range(0.2, 4.0) = 1.5,
+    shading: Range(0.0, 1.0) = 0.6,
 ) -> Points:
     """Surface points of the power-n Mandelbulb on a resolution^3 grid, coloured by orbit trap."""
     a = axis(grid)
     z, y, x = torch.meshgrid(a, a, a, indexing="ij")
     count, trap = bulb_escape(x, y, z, power, max_iter)
-    surface = surface_mask(count >= max_iter)
+    inside = count >= max_iter
+    surface = surface_mask(inside)
     positions = torch.stack([x[surface], y[surface], z[surface]], dim=1)
     values = trap[surface]
-    lo, hi = values.min() if values.numel() else 0.0, values.max() if values.numel() else 1.0
-    t = ((values - lo) / (hi - lo + 1e-9)) ** (1.0 / trap_contrast)
-    colours = palette(palette_name, t)
-    return Points(positions, colours=colours, values=values)
+    if values.numel() > 1:
+        lo, hi = torch.quantile(values.float(), torch.tensor([0.02, 0.98], device=values.device))
+    else:
+        lo, hi = torch.tensor(0.0), torch.tensor(1.0)
+    t = ((values - lo) / (hi - lo + 1e-9)).clamp(0, 1) ** (1.0 / trap_contrast)
+    light = lambert(inside, surface)
+    colours = palette(palette_name, t) * ((1.0 - shading) + shading * light)[:, None]
+    return Points(positions, colours=colours, values=values, point_size=1.6 * 2 * EXTENT / (grid.resolution - 1))
+
+
+def lambert(inside: torch.Tensor, surface: torch.Tensor) -> torch.Tensor:
+    """Diffuse light per surface voxel from a fixed direction; the normal is the gradient of the
+    box-blurred inside mask (points outwards), so the bulb's shape reads even as a point cloud."""
+    blurred = torch.nn.functional.avg_pool3d(inside.float()[None, None], 3, stride=1, padding=1)[0, 0]
+    gz, gy, gx = torch.gradient(blurred)
+    normal = -torch.stack([gx[surface], gy[surface], gz[surface]], dim=1)
+    normal = normal / normal.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    to_light = torch.tensor([0.45, 0.55, 0.70], device=inside.device)
+    return (normal @ (to_light / to_light.norm())).clamp_min(0.0)
 
 
 @kernel(output="volume", title="Mandelbulb (volume)", size=(64,))

@@ -8,7 +8,8 @@ PY="${PYTHON:-python3}"
 # Qt's xcb platform plugin, OpenGL through Mesa (vispy), Xvfb for tests, venv support.
 SYSTEM_PACKAGES=(python3-venv python3-pip xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libxcb-cursor0
-  libxkbcommon-x11-0 libegl1 libgl1 libgl1-mesa-dri libfontconfig1 libdbus-1-3 libglib2.0-0)
+  libxkbcommon-x11-0 libegl1 libgl1 libgl1-mesa-dri libfontconfig1 libdbus-1-3 libglib2.0-0
+  libpulse0)  # libpulse0: QtMultimedia (webcam capture) will not load without it
 
 ensure_system_packages() {
   command -v dpkg >/dev/null || return 0   # not Debian/Ubuntu: install the equivalents by hand

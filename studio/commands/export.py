@@ -62,12 +62,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from studio.export.service import export_run
 
     lib = open_library(args)
-    state = JobState(on_progress=None if args.json else _progress_line)
+    show_progress = not args.json and sys.stderr.isatty()
+    state = JobState(on_progress=_progress_line if show_progress else None)
     try:
         report = export_run(lib, args.run, args.format, args.output, state)
     finally:
-        if not args.json:
-            sys.stderr.write("\n")
+        if show_progress:
+            sys.stderr.write("\r\033[K")  # clear the bar: what follows is the result or one error line
     if args.json:
         emit_json(report.to_json())
         return 0
@@ -97,7 +98,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise InvalidInputError("--top must be at least 1")
     files = expand_image_paths(args.files)
-    lib = open_library(args) if _needs_library(args.model) else None
+    lib = open_library(args)  # run ids, imported names, and this library's own exports
     predictor = open_predictor(args.model, lib, device=args.device, trust=args.trust)
     failures = 0
     for file in files:
@@ -111,13 +112,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
             shown = ", ".join(f"{name} {p:.1%}" for name, p in result.top)
             print(f"{file}: {shown}  ({result.latency_ms:.1f} ms)")
     return 1 if failures else 0
-
-
-def _needs_library(model: str) -> bool:
-    """A path to a file needs no library; a run id or an imported model's name does."""
-    from pathlib import Path
-
-    return not Path(model).expanduser().is_file()
 
 
 def cmd_models_import(args: argparse.Namespace) -> int:

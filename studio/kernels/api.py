@@ -186,6 +186,7 @@ class Points(Result):
     positions: torch.Tensor
     colours: torch.Tensor | None = None
     values: torch.Tensor | None = None
+    point_size: float | None = None  # suggested diameter in scene units (e.g. the voxel step)
     kind = "points"
 
     def __post_init__(self) -> None:
@@ -200,7 +201,7 @@ class Points(Result):
 
     def to(self, device) -> Points:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return Points(self.positions.to(device), move(self.colours), move(self.values))
+        return Points(self.positions.to(device), move(self.colours), move(self.values), self.point_size)
 
     def size(self) -> int:
         return int(self.positions.shape[0])

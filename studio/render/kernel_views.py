@@ -175,7 +175,14 @@ class PointsView:
             return
         if pos is None:
             pos = self._result.positions.detach().float().cpu().numpy()
-        self.visual.set_data(pos, face_color=self.colours(), size=self.point_size, edge_width=0)
+        hint = self._result.point_size
+        # a kernel that knows its spacing (voxels) gets solid, lit spheres sized in scene units;
+        # otherwise fixed-size dots in pixels. The point-size control scales either (3 = as given).
+        scene_units = hint is not None
+        self.visual.scaling = "scene" if scene_units else "fixed"
+        self.visual.spherical = scene_units
+        size = hint * self.point_size / 3.0 if scene_units else self.point_size
+        self.visual.set_data(pos, face_color=self.colours(), size=size, edge_width=0)
 
     def set_point_size(self, size: float) -> None:
         self.point_size = float(size)

@@ -21,6 +21,7 @@ MAX_PIXELS = 100_000_000  # 100 megapixels: far beyond any training image, stops
 # EXIF orientations 5..8 turn the image by 90 degrees, so width and height swap.
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}
+_TRANSPOSED = {2, 3, 4, 5, 6, 7, 8}  # 1 (or none) = already upright
 
 _GREY_MODES = {"1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
 _GREY_ALPHA_MODES = {"LA", "La"}
@@ -59,7 +60,7 @@ def open_upright(data: bytes | Path, *, draft_size: tuple[int, int] | None = Non
         data = Path(data).read_bytes()
     img = _open_checked(data)
     if draft_size is not None and img.format == "JPEG":
-        img.draft("RGB" if img.mode in ("RGB", "CMYK", "YCbCr") else img.mode, draft_size)
+        img.draft(img.mode, draft_size)  # same mode, DCT-domain downscale only
     try:
         img.load()
         img = _upright(img)
@@ -73,8 +74,9 @@ def read_info_and_image(data: bytes) -> tuple[ImageInfo, Image.Image]:
     img = _open_checked(data)
     try:
         img.load()
-        info = _describe(img)
-        upright = _upright(img)
+        orientation = _orientation(img)
+        info = _describe(img, orientation)
+        upright = ImageOps.exif_transpose(img) if orientation in _TRANSPOSED else img
     except Exception as exc:  # noqa: BLE001
         raise InvalidImage(_decode_failure_reason(img, exc)) from None
     return info, _to_rgb_or_l(upright)
@@ -116,14 +118,14 @@ def _orientation(img: Image.Image) -> int:
 
 def _upright(img: Image.Image) -> Image.Image:
     """Apply the EXIF orientation; untouched (no copy) when there is none to apply."""
-    if _orientation(img) in (2, 3, 4, 5, 6, 7, 8):
+    if _orientation(img) in _TRANSPOSED:
         return ImageOps.exif_transpose(img)
     return img
 
 
-def _describe(img: Image.Image) -> ImageInfo:
+def _describe(img: Image.Image, orientation: int | None = None) -> ImageInfo:
     width, height = img.size
-    if _orientation(img) in _SWAPS_AXES:
+    if (_orientation(img) if orientation is None else orientation) in _SWAPS_AXES:
         width, height = height, width
     return ImageInfo(
         format=(img.format or "").lower(), width=width, height=height, channels=_channels(img)

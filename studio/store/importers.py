@@ -293,17 +293,18 @@ class _Importer:
         self.dataset_id = dataset_id
         self.state = state
         self.report = report
-        self._claim_lock = threading.Lock()
         with lib.session() as s:
             from studio.store.datasets import get_dataset
 
             get_dataset(s, int(dataset_id))
-            self._claimed = set(s.scalars(select(Sample.blob).where(Sample.dataset_id == dataset_id)))
+            # Read by the workers (skip decoding what the dataset has), never written after this.
+            self._existing = frozenset(s.scalars(select(Sample.blob).where(Sample.dataset_id == dataset_id)))
             self._class_ids = dict(
                 s.execute(select(LabelClass.name, LabelClass.id).where(LabelClass.dataset_id == dataset_id)).all()
             )
         self._last_progress = 0.0
         self._shards: set[Path] = set()  # blob folders known to exist
+        self._seen: set[str] = set()  # digests taken by this import, in file order (main thread)
 
     def run(self, candidates: list[_Candidate]) -> None:
         """Keep the pool busy with a window of files in flight; consume results in order and
@@ -342,6 +343,10 @@ class _Importer:
                 for cand, fut in pending:
                     if not fut.cancelled():
                         self._collect(cand, fut, rows, quiet=True)
+            except BaseException:
+                for _, fut in pending:  # do not decode a thousand more files before failing
+                    fut.cancel()
+                raise
             self._insert(rows)
         if not self.report.cancelled:
             self._progress(total, total, force=True)
@@ -353,21 +358,15 @@ class _Importer:
             self.state.set_progress(done / total if total else 1.0, f"{done}/{total} files")
 
     def _process(self, cand: _Candidate) -> _Decoded | None:
-        """Worker thread: read, hash, skip known, fully decode, store the blob. None = duplicate."""
+        """Worker thread: read, hash, skip what the dataset has (None), fully decode, store the
+        blob. Two equal files in one import both get here; the main thread keeps the first."""
         data = cand.read()
         digest = hashlib.sha256(data).hexdigest()
-        with self._claim_lock:
-            if digest in self._claimed:
-                return None
-            self._claimed.add(digest)
-        try:
-            info, upright = read_info_and_image(data)
-            phash = _phash(upright)
-            self._put_blob(data, digest)
-        except BaseException:
-            with self._claim_lock:  # the same bytes elsewhere must get their own chance
-                self._claimed.discard(digest)
-            raise
+        if digest in self._existing:
+            return None
+        info, upright = read_info_and_image(data)
+        phash = _phash(upright)
+        self._put_blob(data, digest)  # only files that decoded get a blob
         return _Decoded(digest, info.format, info.width, info.height, info.channels, len(data), phash)
 
     def _put_blob(self, data: bytes, digest: str) -> None:
@@ -393,10 +392,11 @@ class _Importer:
             if not quiet:
                 self.report.rejected.append((cand.source, _reason(exc)))
             return
-        if decoded is None:
+        if decoded is None or decoded.digest in self._seen:  # first file in order wins: stable labels
             if not quiet:
                 self.report.duplicates += 1
             return
+        self._seen.add(decoded.digest)
         rows.append((cand, decoded))
 
     def _insert(self, rows: list[tuple[_Candidate, _Decoded]]) -> None:
@@ -467,14 +467,20 @@ def phash_hex(img) -> str:
     if _DCT is None:
         _DCT = _dct_matrix(_PHASH_SIZE * _PHASH_HIGHFREQ)
     size = _PHASH_SIZE * _PHASH_HIGHFREQ
-    pixels = np.asarray(img.convert("L").resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64)
+    grey = img if img.mode == "L" else img.convert("L")
+    pixels = np.asarray(grey.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64)
     low = (_DCT @ pixels @ _DCT.T)[:_PHASH_SIZE, :_PHASH_SIZE]
     ordered = np.sort(low, axis=None)  # np.median is slow on 64 values; same result
     median = (ordered[31] + ordered[32]) / 2
     return np.packbits(low > median).tobytes().hex()
 
 
+COMPUTE_PHASH = True  # perceptual hashes at import (near-duplicate search); bench measures its cost
+
+
 def _phash(img) -> str | None:
+    if not COMPUTE_PHASH:
+        return None
     try:
         return phash_hex(img)
     except Exception:  # noqa: BLE001 - a missing hash only disables near-duplicate search

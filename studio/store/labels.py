@@ -12,6 +12,7 @@ Bulk changes never loop over rows: ids go to SQL in chunks of ``CHUNK`` (one sta
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from collections import defaultdict
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from studio.core.errors import InvalidInputError, NotFoundError
@@ -148,6 +149,15 @@ def _chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield list(ids[i : i + size])
 
 
+def _id_in(column, ids: Sequence[int], s: Session):
+    """``column IN (ids)`` for one chunk. On SQLite the ids travel as ONE JSON parameter
+    (``IN (SELECT value FROM json_each(?))``): no statement with 20,000 placeholders to build,
+    compile and bind, which costs more than the UPDATE itself. Other databases get a plain IN."""
+    if s.get_bind().dialect.name == "sqlite":
+        return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(list(ids)))))
+    return column.in_(list(ids))
+
+
 def _unique_ids(sample_ids: Iterable[int]) -> list[int]:
     try:
         return list(dict.fromkeys(int(i) for i in sample_ids))
@@ -224,6 +234,19 @@ def list_classes(s: Session, dataset_id: int) -> list[ClassRow]:
         .order_by(LabelClass.position, LabelClass.id)
     ).all()
     return [ClassRow(*r) for r in rows]
+
+
+def class_order(s: Session, dataset_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the classes in position order, without counting samples (number keys)."""
+    return [tuple(r) for r in s.execute(
+        select(LabelClass.id, LabelClass.name).where(LabelClass.dataset_id == dataset_id)
+        .order_by(LabelClass.position, LabelClass.id))]
+
+
+def class_styles(s: Session, dataset_id: int) -> dict[int, tuple[str, str]]:
+    """{class_id: (name, colour)}: what a tile shows, without counting samples."""
+    return {cid: (name, colour) for cid, name, colour in s.execute(
+        select(LabelClass.id, LabelClass.name, LabelClass.colour).where(LabelClass.dataset_id == dataset_id))}
 
 
 def find_class(s: Session, dataset_id: int, name_or_id: str | int) -> LabelClass:
@@ -351,7 +374,7 @@ def set_labels(
     for chunk in _chunks(ids):
         rows = s.execute(
             select(SAMPLES.c.id, SAMPLES.c.class_id, SAMPLES.c.labelled_by)
-            .where(SAMPLES.c.dataset_id == dataset_id, SAMPLES.c.id.in_(chunk))
+            .where(SAMPLES.c.dataset_id == dataset_id, _id_in(SAMPLES.c.id, chunk, s))
         ).all()
         if len(rows) != len(chunk):
             found = {r[0] for r in rows}
@@ -366,7 +389,7 @@ def set_labels(
     if by is not None:
         values["labelled_by"] = by if class_id is not None else ""
     for chunk in _chunks(list(previous)):
-        s.execute(update(SAMPLES).where(SAMPLES.c.id.in_(chunk)).values(**values))
+        s.execute(update(SAMPLES).where(_id_in(SAMPLES.c.id, chunk, s)).values(**values))
     return previous
 
 
@@ -381,7 +404,7 @@ def restore_labels(s: Session, previous: LabelSnapshot | dict[int, int | None]) 
         if who is not None:
             values["labelled_by"] = who
         for chunk in _chunks(ids):
-            s.execute(update(SAMPLES).where(SAMPLES.c.id.in_(chunk)).values(**values))
+            s.execute(update(SAMPLES).where(_id_in(SAMPLES.c.id, chunk, s)).values(**values))
 
 
 def _check_split(split: str | None) -> str | None:
@@ -402,13 +425,13 @@ def set_splits(
     for chunk in _chunks(ids):
         rows = s.execute(
             select(SAMPLES.c.id, SAMPLES.c.split)
-            .where(SAMPLES.c.dataset_id == dataset_id, SAMPLES.c.id.in_(chunk))
+            .where(SAMPLES.c.dataset_id == dataset_id, _id_in(SAMPLES.c.id, chunk, s))
         ).all()
         if len(rows) != len(chunk):
             raise NotFoundError(f"{len(chunk) - len(rows)} sample(s) are not in this dataset")
         previous.update({sid: old for sid, old in rows if old != split})
     for chunk in _chunks(list(previous)):
-        s.execute(update(SAMPLES).where(SAMPLES.c.id.in_(chunk)).values(split=split))
+        s.execute(update(SAMPLES).where(_id_in(SAMPLES.c.id, chunk, s)).values(split=split))
     return previous
 
 
@@ -418,7 +441,21 @@ def restore_splits(s: Session, previous: dict[int, str | None]) -> None:
         groups[split].append(sid)
     for split, ids in groups.items():
         for chunk in _chunks(ids):
-            s.execute(update(SAMPLES).where(SAMPLES.c.id.in_(chunk)).values(split=split))
+            s.execute(update(SAMPLES).where(_id_in(SAMPLES.c.id, chunk, s)).values(split=split))
+
+
+def label_states(s: Session, sample_ids: Sequence[int]) -> dict[int, tuple[int | None, str | None, str]]:
+    """``{sample_id: (class_id, split, labelled_by)}``: the few columns labelling changes, so a
+    view can patch the rows it holds instead of re-reading them whole."""
+    out: dict[int, tuple[int | None, str | None, str]] = {}
+    ids = _unique_ids(sample_ids)
+    for chunk in _chunks(ids):
+        for sid, cid, split, who in s.execute(
+            select(SAMPLES.c.id, SAMPLES.c.class_id, SAMPLES.c.split, SAMPLES.c.labelled_by)
+            .where(_id_in(SAMPLES.c.id, chunk, s))
+        ):
+            out[sid] = (cid, split, who)
+    return out
 
 
 def labelling_order(s: Session, dataset_id: int, sample_ids: Sequence[int] | None = None) -> list[int]:
@@ -433,7 +470,7 @@ def labelling_order(s: Session, dataset_id: int, sample_ids: Sequence[int] | Non
     for chunk in _chunks(ids):
         labelled.update(s.execute(
             select(SAMPLES.c.id, SAMPLES.c.class_id.is_not(None))
-            .where(SAMPLES.c.dataset_id == dataset_id, SAMPLES.c.id.in_(chunk))).all())
+            .where(SAMPLES.c.dataset_id == dataset_id, _id_in(SAMPLES.c.id, chunk, s))).all())
     present = [i for i in ids if i in labelled]
     return [i for i in present if not labelled[i]] + [i for i in present if labelled[i]]
 
@@ -642,19 +679,19 @@ def find_near_duplicates(
     return _sort_groups(groups)
 
 
-def _decode(data: bytes, small: bool = False):
+def _decode(data: bytes):
     from PIL import Image, ImageOps
 
-    img = Image.open(io.BytesIO(data))
-    if small:
-        img.draft("RGB", (128, 128))  # JPEG: decode at reduced scale, plenty for a 32x32 phash
-    return ImageOps.exif_transpose(img)
+    return ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
 
 
 def phash_of(data: bytes) -> str:
-    import imagehash
+    """The same perceptual hash the importer stores (imagehash.phash, bit for bit), on the
+    upright image, so lazily computed and imported hashes compare."""
+    from studio.store.images import open_upright
+    from studio.store.importers import phash_hex
 
-    return str(imagehash.phash(_decode(data, small=True)))
+    return phash_hex(open_upright(data))
 
 
 def _pixel_digest(data: bytes) -> str:

@@ -349,8 +349,11 @@ class _Trainer:
         else:
             self.optimizer = torch.optim.AdamW(params, lr=spec["lr"], weight_decay=spec["weight_decay"])
         total_steps = spec["epochs"] * len(self.train_loader)
-        if spec["schedule"] == "onecycle":
-            self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=spec["lr"], total_steps=total_steps, pct_start=0.25)
+        if total_steps < 3:  # too few steps to shape a schedule: keep the rate constant
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _step: 1.0)
+        elif spec["schedule"] == "onecycle":
+            self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=spec["lr"], total_steps=total_steps,
+                                                                 pct_start=max(0.25, 2 / total_steps))
         elif spec["schedule"] == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total_steps)
         else:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from studio import __version__
 from studio.core.errors import StudioError
 from studio.store.library import Library
-from studio.ui.main_window import APPLICATION, ORGANISATION, MainWindow
+from studio.ui.main_window import APPLICATION, ORGANISATION, MainWindow, user_settings
 from studio.ui.style import app_icon
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,26 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def _close_on_terminate(window: MainWindow) -> None:
+    """SIGTERM / Ctrl+C close the window properly (settings saved, jobs cancelled). Python runs
+    signal handlers only between bytecodes, so a timer hands it control now and then."""
+    def close(*_args) -> None:
+        window.close()
+        QApplication.quit()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, close)
+        except (ValueError, OSError):  # not the main thread, or a platform without it
+            pass
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+
+
 def run_app(home: str | Path | None = None, settings: QSettings | None = None) -> int:
     """Open the main window on the library at ``home`` and run until it closes; the exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = make_application()
     try:
         lib = Library.open(home, demo=True)
@@ -59,8 +77,9 @@ def run_app(home: str | Path | None = None, settings: QSettings | None = None) -
         QMessageBox.critical(None, "Model Studio", f"Cannot open the library at {home or 'the default place'}: {exc}")
         return 1
     _install_excepthook()
-    window = MainWindow(lib, settings)
+    window = MainWindow(lib, settings if settings is not None else user_settings())
     window.show()
+    _close_on_terminate(window)
     try:
         return app.exec()
     finally:

@@ -169,11 +169,11 @@ class DatasetsPage(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(6, 6, 0, 6)
         left_layout.addWidget(self._heading("Datasets"))
-        left_layout.addWidget(self.dataset_list, 2)
+        left_layout.addWidget(self.dataset_list, 1)
         left_layout.addLayout(buttons)
         left_layout.addSpacing(6)
         left_layout.addWidget(self._heading("Show"))
-        left_layout.addWidget(self.filter_tree, 3)
+        left_layout.addWidget(self.filter_tree, 2)
 
         # right: title bar + grid (or an empty-state message)
         self.title = QLabel()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -84,6 +85,7 @@ class KernelsPage(QWidget):
         self.last_run: RunResult | None = None
         self._shown_id = 0
         self._bench_job = None
+        self._stale = True  # controls changed while hidden: run when shown
 
         self._bridge = _Bridge()
         self._bridge.result.connect(self._on_result)
@@ -92,6 +94,10 @@ class KernelsPage(QWidget):
 
         self._build()
         self.reload_kernels()
+        # hidden option widgets changed the layouts before any event loop pass: recompute now,
+        # or the first show would use the stale (wide) minimum and push the window wider
+        self.view_options.layout().activate()
+        self.layout().activate()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -103,6 +109,7 @@ class KernelsPage(QWidget):
         self.params.changed.connect(self._on_params_changed)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.params)
         self.inputs_box = QGroupBox("Input pictures")
         self.inputs_form = QFormLayout(self.inputs_box)
@@ -135,7 +142,7 @@ class KernelsPage(QWidget):
         self.size_combo = QComboBox()
         self.size_combo.setToolTip("output size (images) or grid resolution (3D)")
         self.size_combo.currentIndexChanged.connect(lambda *_: self.request_run())
-        self.run_button = QPushButton("Run")
+        self.run_button = QPushButton("Run ▶")
         self.run_button.setToolTip("run the source in the editor (Ctrl+Enter)")
         self.run_button.clicked.connect(self.run_source)
         self.bench_button = QPushButton("Benchmark")
@@ -148,7 +155,7 @@ class KernelsPage(QWidget):
         for w in (QLabel("Device"), self.device_combo, self.compile_check, QLabel("Size"), self.size_combo):
             bar.addWidget(w)
         bar.addStretch(1)
-        for w in (self.run_button, self.bench_button, self.export_button, self.reset_button):
+        for w in (self.bench_button, self.export_button, self.reset_button):
             bar.addWidget(w)
 
         self.view = KernelCanvas(size=(640, 480))
@@ -179,16 +186,20 @@ class KernelsPage(QWidget):
         self.error_label.hide()
         self.source_path_label = QLabel("")
         self.source_path_label.setStyleSheet("color: #6b7280;")
-        self.new_button = QPushButton("New kernel…")
+        self.new_button = QPushButton("New…")
+        self.new_button.setToolTip("start a new kernel from a template")
         self.new_button.clicked.connect(self.new_kernel_dialog)
         self.save_button = QPushButton("Save as…")
+        self.save_button.setToolTip("save the source into your kernel folder")
         self.save_button.clicked.connect(self.save_as_dialog)
         self.revert_button = QPushButton("Revert")
+        self.revert_button.setToolTip("drop unsaved edits")
         self.revert_button.clicked.connect(self.revert_source)
         buttons = QHBoxLayout()
         for w in (self.new_button, self.save_button, self.revert_button):
             buttons.addWidget(w)
         buttons.addStretch(1)
+        buttons.addWidget(self.run_button)
         src = QWidget()
         sl = QVBoxLayout(src)
         sl.setContentsMargins(0, 0, 0, 0)
@@ -218,11 +229,18 @@ class KernelsPage(QWidget):
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 3)
         split.setStretchFactor(2, 2)
-        split.setSizes([250, 520, 360])
+        self.editor.setMinimumWidth(240)
+        left.setMinimumWidth(180)
+        split.setSizes([250, 500, 380])
         self.splitter = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
+        self.setStyleSheet("QPushButton { padding: 4px 10px; }")  # no 80 px minimum per button
+        # long texts (paths, timings, hints) must never force the page wider than the window
+        for label in (self.status_label, self.zoom_hint, self.source_path_label, self.bench_status, self.error_label):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(0)
 
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.run_source)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.run_source)
@@ -472,6 +490,10 @@ class KernelsPage(QWidget):
         spec = self.current
         if spec is None:
             return None
+        if not self.isVisible():  # a hidden page computes nothing; showEvent catches up
+            self._stale = True
+            return None
+        self._stale = False
         params = dict(self.values)
         device = self.device_combo.currentData() or "cpu"
         compile_ = self.compile_check.isChecked()
@@ -726,8 +748,9 @@ class KernelsPage(QWidget):
         self.status_label.setText(f"exported {saved}")
 
     # ------------------------------------------------------------------ lifecycle
-    def on_shown(self) -> None:
-        if self.last_run is None:
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._stale:
             self.request_run()
 
     def shutdown(self) -> None:

@@ -35,15 +35,22 @@ APPLICATION = "Model Studio"
 DEFAULT_SIZE = QSize(1280, 800)
 
 
-def default_settings() -> QSettings:
+def user_settings() -> QSettings:
+    """The user's own settings (organisation "ModelStudio"); only the real app uses them."""
     return QSettings(ORGANISATION, APPLICATION)
+
+
+def library_settings(lib: Library) -> QSettings:
+    """Settings kept in an ini file inside the library: what a window made without explicit
+    settings uses, so tests and embedding never touch the user's real settings."""
+    return QSettings(str(lib.home / "window.ini"), QSettings.Format.IniFormat)
 
 
 class MainWindow(QMainWindow):
     def __init__(self, lib: Library, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.lib = lib
-        self.settings = settings if settings is not None else default_settings()
+        self.settings = settings if settings is not None else library_settings(lib)
         self.setWindowTitle("Model Studio")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -77,6 +84,9 @@ class MainWindow(QMainWindow):
         self.datasets.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.datasets.counts_changed.connect(self._update_sample_count)
         self.datasets.dataset_changed.connect(self._remember_dataset)
+        from studio.ui.kernels_page import KernelsPage  # kernel lab: vispy canvas, runs only when shown
+
+        self.add_page("kernels", "Kernels", icon("kernels"), KernelsPage(lib))
         self._restore_settings()
         self._update_sample_count()
 

@@ -29,11 +29,34 @@ from studio.kernels.params import BOOL, CHOICE, COLOUR, FLOAT, INT, SLIDER, Para
 SLIDER_STEPS = 1000
 
 
-def _decimals(spec: ParamSpec) -> int:
-    if spec.log or (spec.low is not None and spec.low != 0 and abs(spec.low) < 1e-3):
-        return 15  # deep-zoom centres and tiny scales need every digit
-    span = (spec.high or 1.0) - (spec.low or 0.0)
-    return max(2, min(8, 3 - int(math.floor(math.log10(max(span, 1e-12))))))
+class CompactDoubleSpinBox(QDoubleSpinBox):
+    """Shows values with up to 15 significant digits ("%g"): -0.743643887037151 and 1e-10 both
+    fit and keep the precision deep zooms need, 0.5 stays 0.5."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setDecimals(17)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return f"{value:.15g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        from PySide6.QtGui import QValidator
+
+        stripped = text.strip()
+        if stripped in ("", "-", "+", ".", "-.", "e", "-e") or stripped.endswith(("e", "e-", "e+")):
+            return QValidator.State.Intermediate, text, pos
+        try:
+            float(stripped)
+        except ValueError:
+            return QValidator.State.Invalid, text, pos
+        return QValidator.State.Acceptable, text, pos
 
 
 class SliderControl(QWidget):
@@ -53,14 +76,14 @@ class SliderControl(QWidget):
             self.box: QSpinBox | QDoubleSpinBox = QSpinBox()
             self.box.setRange(int(spec.low), int(spec.high))
         else:
-            self.box = QDoubleSpinBox()
-            self.box.setDecimals(_decimals(spec))
+            self.box = CompactDoubleSpinBox()
             self.box.setRange(spec.low, spec.high)
             self.box.setSingleStep(spec.step or (spec.high - spec.low) / 100)
             if spec.log:
                 self.box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
         self.box.setKeyboardTracking(False)
-        self.box.setMinimumWidth(92)
+        self.box.setFixedWidth(100)
+        self.slider.setMinimumWidth(40)
         row.addWidget(self.slider, 1)
         row.addWidget(self.box)
         self._syncing = False

@@ -135,9 +135,10 @@ class LivePlot(pg.PlotWidget):
         self._timer.start()
 
     # ---- series ----------------------------------------------------------------------------
-    def add_series(self, key: str, name: str, colour: str, *, width: float = 1.5,
+    def add_series(self, key: str, name: str, colour: str, *, width: float = 1.0,
                    symbol: str | None = None, alpha: int = 255, dashed: bool = False) -> None:
-        """Create the curve item for ``key`` (once)."""
+        """Create the curve item for ``key`` (once). Keep ``width`` 1 for curves with many points:
+        wider pens rasterise several times slower."""
         if key in self._series:
             return
         qcolour = pg.mkColor(colour)

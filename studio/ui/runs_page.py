@@ -317,8 +317,9 @@ class RunsPage(QWidget):
                 continue
             xs, ys = curves.series[key]
             name = f"run {run_id}"
-            symbol = "o" if key.startswith("val/") or key == "train/accuracy" else None
-            self.overlay.add_series(name, name, PALETTE[i % len(PALETTE)], width=2, symbol=symbol)
+            per_epoch = key.startswith("val/") or key == "train/accuracy"  # few points: markers, thick
+            self.overlay.add_series(name, name, PALETTE[i % len(PALETTE)], width=2 if per_epoch else 1,
+                                    symbol="o" if per_epoch else None)
             self.overlay.set_series(name, xs, ys)
         self.overlay.getPlotItem().setLabel("left", self.metric_combo.currentText())
         self.overlay.flush()

@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QRunnable,
     QSize,
@@ -26,7 +27,7 @@ from PySide6.QtCore import (
     QThreadPool,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QPainter, QPen, QResizeEvent
+from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QPainter, QPen, QPixmap, QPixmapCache, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from studio.store import samples as store_samples
@@ -147,8 +148,11 @@ class _ThumbnailRunnable(QRunnable):
         self._cache = cache
 
     def run(self) -> None:
-        while (blob := self._cache._next_request()) is not None:
-            self._cache._make(blob)
+        try:
+            while (blob := self._cache._next_request()) is not None:
+                self._cache._make(blob)
+        except RuntimeError:  # the cache (and its view) went away meanwhile: nothing to deliver
+            pass
 
 
 def _load_ids(lib: Library, dataset_id: int, flt: Any, generation: int, state: Any = None) -> tuple[int, list[int]]:
@@ -298,45 +302,67 @@ class SampleTileDelegate(QStyledItemDelegate):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._placeholder = QImage(str(icons_dir() / "placeholder.svg"))
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 64 * 1024))  # KB: ~500 tiles
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
         return TILE_SIZE
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        """Draw the tile from a cached pixmap: one blit per tile while scrolling, the dozen
+        painter calls that compose it happen only when something on it changed."""
         sample = index.data(SampleRowRole)
-        rect: QRect = option.rect
-        painter.save()
+        image = index.data(Qt.ItemDataRole.DecorationRole)
+        state = "ready" if isinstance(image, QImage) and not image.isNull() else index.data(ThumbnailStateRole)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        size = option.rect.size()
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        key = (
+            f"tile:{sample.id}:{sample.blob[:16]}:{sample.class_id}:{sample.class_colour}:{sample.class_name}"
+            f":{state}:{int(selected)}:{size.width()}x{size.height()}@{dpr:g}"
+            if sample is not None else ""
+        )
+        pixmap = QPixmapCache.find(key) if key else None
+        if pixmap is None or pixmap.isNull():
+            pixmap = QPixmap(size * dpr)
+            pixmap.setDevicePixelRatio(dpr)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            tile_painter = QPainter(pixmap)
+            self._compose(tile_painter, QRect(QPoint(0, 0), size), option, sample, image, state, selected)
+            tile_painter.end()
+            if key:
+                QPixmapCache.insert(key, pixmap)
+        painter.drawPixmap(option.rect.topLeft(), pixmap)
+
+    def _compose(self, painter: QPainter, rect: QRect, option: QStyleOptionViewItem, sample: Any,
+                 image: Any, state: str | None, selected: bool) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         palette = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         tile = rect.adjusted(3, 3, -3, -3)
         if selected:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(palette.highlight().color().lighter(160))
             painter.drawRoundedRect(tile, 6, 6)
         box = QRect(tile.left() + (tile.width() - THUMB_SIZE) // 2, tile.top() + 4, THUMB_SIZE, THUMB_SIZE)
-        colour = QColor(sample.class_colour) if sample and sample.class_id is not None else QColor(UNLABELLED_COLOUR)
+        labelled = sample is not None and sample.class_id is not None
+        colour = QColor(sample.class_colour) if labelled else QColor(UNLABELLED_COLOUR)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor("#f1f3f5"))
         painter.drawRoundedRect(box, 4, 4)
 
-        image = index.data(Qt.ItemDataRole.DecorationRole)
-        if isinstance(image, QImage) and not image.isNull():
-            target = _fit(image.size(), box.adjusted(3, 3, -3, -3))
-            painter.drawImage(target, image)
+        if state == "ready":
+            painter.drawImage(_fit(image.size(), box.adjusted(3, 3, -3, -3)), image)
         else:
-            ph = box.adjusted(32, 32, -32, -32)
             painter.setOpacity(0.7)
-            painter.drawImage(ph, self._placeholder)
+            painter.drawImage(box.adjusted(32, 32, -32, -32), self._placeholder)
             painter.setOpacity(1.0)
-            if index.data(ThumbnailStateRole) == "missing":
+            if state == "missing":
                 painter.setPen(QColor("#b3261e"))
                 painter.drawText(box.adjusted(0, 0, 0, -8), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
                                  "cannot be shown")
 
         pen = QPen(colour, 3)
-        if sample is not None and sample.class_id is None:
+        if not labelled:
             pen.setStyle(Qt.PenStyle.DashLine)
             pen.setWidth(2)
         painter.setPen(pen)
@@ -344,18 +370,17 @@ class SampleTileDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(box.adjusted(1, 1, -1, -1), 4, 4)
 
         text_rect = QRect(tile.left() + 4, box.bottom() + 4, tile.width() - 8, tile.bottom() - box.bottom() - 4)
-        name = (sample.class_name if sample else None) or "unlabelled"
+        name = sample.class_name if labelled else "unlabelled"
         font = QFont(option.font)
-        font.setItalic(sample is None or sample.class_id is None)
+        font.setItalic(not labelled)
         painter.setFont(font)
-        painter.setPen(palette.text().color() if sample and sample.class_id is not None else QColor("#6b7580"))
+        painter.setPen(palette.text().color() if labelled else QColor("#6b7580"))
         elided = painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, text_rect.width() - 14)
-        dot = QRect(text_rect.left(), text_rect.top() + (text_rect.height() - 9) // 2, 9, 9)
         painter.drawText(text_rect.adjusted(14, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)
+        dot = QRect(text_rect.left(), text_rect.top() + (text_rect.height() - 9) // 2, 9, 9)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.drawEllipse(dot)
-        painter.restore()
 
 
 def _fit(size: QSize, box: QRect) -> QRect:

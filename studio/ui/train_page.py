@@ -263,6 +263,7 @@ class TrainSettings(QWidget):
 
     def _weights_changed(self) -> None:
         from_run = self.weights.currentData() == "run"
+        self.model.setEnabled(not from_run)  # the run's architecture is used
         self.parent_run.setVisible(from_run)
         self.parent_run.setEnabled(from_run and self.parent_run.count() > 0)
         if from_run and self.parent_run.count() == 0:
@@ -481,7 +482,9 @@ class TrainPage(QWidget):
 
         def finish() -> None:
             self._jobs.pop("weights", None)
-            dialog.close()
+            dialog.canceled.disconnect()
+            dialog.cancel()  # also stops its show-after-400-ms timer (close() alone does not)
+            dialog.deleteLater()
 
         job.done.connect(finish)
         job.finished.connect(lambda _path: self._create_run(dataset_id, spec))
@@ -520,6 +523,8 @@ class TrainPage(QWidget):
 
     def start_worker(self, run_id: int, resume: bool = False) -> RunProcess:
         """Start (or resume) run ``run_id`` in its worker process and follow it live."""
+        if self.process is not None and not self.process.is_running():
+            self.process.deleteLater()  # the previous, finished run's process object
         proc = RunProcess(self)
         self.process = proc
         proc.stderr_line.connect(self._on_stderr)
@@ -582,6 +587,9 @@ class TrainPage(QWidget):
             self.process = None
 
     def shutdown(self) -> None:
+        """The window is closing. A run still attached here (the user was not asked, or chose
+        Stop) is stopped cleanly: destroying the QProcess would otherwise kill it mid-step."""
+        self.stop_and_wait()
         for job in list(self._jobs.values()):
             job.cancel()
         for plot in (self.live.loss_plot, self.live.acc_plot, self.live.lr_plot):

@@ -21,7 +21,7 @@ def trained(tmp_path_factory) -> tuple[Path, int, list[dict]]:
     lib = Library.open(home)
     add_digits_dataset(lib, "digits")
     lib.close()
-    proc = studio(home, "train", "digits", "--model", "simple-cnn", "--image-size", "16", "--epochs", "8",
+    proc = studio(home, "train", "digits", "--model", "simple-cnn", "--image-size", "16", "--epochs", "6",
                   "--device", "cpu", "--json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     events = lines(proc.stdout)
@@ -43,7 +43,7 @@ def test_train_streams_json_lines_and_reaches_95_percent_on_test(trained):
     home, run_id, events = trained
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and events[-1]["status"] == "completed"
-    assert kinds.count("epoch") == 8 and "step" in kinds and "checkpoint" in kinds
+    assert kinds.count("epoch") == 6 and "step" in kinds and "checkpoint" in kinds
     assert (home / "runs" / str(run_id) / "model.safetensors").is_file()
     assert (home / "runs" / str(run_id) / "model.json").is_file()
     proc = studio(home, "evaluate", str(run_id), "--split", "test", "--json")

@@ -445,3 +445,15 @@ def test_folder_link_loop_is_walked_once(library, dataset_id, tmp_path):
     report = import_path(library, dataset_id, src)
     assert report.added == 6 and report.rejected == []
     assert any("seen before" in why for _, why in report.warnings)
+
+
+def test_equal_files_in_two_class_folders_keep_the_first_label(library, dataset_id, tmp_path):
+    src = tmp_path / "src"
+    for folder in ("a_first", "b_second"):
+        (src / folder).mkdir(parents=True)
+        for i in range(30):
+            (src / folder / f"{i:02d}.png").write_bytes(digit_png(i))
+    report = import_path(library, dataset_id, src)
+    assert (report.added, report.duplicates) == (30, 30)
+    assert report.classes_created == ["a_first"]
+    assert {cls for cls, _ in labels_by_source(library, dataset_id).values()} == {"a_first"}

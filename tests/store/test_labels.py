@@ -432,3 +432,26 @@ def test_captured_frame_bad_bytes(library, data, message):
         L.add_captured_image(library, ds, None, data)
     with library.session() as s:
         assert s.scalar(select(Sample.id)) is None
+
+
+def test_light_queries_for_views(library):
+    ds = make_dataset(library, n=3)
+    ids = ids_of(library, ds)
+    with library.transaction() as s:
+        a = L.add_class(s, ds, "a", colour="#000001").id
+        b = L.add_class(s, ds, "b", colour="#000002").id
+        L.reorder_classes(s, ds, [b, a])
+        L.set_labels(s, ds, ids[:1], a)
+        L.set_splits(s, ds, ids[1:2], "val")
+    with library.session() as s:
+        assert L.class_order(s, ds) == [(b, "b"), (a, "a")]
+        assert L.class_styles(s, ds) == {a: ("a", "#000001"), b: ("b", "#000002")}
+        assert L.label_states(s, ids) == {ids[0]: (a, None, "user"), ids[1]: (None, "val", ""),
+                                          ids[2]: (None, None, "")}
+
+
+def test_lazy_phash_equals_the_importers_and_imagehash(library):
+    import imagehash
+
+    data = digits_pngs(1)[0]
+    assert L.phash_of(data) == str(imagehash.phash(Image.open(io.BytesIO(data))))

@@ -58,3 +58,12 @@ def test_many_threads_asking_at_once_get_one_good_file(library):
 def test_missing_blob_is_not_found(library):
     with pytest.raises(NotFoundError, match="image file missing"):
         thumbnail_path(library, "ab" * 32)
+
+
+def test_cmyk_jpeg_thumbnail_keeps_its_colours(library):
+    rgb = photo("astronaut")
+    blob = library.blobs.put(encode(rgb.convert("CMYK"), "JPEG", quality=95))
+    with Image.open(thumbnail_path(library, blob, 64)) as img:
+        got = np.asarray(img.convert("RGB"), np.float32).mean(axis=(0, 1))
+    want = np.asarray(rgb, np.float32).mean(axis=(0, 1))
+    assert np.abs(got - want).max() < 12

@@ -83,15 +83,17 @@ def no_dialogs(monkeypatch):
     return shown
 
 
-def wait_thumbnails(qtbot, page, rows: int) -> None:
+def wait_thumbnails(qtbot, page, rows: int, first: int = 0) -> None:
+    """Wait until the thumbnails of rows first..first+rows that are on screen are in."""
     from studio.ui.sample_grid import ThumbnailStateRole
 
-    model = page.model
-    n = min(rows, model.rowCount())
+    model, grid = page.model, page.grid
+    n = min(first + rows, model.rowCount())
 
     def ready() -> bool:
-        page.grid.viewport().update()
-        return all(model.index(r).data(ThumbnailStateRole) != "loading" for r in range(n))
+        grid.viewport().update()
+        shown = [r for r in range(first, n) if grid.visualRect(model.index(r)).intersects(grid.viewport().rect())]
+        return bool(shown) and all(model.index(r).data(ThumbnailStateRole) != "loading" for r in shown)
 
     qtbot.waitUntil(ready, timeout=WAIT_MS)
 
@@ -149,6 +151,15 @@ def test_demo_dataset_is_listed_with_its_grid_and_counts(make_window, qtbot, art
     from studio.ui.sample_grid import ThumbnailStateRole
 
     assert page.model.index(0).data(ThumbnailStateRole) == "ready"
+    # for the screenshot: where one class ends and the next begins, one tile selected
+    from PySide6.QtWidgets import QAbstractItemView
+
+    names = [page.model.sample_row(r).class_name for r in range(page.model.rowCount())]
+    boundary = next((r for r, name in enumerate(names) if name != names[0]), 0)
+    top = max(0, boundary - 7)
+    page.grid.scrollTo(page.model.index(top), QAbstractItemView.ScrollHint.PositionAtTop)
+    page.grid.setCurrentIndex(page.model.index(boundary + 1))
+    wait_thumbnails(qtbot, page, 25, first=top)
     qtbot.wait(100)
     window.grab().save(str(artifacts / "main_window_demo.png"))
 

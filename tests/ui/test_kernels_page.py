@@ -182,3 +182,22 @@ def test_unavailable_devices_are_disabled(page):
     cuda_row = page.device_combo.findData("cuda")
     assert model.item(cuda_row).isEnabled() == torch.cuda.is_available()
     assert model.item(page.device_combo.findData("cpu")).isEnabled()
+
+
+def test_kernels_page_in_the_main_window_at_1280x800(qtbot, library, artifacts):
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow(library)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    assert "kernels" in window.page_keys()
+    window.show_page("kernels")
+    page = window.page("kernels")
+    assert page.wait_idle(60)
+    qtbot.wait(100)
+    assert page.last_run is not None
+    assert window.width() <= 1280  # the page fits: nothing forces the window wider
+    window.grab().save(str(artifacts / "main_window_kernels.png"))
+    page.shutdown()

@@ -49,7 +49,8 @@ def add_dataset(lib: Library, name: str, n: int, classes=("zero", "one", "two"),
         for i, data in enumerate(digit_pngs(n, offset)):
             rows.append({"dataset_id": ds.id, "blob": lib.blobs.put(data), "format": "png", "width": 32,
                          "height": 32, "byte_size": len(data), "source_path": f"/digits/{name}/{i}.png"})
-        s.execute(insert(Sample), rows)
+        if rows:
+            s.execute(insert(Sample), rows)
         return ds.id
 
 
@@ -157,10 +158,14 @@ def click_row(qtbot, h: Harness, row: int, modifier=Qt.KeyboardModifier.NoModifi
 def test_number_key_labels_selection_and_undo_redo(qtbot, lib, harness, artifacts):
     ds = add_dataset(lib, "digits", 30)
     h = harness(ds)
+    resets, changed_rows = [], []
+    h.model.modelReset.connect(lambda: resets.append(1))
+    h.model.dataChanged.connect(lambda a, b, *_: changed_rows.append((a.row(), b.row())))
     h.grid.setFocus()
     click_row(qtbot, h, 0)
     click_row(qtbot, h, 2, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(h.grid, Qt.Key.Key_2)  # class number 2 = "one"
+    assert resets == [] and (0, 2) in changed_rows  # just the changed rows repaint: no reset flash
     labels = db_labels(lib, ds)
     assert labels[:3] == ["one", None, "one"] and labels[3:] == [None] * 27
     # the grid shows it without a reset: the tile's row data is fresh
@@ -194,7 +199,6 @@ def test_bulk_label_select_all_is_one_undo_step(qtbot, lib, harness):
     click_row(qtbot, h, 0)
     qtbot.keyClick(h.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(h.grid, Qt.Key.Key_3)
-    from studio.ui.labelling.selection import selected_sample_ids; print("DBG", len(selected_sample_ids(h.grid)), h.messages, h.ctl.undo_stack.index(), h.ctl.undo_stack.text(0), db_labels(lib, ds)[:5])
     assert db_labels(lib, ds) == ["two"] * 60
     assert h.ctl.undo_stack.count() == 1 and h.ctl.undo_stack.undoText() == "Label 60 samples as two"
     qtbot.keyClick(h.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
@@ -253,6 +257,53 @@ def test_class_button_and_drop_onto_class(qtbot, lib, harness):
     panel.tree.drop_on(panel.item_for(class_id(lib, ds, "zero")), ids_to_mime(other, foreign))
     assert db_labels(lib, other) == [None, None]
     assert h.messages[-1] == "those samples belong to another dataset"
+
+
+def test_dragging_a_selection_carries_its_ids_to_a_class(qtbot, lib, harness, monkeypatch):
+    """Press on a selected tile and move: the grid starts a drag whose mime data, dropped on a
+    class, labels the whole selection (QDrag.exec would block in a nested loop: record it)."""
+    from studio.ui.labelling import grid_keys
+    from studio.ui.labelling.selection import ids_from_mime
+
+    ds = add_dataset(lib, "digits", 10)
+    h = harness(ds)
+    dragged = []
+
+    class FakeDrag:
+        def __init__(self, source):
+            self.source = source
+
+        def setMimeData(self, mime):  # noqa: N802
+            self.mime = mime
+
+        def exec(self, action):
+            dragged.append(self.mime)
+            return action
+
+    monkeypatch.setattr(grid_keys, "QDrag", FakeDrag)
+    h.grid.setFocus()
+    click_row(qtbot, h, 1)
+    click_row(qtbot, h, 3, Qt.KeyboardModifier.ShiftModifier)
+    vp = h.grid.viewport()
+    start = h.grid.visualRect(h.model.index(2)).center()
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(vp, start + start * 0 + type(start)(40, 30))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=start + type(start)(40, 30))
+    assert len(dragged) == 1
+    payload = ids_from_mime(dragged[0])
+    with lib.session() as s:
+        ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds).order_by(Sample.id)))
+    assert payload == (ds, ids[1:4])  # the selection survived the press on a selected tile
+    panel = h.workspace.class_panel
+    panel.tree.drop_on(panel.item_for(class_id(lib, ds, "two")), dragged[0])
+    assert db_labels(lib, ds)[:5] == [None, "two", "two", "two", None]
+    # a plain click on a selected tile (no drag) selects just that tile
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    click_row(qtbot, h, 2)
+    from studio.ui.labelling.selection import selected_sample_ids
+
+    assert selected_sample_ids(h.grid) == [ids[2]]
 
 
 def test_split_shortcut_moves_selection(qtbot, lib, harness):
@@ -462,7 +513,7 @@ def test_problems_view_counts_and_duplicates(qtbot, lib, harness, artifacts):
                for i in range(view.small_list.topLevelItemCount())}
     assert reasons["one"].startswith("only 2 samples") and "no test sample" in reasons["zero"]
     click(qtbot, view.find_button)
-    qtbot.waitUntil(lambda: view.job is None and view.groups, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: view.job is None and bool(view.groups), timeout=WAIT_MS)
     exact = [g for g in view.groups if g.kind == "exact"]
     assert len(exact) == 1 and exact[0].conflicting_classes and exact[0].crosses_splits
     assert set(exact[0].sample_ids) == {ids[0], max(exact[0].sample_ids)}

@@ -237,3 +237,89 @@ def test_train_page_screenshot_with_settings_and_preview(qtbot, train_page, arti
     devices = [page.settings.device.itemData(i) for i in range(page.settings.device.count())]
     assert devices[:2] == ["auto", "cpu"]
     page.grab().save(str(artifacts / "train_page_settings.png"))
+
+
+# --- plots ----------------------------------------------------------------------------------------
+
+def test_series_buffer_grows_and_tracks_range():
+    from studio.ui.plots import SeriesBuffer, ema, nice_ceiling
+
+    buf = SeriesBuffer(capacity=4)
+    for start in range(0, 100, 10):
+        buf.append(range(start, start + 10), [float(v % 7) for v in range(start, start + 10)])
+    assert len(buf) == 100 and list(buf.x[:3]) == [0, 1, 2] and buf.x[-1] == 99
+    assert (buf.y_min, buf.y_max) == (0.0, 6.0)
+    buf.append([100], [float("nan")])  # a NaN loss is kept but does not break the range
+    assert (buf.y_min, buf.y_max) == (0.0, 6.0) and len(buf) == 101
+    with pytest.raises(ValueError):
+        buf.append([1, 2], [1])
+    assert [nice_ceiling(v) for v in (0.3, 1, 1.1, 3, 7, 140, 100000)] == [0.5, 1, 2, 5, 10, 200, 100000]
+    smooth, last = ema([1.0, 3.0, 3.0], 0.5)
+    assert list(smooth) == [1.0, 2.0, 2.5] and last == 2.5
+
+
+@pytest.mark.gui
+def test_live_plot_draws_on_timer_follows_data_and_respects_manual_zoom(qtbot):
+    import numpy as np
+
+    from studio.ui.plots import LivePlot
+
+    plot = LivePlot("Loss", "step", "loss")
+    qtbot.addWidget(plot)
+    plot.add_series("loss", "loss", "#0072B2")
+    plot.append("loss", np.arange(1, 101), np.linspace(2, 1, 100))
+    item = plot._series["loss"].item
+    assert item.xData is None  # nothing drawn per append ...
+    qtbot.waitUntil(lambda: item.xData is not None and len(item.xData) == 100, timeout=2000)  # ... the timer does
+    assert item.opts["autoDownsample"] and item.opts["clipToView"] and item.opts["downsampleMethod"] == "peak"
+    (x0, x1), (y0, y1) = plot.getPlotItem().getViewBox().viewRange()
+    assert x1 >= 100 and y0 <= 1 and y1 >= 2
+    plot.append("loss", np.arange(101, 1001), np.linspace(1, 0.5, 900))
+    plot.flush()
+    assert plot.getPlotItem().getViewBox().viewRange()[0][1] >= 1000  # follows new data
+    plot.getPlotItem().getViewBox().sigRangeChangedManually.emit([True, True])  # the user zoomed
+    plot.getPlotItem().getViewBox().setXRange(10, 20, padding=0)
+    plot.append("loss", np.arange(1001, 3001), np.full(2000, 0.4))
+    plot.flush()
+    assert plot.getPlotItem().getViewBox().viewRange()[0][1] == pytest.approx(20)  # left alone
+    plot.getPlotItem().getViewBox().enableAutoRange()  # the "A" button
+    plot.append("loss", [3001], [0.4])
+    plot.flush()
+    assert plot.getPlotItem().getViewBox().viewRange()[0][1] >= 3001
+
+
+@pytest.mark.gui
+def test_imagenet_download_shows_progress_and_cancel_stops_it(qtbot, train_page, monkeypatch, tmp_path, artifacts):
+    from PySide6.QtWidgets import QPushButton
+
+    from studio.train import zoo
+
+    monkeypatch.delenv("STUDIO_OFFLINE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    calls = []
+
+    def slow_download(url, target, on_download):  # stands in for the network only
+        for i in range(1, 2000):
+            time.sleep(0.02)
+            on_download(i * 100_000, 40_000_000)  # raises Cancelled once the user cancels
+            calls.append(i)
+        raise AssertionError("the download was never cancelled")
+
+    monkeypatch.setattr(zoo, "_download", slow_download)
+    page = train_page
+    page.settings.model.setCurrentIndex(page.settings.model.findData("mobilenet_v3_small"))
+    page.settings.weights.setCurrentIndex(page.settings.weights.findData("imagenet"))
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.download_dialog.isVisible() and page.download_dialog.value() > 0, timeout=60_000)
+    dialog = page.download_dialog
+    assert "MB" in dialog.labelText() and "mobilenet_v3_small" in dialog.labelText()
+    page.window().grab().save(str(artifacts / "train_page_download.png"))
+    cancel = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Cancel")
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "cancelled" in page.status.text(), timeout=30_000)
+    stopped_at = len(calls)
+    qtbot.wait(300)
+    assert len(calls) == stopped_at  # the download loop really ended
+    assert not page.is_training() and page.train_button.isEnabled()
+    with page.lib.session() as s:
+        assert s.query(Run).count() == 0

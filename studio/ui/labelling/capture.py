@@ -94,6 +94,7 @@ class CapturePanel(QWidget):
         self.class_combo = QComboBox()
         self.rate = QDoubleSpinBox()
         self.rate.setRange(0.5, 30.0)
+        self.rate.setDecimals(1)
         self.rate.setValue(5.0)
         self.rate.setSuffix(" frames/s")
         self.record_button = QPushButton("● Hold to record")
@@ -142,8 +143,8 @@ class CapturePanel(QWidget):
                 for c in store_labels.list_classes(s, self.dataset_id):
                     self.class_combo.addItem(colour_swatch(c.colour), c.name, c.id)
         self.class_combo.addItem("(unlabelled)", None)
-        i = self.class_combo.findData(keep)
-        self.class_combo.setCurrentIndex(i if i >= 0 else 0)
+        i = self.class_combo.findData(keep) if keep is not None else -1
+        self.class_combo.setCurrentIndex(i if i >= 0 else 0)  # default: the first class
         self._update_enabled()
 
     def cameras(self) -> list:

@@ -251,6 +251,7 @@ class ProblemsView(QWidget):
                 child.setData(0, Qt.ItemDataRole.UserRole, [sid])
                 top.addChild(child)
             self.dup_tree.addTopLevelItem(top)
+            top.setFirstColumnSpanned(True)
             top.setExpanded(True)
 
     def review_selected(self) -> None:
