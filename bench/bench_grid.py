@@ -166,8 +166,9 @@ def write_section(r: dict, path: Path) -> None:
     body = (
         f"{SECTION}\n\n"
         f"`bench/bench_grid.py`: open a {r['samples']:,}-sample dataset in the Datasets page grid "
-        "(id query, model reset, layout, first screen painted with its page of rows; thumbnails "
-        "load afterwards off the GUI thread) against fetching the same ids with the bare `sqlite3` "
+        "(id query, model reset, layout, first screen painted with its page of rows; in the app the "
+        "id query runs on a worker thread, here inline so the whole is timed; thumbnails load "
+        "afterwards off the GUI thread) against fetching the same ids with the bare `sqlite3` "
         f"module. Best of {REPEATS}. A scroll step = 60 px of wheel scrolling, the whole viewport "
         "repainted; a scroll jump = the scroll bar dragged to a new place (a new page of rows from "
         "the DB), painted. Both on the GUI thread, where a frame budget is ~16-50 ms.\n\n"

@@ -45,7 +45,9 @@ def machine(gpu: bool) -> str:
     except OSError:
         pass
     dev = torch.cuda.get_device_name(0) if gpu and torch.cuda.is_available() else "no GPU used"
-    return f"{cpu}, {os.cpu_count()} cores, {dev}, torch {torch.__version__}, Python {platform.python_version()}"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{cpu}, {os.cpu_count()} cores, {dev}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"Python {platform.python_version()}; load average during the run {load}")
 
 
 def time_numpy(spec, params) -> float:
@@ -182,9 +184,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="measure CUDA pixels/s and Mandelbulb points/s")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     result = bench_gpu(args.rounds) if args.gpu else bench_cpu(args.rounds)
     block = gpu_block(result) if args.gpu else cpu_block(result)
     print(block)

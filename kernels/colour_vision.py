@@ -77,7 +77,7 @@ def colour_blindness(
     """How a picture looks with a red (protan), green (deutan) or blue (tritan) cone deficiency.
 
     ``split_view`` keeps the left half of the picture as it was, for comparison."""
-    m = machado_matrix(deficiency, severity).to(image.device, image.dtype)
+    m = machado_matrix(deficiency, severity).to(image.dtype).to(image.device)  # MPS has no float64
     linear = srgb_to_linear(image)
     simulated = linear_to_srgb(linear @ m.T)
     if split_view:

@@ -21,8 +21,8 @@ RGB_TO_YCBCR = torch.tensor(
 
 def chroma_key(foreground, key_rgb, tolerance: float, softness: float, spill: float):
     """(alpha (..., H, W, 1), despilled foreground (..., H, W, 3)) for RGB images in [0, 1]."""
-    to_ycc = RGB_TO_YCBCR.to(foreground.device, foreground.dtype)
-    from_ycc = torch.linalg.inv(RGB_TO_YCBCR).to(foreground.device, foreground.dtype)
+    to_ycc = RGB_TO_YCBCR.to(foreground.dtype).to(foreground.device)  # MPS has no float64
+    from_ycc = torch.linalg.inv(RGB_TO_YCBCR).to(foreground.dtype).to(foreground.device)
     key = torch.tensor(key_rgb, device=foreground.device, dtype=foreground.dtype) @ to_ycc.T
     ycc = foreground @ to_ycc.T
     chroma = ycc[..., 1:]

@@ -21,29 +21,52 @@ CHUNK = 16  # iterations between compactions of the working set
 
 
 @compilable
-def iterate_chunk(zr, zi, cr, ci, steps: int, radius2: float):
-    """``steps`` iterations on every element. Returns the new z, the iteration (0..steps-1) at
-    which each element first passed the radius (``steps`` if it did not) and |z|^2 at that time."""
+def iterate_fast(zr, zi, cr, ci, steps: int):
+    """``steps`` iterations of z <- z^2 + c, in place, with no bookkeeping: six arithmetic passes
+    per iteration and no allocations. Orbits that escape run on to inf/nan; escape_time finds
+    them afterwards."""
+    zr2 = torch.empty_like(zr)
+    zi2 = torch.empty_like(zi)
+    for _ in range(steps):
+        torch.mul(zr, zr, out=zr2)
+        torch.mul(zi, zi, out=zi2)
+        zi.mul_(zr)
+        torch.add(ci, zi, alpha=2.0, out=zi)  # 2 zr zi + ci
+        torch.sub(zr2, zi2, out=zr)
+        zr.add_(cr)  # zr^2 - zi^2 + cr
+    return zr, zi
+
+
+def iterate_tracked(zr, zi, cr, ci, steps: int, radius2: float):
+    """The same iterations (in place), recording for each element the step (0..steps-1) at which
+    |z| first passed the radius (``steps`` if it did not) and |z|^2 then. Run only on the elements
+    that escaped during a chunk, from the chunk's starting values."""
     escaped_at = torch.full_like(zr, float(steps))
     mag2_at = torch.zeros_like(zr)
+    zr2, zi2, mag2 = torch.empty_like(zr), torch.empty_like(zr), torch.empty_like(zr)
     for k in range(steps):
-        zr2 = zr * zr
-        zi2 = zi * zi
-        mag2 = zr2 + zi2
+        torch.mul(zr, zr, out=zr2)
+        torch.mul(zi, zi, out=zi2)
+        torch.add(zr2, zi2, out=mag2)
         new = (mag2 > radius2) & (escaped_at == steps)
-        escaped_at = torch.where(new, float(k), escaped_at)
-        mag2_at = torch.where(new, mag2, mag2_at)
-        zi = 2.0 * zr * zi + ci
-        zr = zr2 - zi2 + cr
+        escaped_at.masked_fill_(new, float(k))
+        torch.where(new, mag2, mag2_at, out=mag2_at)
+        zi.mul_(zr)
+        torch.add(ci, zi, alpha=2.0, out=zi)
+        torch.sub(zr2, zi2, out=zr)
+        zr.add_(cr)
     return zr, zi, escaped_at, mag2_at
 
 
 def escape_time(zr, zi, cr, ci, max_iter: int, radius: float = ESCAPE_RADIUS):
     """Escape counts (``max_iter`` where the orbit stayed bounded) and |z|^2 at escape, per element.
 
-    z and c are tensors of one shape (c may be a 0-d tensor for Julia sets)."""
+    z and c are tensors of one shape (c may be a 0-d tensor for Julia sets). Once |z| > 2 an orbit
+    only grows, so an element escaped during a chunk exactly when its final |z| is past the radius
+    (or inf/nan); those few are replayed with bookkeeping to get the exact step."""
     shape = zr.shape
-    zr, zi = zr.reshape(-1), zi.reshape(-1)
+    radius2 = radius * radius
+    zr, zi = zr.reshape(-1).clone(), zi.reshape(-1).clone()  # updated in place below
     cr, ci = cr.expand(shape).reshape(-1), ci.expand(shape).reshape(-1)
     count = torch.full_like(zr, float(max_iter))
     mag2_out = torch.zeros_like(zr)
@@ -51,13 +74,21 @@ def escape_time(zr, zi, cr, ci, max_iter: int, radius: float = ESCAPE_RADIUS):
     done = 0
     while done < max_iter and index.numel() > 0:
         steps = min(CHUNK, max_iter - done)
-        zr, zi, escaped_at, mag2_at = iterate_chunk(zr, zi, cr, ci, steps, radius * radius)
-        escaped = escaped_at < steps
-        hit = index[escaped]
-        count[hit] = done + escaped_at[escaped]
-        mag2_out[hit] = mag2_at[escaped]
-        keep = ~escaped
-        index, zr, zi, cr, ci = index[keep], zr[keep], zi[keep], cr[keep], ci[keep]
+        zr0, zi0 = zr.clone(), zi.clone()
+        zr, zi = iterate_fast(zr, zi, cr, ci, steps)
+        suspect = ~(zr * zr + zi * zi <= radius2)  # nan counts as escaped
+        if bool(suspect.any()):
+            s = suspect.nonzero().squeeze(1)
+            tr, ti, escaped_at, mag2_at = iterate_tracked(zr0[s], zi0[s], cr[s], ci[s], steps, radius2)
+            escaped = escaped_at < steps
+            hit = index[s[escaped]]
+            count[hit] = done + escaped_at[escaped]
+            mag2_out[hit] = mag2_at[escaped]
+            late = s[~escaped]  # passed the radius only with the chunk's last update: next chunk sees it
+            zr[late], zi[late] = tr[~escaped], ti[~escaped]
+            keep = ~suspect
+            keep[late] = True
+            index, zr, zi, cr, ci = index[keep], zr[keep], zi[keep], cr[keep], ci[keep]
         done += steps
     return count.reshape(shape), mag2_out.reshape(shape)
 

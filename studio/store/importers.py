@@ -31,6 +31,7 @@ from studio.store.images import InvalidImage, read_info_and_image
 from studio.store.models import LabelClass, Sample, utcnow
 
 BATCH_SIZE = 500
+TASK_FILES = 16  # files per thread-pool task
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a single image file larger than this is refused unread
 PROGRESS_INTERVAL_S = 0.1  # progress callbacks at most this often (the GUI posts each one)
 
@@ -57,16 +58,6 @@ class ImportReport:
         d["rejected"] = [{"source": src, "reason": why} for src, why in self.rejected]
         d["warnings"] = [{"source": src, "reason": why} for src, why in self.warnings]
         return d
-
-    def merge(self, other: ImportReport) -> None:
-        self.added += other.added
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
-        self.warnings += other.warnings
-        self.cancelled = self.cancelled or other.cancelled
-        self.classes_created += [c for c in other.classes_created if c not in self.classes_created]
-        for split, n in other.splits_seen.items():
-            self.splits_seen[split] = self.splits_seen.get(split, 0) + n
 
 
 @dataclass(frozen=True)
@@ -109,12 +100,18 @@ def import_files(
     state = state or JobState()
     report = ImportReport()
     candidates: list[_Candidate] = []
+    paths = [Path(p) for p in paths]
+    for path in paths:  # all or nothing: a typo in one path imports none of them
+        if not os.path.lexists(path):
+            raise NotFoundError(f"no such file or folder: {_display(str(path))}")
+    state.set_progress(0.0, "finding files")
     with _ExitStackOfZips() as zips:
-        for path in paths:
-            path = Path(path)
-            if not os.path.lexists(path):
-                raise NotFoundError(f"no such file or folder: {_display(str(path))}")
-            candidates += _candidates_for(path, report, zips)
+        try:
+            for path in paths:
+                candidates += _candidates_for(path, report, zips, state)
+        except Cancelled:
+            report.cancelled = True
+            return report
         _Importer(lib, dataset_id, state, report, batch_size).run(candidates)
     return report
 
@@ -152,9 +149,9 @@ def _layout(folders: list[str]) -> tuple[str | None, str | None]:
     return class_name, split
 
 
-def _candidates_for(path: Path, report: ImportReport, zips: _ExitStackOfZips) -> list[_Candidate]:
+def _candidates_for(path: Path, report: ImportReport, zips: _ExitStackOfZips, state: JobState) -> list[_Candidate]:
     if path.is_dir():
-        return list(_walk_folder(path, report))
+        return list(_walk_folder(path, report, state))
     if zipfile.is_zipfile(path):
         return _zip_candidates(path, report, zips)
     return [_file_candidate(path, class_name=None, split=None, report=report)]
@@ -176,11 +173,12 @@ def _read_file(path: Path) -> bytes:
         return fh.read()
 
 
-def _walk_folder(root: Path, report: ImportReport) -> Iterator[_Candidate]:
+def _walk_folder(root: Path, report: ImportReport, state: JobState) -> Iterator[_Candidate]:
     """Depth-first, sorted (stable order = stable ids); unreadable folders are reported, not fatal."""
     stack: list[tuple[Path, list[str]]] = [(root, [])]
     seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: links cannot loop us
     while stack:
+        state.check_cancelled()  # a huge tree takes a while to list
         folder, parts = stack.pop()
         try:
             st = os.stat(folder)
@@ -307,42 +305,51 @@ class _Importer:
         self._seen: set[str] = set()  # digests taken by this import, in file order (main thread)
 
     def run(self, candidates: list[_Candidate]) -> None:
-        """Keep the pool busy with a window of files in flight; consume results in order and
-        commit every ``batch_size`` of them (the next files decode while a batch is written)."""
+        """Keep the pool busy with a window of files in flight (in small chunks: one task per file
+        costs more in locking than decoding a small PNG); consume results in file order and commit
+        every ``batch_size`` of them, so the next files decode while a batch is written."""
         total = len(candidates)
         self._progress(0, total, force=True)
         workers = min(16, 2 * (os.cpu_count() or 2))
-        window = max(2 * self.batch_size, 4 * workers)
-        pending: deque[tuple[_Candidate, Future]] = deque()
+        window = max(2 * self.batch_size, 4 * workers * TASK_FILES)
+        pending: deque[tuple[list[_Candidate], Future]] = deque()
+        in_flight = 0
         rows: list[tuple[_Candidate, _Decoded]] = []
         done = 0
-        todo = iter(candidates)
+        next_start = 0
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:
             try:
                 while True:
-                    while len(pending) < window:
-                        cand = next(todo, None)
-                        if cand is None:
-                            break
-                        pending.append((cand, pool.submit(self._process, cand)))
+                    while in_flight < window and next_start < total:
+                        chunk = candidates[next_start : next_start + TASK_FILES]
+                        next_start += len(chunk)
+                        pending.append((chunk, pool.submit(self._process_chunk, chunk)))
+                        in_flight += len(chunk)
                     if not pending:
                         break
-                    self.state.check_cancelled()
-                    cand, fut = pending.popleft()
-                    self._collect(cand, fut, rows)
-                    done += 1
-                    self._progress(done, total)
+                    chunk, fut = pending.popleft()
+                    in_flight -= len(chunk)
+                    current = list(zip(chunk, fut.result()))
+                    for done_in_chunk, (cand, outcome) in enumerate(current):
+                        self.state.check_cancelled()
+                        self._collect(cand, outcome, rows)
+                        done += 1
+                        self._progress(done, total)
                     if len(rows) >= self.batch_size:
                         self._insert(rows)
                         rows = []
             except Cancelled:
                 self.report.cancelled = True
-                for _, fut in pending:
-                    fut.cancel()
+                for _, later in pending:
+                    later.cancel()
                 # Files already decoded and stored still go in: nothing is wasted or orphaned.
-                for cand, fut in pending:
-                    if not fut.cancelled():
-                        self._collect(cand, fut, rows, quiet=True)
+                # (Those of the current chunk seen before the cancel are in rows or _seen already.)
+                leftovers = current[done_in_chunk:] + [
+                    pair for chunk, later in pending if not later.cancelled()
+                    for pair in zip(chunk, later.result())
+                ]
+                for cand, outcome in leftovers:
+                    self._collect(cand, outcome, rows, quiet=True)
             except BaseException:
                 for _, fut in pending:  # do not decode a thousand more files before failing
                     fut.cancel()
@@ -356,6 +363,16 @@ class _Importer:
         if force or now - self._last_progress >= PROGRESS_INTERVAL_S:
             self._last_progress = now
             self.state.set_progress(done / total if total else 1.0, f"{done}/{total} files")
+
+    def _process_chunk(self, chunk: list[_Candidate]) -> list[_Decoded | None | Exception]:
+        """Worker thread: each file's outcome (an exception is an outcome: that file is rejected)."""
+        out: list[_Decoded | None | Exception] = []
+        for cand in chunk:
+            try:
+                out.append(self._process(cand))
+            except Exception as exc:  # noqa: BLE001 - reported per file by the main thread
+                out.append(exc)
+        return out
 
     def _process(self, cand: _Candidate) -> _Decoded | None:
         """Worker thread: read, hash, skip what the dataset has (None), fully decode, store the
@@ -384,14 +401,13 @@ class _Importer:
             fh.write(data)
         os.replace(tmp, target)
 
-    def _collect(self, cand: _Candidate, fut: Future, rows: list, quiet: bool = False) -> None:
-        """Main thread: turn one finished job into a row, a duplicate or a rejection."""
-        try:
-            decoded = fut.result()
-        except Exception as exc:  # noqa: BLE001 - one odd file must never abort the import
+    def _collect(self, cand: _Candidate, outcome, rows: list, quiet: bool = False) -> None:
+        """Main thread: turn one file's outcome into a row, a duplicate or a rejection."""
+        if isinstance(outcome, Exception):  # one odd file never aborts the import
             if not quiet:
-                self.report.rejected.append((cand.source, _reason(exc)))
+                self.report.rejected.append((cand.source, _reason(outcome)))
             return
+        decoded = outcome
         if decoded is None or decoded.digest in self._seen:  # first file in order wins: stable labels
             if not quiet:
                 self.report.duplicates += 1

@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "lr": None,  # 3e-3 from scratch, 1e-3 when fine-tuning (AdamW); 0.05 / 0.01 with SGD
     "weight_decay": 1e-4,
+    "backbone_lr_mult": None,  # the pretrained body learns this much slower than the new head
     "image_size": None,
     "device": "auto",
     "gpus": 1,
@@ -103,6 +104,8 @@ def resolve_spec(lib: Library, view: DatasetView, spec: dict[str, Any]) -> dict[
     fine_tune = out["pretrained"] not in ("none", None)
     if out["lr"] is None:
         out["lr"] = (0.01 if fine_tune else 0.05) if out["optimizer"] == "sgd" else (1e-3 if fine_tune else 3e-3)
+    if out["backbone_lr_mult"] is None:
+        out["backbone_lr_mult"] = 1.0
     for key, low in (("epochs", 1), ("batch_size", 1), ("image_size", 4), ("gpus", 1)):
         if int(out[key]) < low:
             raise InvalidInputError(f"{key.replace('_', '-')} must be at least {low}, not {out[key]}")
@@ -339,11 +342,19 @@ class _Trainer:
         pretrained = str(spec["pretrained"])
         if pretrained not in ("none", "None"):
             state = self._pretrained_state(pretrained)
-            self.head_replaced = zoo.load_backbone_weights(model, spec["model"], state)
+            keep_head = None  # ImageNet / a file: keep the head only if its shape fits
+            if pretrained.isdigit():  # a previous run: same classes = continue, else a new task
+                keep_head = ModelCard.load(run_dir(self.lib, int(pretrained)) / CARD_NAME).classes == list(self.view.classes)
+            self.head_replaced = zoo.load_backbone_weights(model, spec["model"], state, keep_head)
         self.model = model.to(self.device)
         self.frozen = spec["freeze"] == "backbone"
         zoo.freeze_backbone(self.model, spec["model"], self.frozen)
-        params = list(self.model.parameters())
+        head = zoo.head_prefix(spec["model"]) + "."
+        named = list(self.model.named_parameters())
+        mult = float(spec.get("backbone_lr_mult") or 1.0)
+        params = [{"params": [p for k, p in named if k.startswith(head)], "lr": spec["lr"]},
+                  {"params": [p for k, p in named if not k.startswith(head)], "lr": spec["lr"] * mult}]
+        max_lrs = [group["lr"] for group in params]
         if spec["optimizer"] == "sgd":
             self.optimizer = torch.optim.SGD(params, lr=spec["lr"], momentum=0.9, weight_decay=spec["weight_decay"], nesterov=True)
         else:
@@ -352,7 +363,7 @@ class _Trainer:
         if total_steps < 3:  # too few steps to shape a schedule: keep the rate constant
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _step: 1.0)
         elif spec["schedule"] == "onecycle":
-            self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=spec["lr"], total_steps=total_steps,
+            self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=max_lrs, total_steps=total_steps,
                                                                  pct_start=max(0.25, 2 / total_steps))
         elif spec["schedule"] == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total_steps)

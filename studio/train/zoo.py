@@ -234,13 +234,16 @@ def freeze_backbone(model: nn.Module, name: str, frozen: bool = True) -> None:
         param.requires_grad = (not frozen) or key.startswith(prefix)
 
 
-def load_backbone_weights(model: nn.Module, name: str, state: dict[str, torch.Tensor]) -> bool:
-    """Load a previous run's weights into ``model``; the head is kept only when its shape fits.
+def load_backbone_weights(
+    model: nn.Module, name: str, state: dict[str, torch.Tensor], keep_head: bool | None = None
+) -> bool:
+    """Load a previous run's weights into ``model``; its head is kept only when ``keep_head``
+    (default: when the head's shape fits) - a new task (other classes) gets a fresh head.
 
-    Returns True when the head was replaced (a new task), False when all weights were loaded."""
+    Returns True when the head was replaced, False when all weights were loaded."""
     prefix = head_prefix(name) + "."
     own = model.state_dict()
-    head_fits = all(
+    head_fits = keep_head is not False and all(
         k in own and own[k].shape == v.shape for k, v in state.items() if k.startswith(prefix)
     )
     body = {k: v for k, v in state.items() if head_fits or not k.startswith(prefix)}

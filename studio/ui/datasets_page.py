@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -94,6 +94,9 @@ class DatasetsPage(QWidget):
         self.import_panel = ImportProgressPanel()
         self.import_panel.hide()
         self.import_panel.cancel_requested.connect(self.cancel_import)
+        self._live_timer = QTimer(self)
+        self._live_timer.setInterval(1500)
+        self._live_timer.timeout.connect(self.refresh_counts_only)
 
         self._make_actions()
         self._build()
@@ -206,17 +209,20 @@ class DatasetsPage(QWidget):
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
         self.empty_label.setStyleSheet("color: #5b6670; font-size: 15px;")
-        self.grid_stack = QStackedLayout()
+        # grid_area: the grid, or a message when there is nothing to show; other parts (the
+        # labelling workspace) can wrap it: ``self.content_layout.replaceWidget(self.grid_area, w)``
+        self.grid_area = QWidget()
+        self.grid_stack = QStackedLayout(self.grid_area)
         self.grid_stack.addWidget(self.grid)
         self.grid_stack.addWidget(self.empty_label)
         self.model.loaded.connect(self._update_title)
         self.model.load_failed.connect(lambda msg: show_error(self, "Cannot read the samples", msg))
 
         right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(6, 6, 6, 0)
-        right_layout.addLayout(header)
-        right_layout.addLayout(self.grid_stack, 1)
+        self.content_layout = QVBoxLayout(right)
+        self.content_layout.setContentsMargins(6, 6, 6, 0)
+        self.content_layout.addLayout(header)
+        self.content_layout.addWidget(self.grid_area, 1)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -430,10 +436,9 @@ class DatasetsPage(QWidget):
         self._update_empty_state()
 
     def _update_empty_state(self) -> None:
-        if self.model.loading:
-            return  # decided when the ids arrive
         if self.model.rowCount() > 0:
-            self.grid_stack.setCurrentWidget(self.grid)
+            if not self.model.loading:  # while loading, the old rows stay until the new arrive
+                self.grid_stack.setCurrentWidget(self.grid)
             return
         if self.current_id is None:
             text = "No dataset yet.\n\nUse File ▸ New dataset (Ctrl+N), or drop a folder of images here."
@@ -445,7 +450,8 @@ class DatasetsPage(QWidget):
         else:
             text = "No samples match this filter."
         self.empty_label.setText(text)
-        self.grid_stack.setCurrentWidget(self.empty_label)
+        if not self.model.loading or self.grid_stack.currentWidget() is self.empty_label:
+            self.grid_stack.setCurrentWidget(self.empty_label)
 
     # --- dataset actions ------------------------------------------------------------------
     def _ask_name(self, title: str, label: str, text: str) -> str | None:
@@ -597,8 +603,24 @@ class DatasetsPage(QWidget):
         job.cancelled.connect(lambda: self._on_import_finished(ImportSummary(cancelled=True)))
         job.failed.connect(self._on_import_failed)
         self._update_actions()
-        self.status.emit(f"Importing {what}…")
+        self._live_timer.start()
         return job
+
+    def refresh_counts_only(self) -> None:
+        """Re-read the counts and the dataset list's numbers but not the grid, so where the
+        user scrolled to and what is selected stay (a running import calls it now and then;
+        labelling can call it after changing labels)."""
+        with self.lib.session() as s:
+            summaries = {ds.id: ds for ds in store_datasets.list_datasets(s)}
+        for row in range(self.dataset_list.count()):
+            item = self.dataset_list.item(row)
+            ds = summaries.get(item.data(Qt.ItemDataRole.UserRole))
+            if ds is not None:
+                item.setText(self._dataset_text(ds))
+        self._summaries.update(summaries)
+        if self.current_id in summaries:
+            self.current_summary = summaries[self.current_id]
+            self.refresh_counts(reload_grid=False)
 
     def cancel_import(self) -> None:
         if self.import_job is not None:
@@ -606,6 +628,7 @@ class DatasetsPage(QWidget):
             self.status.emit("Cancelling the import…")
 
     def _end_import(self) -> None:
+        self._live_timer.stop()
         self.import_job = None
         self.import_panel.hide()
         dataset_id, _ = self._import_dataset

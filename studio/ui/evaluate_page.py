@@ -118,6 +118,7 @@ class EvaluatePage(QWidget):
         self.result: Evaluation | None = None
         self._jobs: dict[str, Job] = {}
         self._cell: tuple[int, int] | None = None
+        self._wanted_run: int | None = None  # asked for by select_run, applied when the list arrives
         self._build()
         self.reload_runs()
 
@@ -227,6 +228,8 @@ class EvaluatePage(QWidget):
         job.finished.connect(lambda runs: self._fill_runs(runs, keep))
 
     def _fill_runs(self, runs, keep: int | None) -> None:
+        if self._wanted_run is not None:
+            keep, self._wanted_run = self._wanted_run, None
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for run in runs:
@@ -242,7 +245,8 @@ class EvaluatePage(QWidget):
         """Preselect a run (e.g. from the Runs view); the run list is reloaded first."""
         if split is not None:
             self.split_combo.setCurrentIndex(max(self.split_combo.findData(split), 0))
-        self.reload_runs(select=int(run_id))
+        self._wanted_run = int(run_id)
+        self.reload_runs()
 
     def _run_changed(self) -> None:
         has_run = self.run_combo.currentData() is not None

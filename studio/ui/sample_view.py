@@ -41,6 +41,13 @@ def load_upright_image(lib: Library, blob: str, state: Any = None) -> QImage:
         return image.copy()  # own the pixels: ``data`` goes away with this frame
 
 
+def breakable(path: str, run: int = 20) -> str:
+    """``path`` with zero-width spaces after separators and inside long runs, so a QLabel can
+    wrap it instead of clipping it."""
+    text = re.sub(r"([/\\_.\-])", "\\1\u200b", path)
+    return re.sub(r"([^\u200b]{%d})(?=[^\u200b])" % run, "\\1\u200b", text)
+
+
 class ImageCanvas(QWidget):
     """Paints an image scaled to fit, centred, never upscaled past 8x (tiny digits stay crisp)."""
 
@@ -181,8 +188,7 @@ class SampleViewer(QDialog):
             "size": f"{s.width} × {s.height} px, {s.channels} channel{'s' if s.channels != 1 else ''}",
             "format": (s.format or "?").upper(),
             "bytes": human_bytes(s.byte_size) + (f" ({s.byte_size:,} bytes)" if s.byte_size >= 1024 else ""),
-            # a zero-width space after each separator lets a long path wrap instead of clipping
-            "source": re.sub(r"([/\\])", "\\1\u200b", s.source_path) if s.source_path else "—",
+            "source": breakable(s.source_path) if s.source_path else "—",
             "labelled_by": s.labelled_by or "—",
             "added": s.created_at.strftime("%Y-%m-%d %H:%M") if s.created_at else "—",
         }

@@ -9,6 +9,7 @@ never makes the GUI thread do per-line drawing work.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -96,6 +97,7 @@ class LiveRunModel:
         self.lr = float("nan")
         self.samples_per_s = float("nan")
         self.eta_s: float | None = None
+        self.eta_stamp = 0.0  # time.monotonic() when eta_s was reported
         self.gpu_mem_mb: float | None = None
         self.val_loss = float("nan")
         self.val_accuracy = float("nan")
@@ -105,6 +107,16 @@ class LiveRunModel:
         self.device = ""
         self.model = ""
         self.dataset = ""
+
+    def eta_now(self) -> float | None:
+        """Seconds left: the worker's estimate (at each epoch end) counting down; before the first
+        epoch ends, remaining steps x batch size / images per second."""
+        if self.eta_s is not None and math.isfinite(self.eta_s):
+            return max(self.eta_s - (time.monotonic() - self.eta_stamp), 0.0)
+        if self.steps_per_epoch and self.epochs and self.batch_size and self.samples_per_s > 0:
+            remaining = self.epochs * self.steps_per_epoch - self.step
+            return max(remaining, 0) * self.batch_size / self.samples_per_s
+        return None
 
     def epoch_fraction(self) -> float:
         """How far the current epoch is, 0..1."""
@@ -275,7 +287,7 @@ class LiveTrainingView(QWidget):
                 m.loss = _num(event.get("loss"))
                 m.samples_per_s = _num(event.get("samples_per_s"), m.samples_per_s)
                 if "eta_s" in event:
-                    m.eta_s = _num(event.get("eta_s"))
+                    m.eta_s, m.eta_stamp = _num(event.get("eta_s")), time.monotonic()
                 self._note_gpu(event)
                 steps.append(m.step)
                 losses.append(m.loss)
@@ -370,7 +382,7 @@ class LiveTrainingView(QWidget):
         epoch = int(_num(event.get("epoch"), m.epochs_done + 1))
         m.epochs_done = epoch
         if "eta_s" in event:
-            m.eta_s = _num(event.get("eta_s"))
+            m.eta_s, m.eta_stamp = _num(event.get("eta_s")), time.monotonic()
         x_step = [float(m.step)]
         if event.get("train_loss") is not None:
             self.loss_plot.append("train_loss", x_step, [_num(event["train_loss"])])
@@ -451,7 +463,7 @@ class LiveTrainingView(QWidget):
         s["best"].set(f"{m.best_val_accuracy:.1%}" if math.isfinite(m.best_val_accuracy) else "–")
         s["lr"].set(_fmt(m.lr, "{:.2e}"))
         s["speed"].set(_fmt(m.samples_per_s, "{:,.0f}"))
-        s["eta"].set("done" if m.done else format_duration(m.eta_s))
+        s["eta"].set("done" if m.done else format_duration(m.eta_now()))
         s["gpu"].set(f"{m.gpu_mem_mb:,.0f} MB" if m.gpu_mem_mb is not None and math.isfinite(m.gpu_mem_mb) else "–")
         if m.message != self.message_label.text():
             self.message_label.setText(m.message)

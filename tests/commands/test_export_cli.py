@@ -135,8 +135,9 @@ def test_models_import_and_predict_by_name(digits_exports, tmp_path, digit_files
     assert proc.returncode == 0, proc.stderr
     (entry,) = json_lines(proc.stdout)
     assert entry["name"] == "digits" and entry["format"] == "onnx" and (home / entry["path"]).is_file()
-    proc = studio(home, "predict", "digits", str(digit_files[5]), "--json")
-    assert json_lines(proc.stdout)[0]["top"][0]["class"] == "5"
+    by_name = json_lines(studio(home, "predict", "digits", str(digit_files[5]), "--json").stdout)[0]
+    by_file = json_lines(studio(home, "predict", digits_exports["onnx"].path, str(digit_files[5]), "--json").stdout)[0]
+    assert by_name["top"] == by_file["top"] and len(by_name["top"]) == 5
     ts = studio(home, "models", "import", digits_exports["torchscript"].path, "--name", "ts")
     assert ts.returncode == 1 and "--trust" in ts.stderr
     ts = studio(home, "models", "import", digits_exports["torchscript"].path, "--name", "ts", "--trust")

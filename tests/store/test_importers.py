@@ -457,3 +457,19 @@ def test_equal_files_in_two_class_folders_keep_the_first_label(library, dataset_
     assert (report.added, report.duplicates) == (30, 30)
     assert report.classes_created == ["a_first"]
     assert {cls for cls, _ in labels_by_source(library, dataset_id).values()} == {"a_first"}
+
+
+def test_cancel_while_finding_files_adds_nothing(library, dataset_id, tmp_path):
+    write_digit_tree(tmp_path / "src", 20)
+    state = JobState()
+    state.cancel()
+    report = import_path(library, dataset_id, tmp_path / "src", state)
+    assert report.cancelled and report.added == 0
+    assert samples(library, dataset_id) == []
+
+
+def test_one_missing_path_in_a_drop_imports_nothing(library, dataset_id, tmp_path):
+    write_digit_tree(tmp_path / "src", 5)
+    with pytest.raises(NotFoundError, match="gone.png"):
+        import_files(library, dataset_id, [tmp_path / "src", tmp_path / "gone.png"])
+    assert samples(library, dataset_id) == []

@@ -207,7 +207,7 @@ def test_import_folder_updates_grid_counts_and_summary(make_window, qtbot, digit
     assert db_counts(window.lib, ds_id)["samples"] == 200
 
 
-def test_cancel_import_midway_keeps_a_consistent_library(make_window, qtbot, tmp_path):
+def test_cancel_import_midway_keeps_a_consistent_library(make_window, qtbot, tmp_path, artifacts):
     window = make_window(demo=False)
     page = window.datasets
     ds_id = page.create_dataset("big")
@@ -216,6 +216,7 @@ def test_cancel_import_midway_keeps_a_consistent_library(make_window, qtbot, tmp
     with qtbot.waitSignal(page.import_finished, timeout=WAIT_MS) as blocker:
         job = page.import_paths([folder])
         assert page.import_panel.isVisible()
+        window.grab().save(str(artifacts / "import_in_progress.png"))
         assert not page.import_folder_action.isEnabled()  # one import at a time
         job.progress.connect(lambda fraction, _msg: fraction > 0 and page.import_panel.cancel_button.click())
     summary = blocker.args[0]
@@ -311,6 +312,17 @@ def test_sample_viewer_shows_metadata_and_arrows_move(make_window, qtbot, digits
     assert viewer.row == 0
     qtbot.keyClick(viewer, Qt.Key.Key_Left)  # already first: stays
     assert viewer.row == 0 and not viewer.prev_button.isEnabled()
+    viewer.close()
+
+    # double-click and Space open one too
+    rect = page.grid.visualRect(page.model.index(2))
+    qtbot.mouseClick(page.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # press sets the item
+    qtbot.mouseDClick(page.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert page.viewer is not viewer and page.viewer.isVisible() and page.viewer.row == 2
+    page.viewer.close()
+    page.grid.setCurrentIndex(page.model.index(3))
+    qtbot.keyClick(page.grid, Qt.Key.Key_Space)
+    assert page.viewer.isVisible() and page.viewer.row == 3
 
 
 def test_split_dialog_validates_and_splits(make_window, qtbot, digits_200, artifacts, monkeypatch):
@@ -417,7 +429,6 @@ def test_grid_model_with_100k_samples_loads_lazily_and_scrolls(qtbot, tmp_path, 
 
 
 def test_dataset_new_rename_delete(make_window, qtbot, digits_200, no_dialogs, monkeypatch):
-    import studio.ui.datasets_page as page_module
     from PySide6.QtWidgets import QInputDialog, QMessageBox
 
     window = make_window(demo=False)
@@ -464,7 +475,6 @@ def test_dataset_new_rename_delete(make_window, qtbot, digits_200, no_dialogs, m
         assert s.scalar(select(func.count(Sample.id))) == 0
     assert not any(window.lib.blobs.exists(b) for b in blobs)
     assert window.count_label.text() == "No dataset"
-    assert page_module  # module patched above
 
 
 def test_bad_import_input_gives_one_message_and_loses_nothing(make_window, qtbot, digits_200, no_dialogs, tmp_path):
@@ -507,3 +517,24 @@ def test_dropping_files_on_the_window_imports_them(make_window, qtbot, digits_20
     assert page.current_id is not None  # a dataset was made for the drop
     assert page.model.rowCount() == len(files)
     assert shown_counts(page)["Unlabelled"] == len(files)  # loose files carry no class
+
+
+def test_refresh_counts_only_keeps_the_grid(make_window, qtbot, digits_200):
+    from sqlalchemy import update
+
+    window = make_window(demo=False)
+    page = window.datasets
+    ds_id = page.create_dataset("digits")
+    run_import(qtbot, page, [digits_200])
+    page.summary_dialog.close()
+    page.grid.setCurrentIndex(page.model.index(5))
+    with window.lib.transaction() as s:  # as labelling (or a running import) would change them
+        ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds_id).limit(7)))
+        s.execute(update(Sample).where(Sample.id.in_(ids)).values(class_id=None))
+    resets = []
+    page.model.modelReset.connect(lambda: resets.append(1))
+    page.refresh_counts_only()
+    assert shown_counts(page)["Unlabelled"] == 7
+    assert shown_counts(page)["All samples"] == 200
+    assert "193 labelled" in page.subtitle.text()
+    assert not resets and page.grid.currentIndex().row() == 5

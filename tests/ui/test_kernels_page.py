@@ -201,3 +201,74 @@ def test_kernels_page_in_the_main_window_at_1280x800(qtbot, library, artifacts):
     assert window.width() <= 1280  # the page fits: nothing forces the window wider
     window.grab().save(str(artifacts / "main_window_kernels.png"))
     page.shutdown()
+
+
+def test_param_panel_builds_every_control_kind(qtbot):
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+
+    from studio.kernels import Choice, Colour, Range, kernel
+    from studio.kernels.params import read_params
+    from studio.ui.param_controls import ColourControl, ParamPanel, SliderControl
+
+    @kernel(output="image")
+    def k(grid, *, a: Range(-2.0, 2.0) = 0.5, z: Range(1e-12, 2.0, log=True) = 1e-6, n: Range(1, 9, int) = 3,
+          mode: Choice("x", "y") = "y", tint: Colour = "#ff8000", flag: bool = True, count: int = 4, label: str = "hi"):
+        return None
+
+    _, specs = read_params(k)
+    panel = ParamPanel()
+    qtbot.addWidget(panel)
+    panel.build(specs)
+    w = panel.widgets
+    assert isinstance(w["a"], SliderControl) and isinstance(w["z"], SliderControl) and isinstance(w["n"], SliderControl)
+    assert isinstance(w["mode"], QComboBox) and isinstance(w["tint"], ColourControl)
+    assert isinstance(w["flag"], QCheckBox) and isinstance(w["count"], QSpinBox) and isinstance(w["label"], QLineEdit)
+    assert panel.values() == {"a": 0.5, "z": pytest.approx(1e-6), "n": 3, "mode": "y", "tint": pytest.approx((1.0, 128 / 255, 0.0)),
+                              "flag": True, "count": 4, "label": "hi"}
+    # the log slider sits where 1e-6 is on a log scale between 1e-12 and 2
+    import math
+
+    expected = (math.log(1e-6) - math.log(1e-12)) / (math.log(2.0) - math.log(1e-12))
+    assert w["z"].slider.value() == round(expected * 1000)
+    assert w["z"].box.text() == "1e-06"  # compact display keeps tiny scales readable
+    seen = []
+    panel.changed.connect(seen.append)
+    w["a"].slider.setValue(1000)
+    assert seen[-1]["a"] == pytest.approx(2.0)
+    w["mode"].setCurrentText("x")
+    assert seen[-1]["mode"] == "x"
+    n_before = len(seen)
+    panel.set_values({"a": -1.0, "flag": False})  # programmatic updates do not echo back
+    assert len(seen) == n_before and panel.values()["a"] == -1.0 and panel.values()["flag"] is False
+
+
+def test_dataset_sample_as_input_picture(qtbot, page, library, tmp_path):
+    from PIL import Image
+
+    from studio.store.datasets import create_dataset
+    from studio.store.importers import import_path
+
+    picture = np.zeros((40, 60, 3), np.uint8)
+    picture[:, :30] = (200, 30, 30)  # red | green halves
+    picture[:, 30:] = (30, 160, 40)
+    Image.fromarray(picture).save(tmp_path / "halves.png")
+    with library.transaction() as s:
+        dataset_id = create_dataset(s, "pictures").id
+    import_path(library, dataset_id, tmp_path / "halves.png")
+
+    settle(qtbot, page)
+    page.select_kernel("colour_blindness")
+    settle(qtbot, page)
+    page.choose_dataset_sample("image", "pictures")
+    settle(qtbot, page)
+    assert page.input_labels["image"].startswith("pictures #")
+    assert page.last_run.result.shape == (40, 60, 3)
+    out = page.last_run.result.data
+    # deuteranopia pulls the red and green halves towards each other
+    assert float((out[20, 10] - out[20, 50]).norm()) < float(torch_tensor(picture[20, 10] / 255.0 - picture[20, 50] / 255.0).norm())
+
+
+def torch_tensor(a):
+    import torch
+
+    return torch.tensor(a)

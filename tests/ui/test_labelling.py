@@ -304,6 +304,11 @@ def test_dragging_a_selection_carries_its_ids_to_a_class(qtbot, lib, harness, mo
     from studio.ui.labelling.selection import selected_sample_ids
 
     assert selected_sample_ids(h.grid) == [ids[2]]
+    click_row(qtbot, h, 3, Qt.KeyboardModifier.ControlModifier)
+    assert selected_sample_ids(h.grid) == [ids[2], ids[3]]
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    click_row(qtbot, h, 3, Qt.KeyboardModifier.ControlModifier)  # ctrl-click on a selected tile toggles it
+    assert selected_sample_ids(h.grid) == [ids[2]]
 
 
 def test_split_shortcut_moves_selection(qtbot, lib, harness):

@@ -156,3 +156,33 @@ def test_delete_run_removes_rows_and_files(qtbot, runs_page):
         assert s.query(Metric).filter_by(run_id=runs["completed"]).count() == 0
         assert s.query(Checkpoint).filter_by(run_id=runs["completed"]).count() == 0
     assert page.model.rowCount() == 2
+
+
+def test_pages_in_the_main_window_route_to_each_other(qtbot, runs_lib, tmp_path, artifacts):
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.main_window import MainWindow
+    from studio.ui.train_pages import install_training_pages
+
+    lib, runs = runs_lib
+    window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    pages = install_training_pages(window, lib)
+    assert {"train", "runs", "evaluate"} <= set(window.page_keys())
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_page("runs")
+    qtbot.waitUntil(lambda: pages.runs.model.rowCount() == 2, timeout=30_000)
+    pages.runs.select_runs([runs["completed"]])
+    qtbot.mouseClick(pages.runs.evaluate_button, Qt.MouseButton.LeftButton)
+    assert window.current_page_key() == "evaluate"
+    qtbot.waitUntil(lambda: pages.evaluate.run_combo.currentData() == runs["completed"], timeout=30_000)
+    qtbot.mouseClick(pages.evaluate.fine_tune_button, Qt.MouseButton.LeftButton)
+    assert window.current_page_key() == "train"
+    qtbot.waitUntil(lambda: pages.train.settings.pretrained() == str(runs["completed"]), timeout=60_000)
+    window.show_page("runs")
+    qtbot.wait(300)
+    window.grab().save(str(artifacts / "main_window_runs.png"))
+    for page in (pages.train, pages.runs, pages.evaluate):
+        page.shutdown()

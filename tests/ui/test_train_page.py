@@ -313,7 +313,7 @@ def test_imagenet_download_shows_progress_and_cancel_stops_it(qtbot, train_page,
     qtbot.waitUntil(lambda: page.download_dialog.isVisible() and page.download_dialog.value() > 0, timeout=60_000)
     dialog = page.download_dialog
     assert "MB" in dialog.labelText() and "mobilenet_v3_small" in dialog.labelText()
-    page.window().grab().save(str(artifacts / "train_page_download.png"))
+    dialog.grab().save(str(artifacts / "train_page_download_dialog.png"))
     cancel = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Cancel")
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "cancelled" in page.status.text(), timeout=30_000)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QPoint, Qt
 from PySide6.QtGui import QDrag, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 
@@ -56,29 +56,34 @@ class GridLabeller(QObject):
         drag.exec(Qt.DropAction.CopyAction)
 
     def _mouse(self, event: QMouseEvent) -> bool:
-        if event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+        """Returns True for the events it consumed."""
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
             index = self.view.indexAt(event.position().toPoint())
             self._press_pos = event.position().toPoint() if index.isValid() else None
-            self._press_on_selected = index.isValid() and self.view.selectionModel().isSelected(index)
             plain = event.modifiers() == Qt.KeyboardModifier.NoModifier
-            # a plain press on a selected tile may start dragging the whole selection: keep it
-            return self._press_on_selected and plain
-        if event.type() == QEvent.Type.MouseMove and self._press_pos is not None:
+            # a plain press on a selected tile may start dragging the whole selection: keep the
+            # selection until we know it was a click (then it selects just that tile)
+            self._press_on_selected = plain and index.isValid() and self.view.selectionModel().isSelected(index)
+            return self._press_on_selected
+        if kind == QEvent.Type.MouseMove and self._press_pos is not None:
             if event.buttons() & Qt.MouseButton.LeftButton and (
                 event.position().toPoint() - self._press_pos
             ).manhattanLength() >= QApplication.startDragDistance():
                 self._press_pos = None
+                self._press_on_selected = False
                 self.start_drag()
                 return True
             return self._press_on_selected
-        if event.type() == QEvent.Type.MouseButtonRelease and self._press_pos is not None:
-            if self._press_on_selected:  # a click without drag: select just that tile
+        if kind == QEvent.Type.MouseButtonRelease and self._press_pos is not None:
+            consumed = self._press_on_selected
+            if consumed:  # a click without a drag: select just that tile
                 index = self.view.indexAt(self._press_pos)
                 self.view.setCurrentIndex(index)
-                self.view.selectionModel().select(
-                    index, self.view.selectionModel().SelectionFlag.ClearAndSelect)
+                self.view.selectionModel().select(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
             self._press_pos = None
-            return self._press_on_selected
+            self._press_on_selected = False
+            return consumed
         return False
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802

@@ -1,0 +1,90 @@
+"""What the Play page needs, without Qt: the models one can play with, and putting a tried image
+into the run's dataset with the right label (so mistakes found while playing become data)."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from studio.core.errors import InvalidInputError, NotFoundError
+from studio.core.jobs import JobState
+from studio.export.registry import list_exports, list_imported
+from studio.store.blobs import sha256_bytes
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    title: str       # shown in the model picker
+    source: str      # what open_predictor takes: a run id, an imported name or a file path
+    kind: str        # run | export | imported
+    run_id: int | None = None
+    needs_trust: bool = False  # TorchScript from elsewhere: ask before loading
+
+
+def playable_models(lib) -> list[ModelChoice]:
+    """Finished runs (newest first), then this library's exports, then imported models."""
+    from studio.store.models import Dataset, Run
+
+    choices: list[ModelChoice] = []
+    with lib.session() as s:
+        rows = s.execute(
+            select(Run.id, Run.model, Run.status, Run.summary, Dataset.name)
+            .join(Dataset, Dataset.id == Run.dataset_id, isouter=True).order_by(Run.id.desc())
+        ).all()
+    for run_id, model, status, summary, dataset in rows:
+        if not (Path(lib.runs_dir) / str(run_id) / "model.safetensors").is_file():
+            continue
+        accuracy = ((summary or {}).get("best") or {}).get("val_accuracy")
+        shown = f", val {accuracy:.0%}" if isinstance(accuracy, (int, float)) else ""
+        choices.append(ModelChoice(f"Run {run_id}: {model} on {dataset or '?'} ({status}{shown})", str(run_id), "run", run_id))
+    for export in list_exports(lib):
+        if Path(export["path"]).is_file():
+            flag = "" if export["ok"] else " - PARITY FLAGGED"
+            choices.append(ModelChoice(f"Export {export['format']} of run {export['run_id']}: {Path(export['path']).name}{flag}",
+                                       export["path"], "export", export["run_id"]))
+    for entry in list_imported(lib):
+        choices.append(ModelChoice(f"Imported {entry['format']}: {entry['name']}", entry["name"], "imported"))
+    return choices
+
+
+def run_dataset_classes(lib, run_id: int | None) -> tuple[int | None, list[tuple[int, str]]]:
+    """(dataset id, [(class id, name)]) of the dataset a run was trained on (None when gone)."""
+    from studio.store.models import LabelClass, Run
+
+    if run_id is None:
+        return None, []
+    with lib.session() as s:
+        run = s.get(Run, run_id)
+        if run is None or run.dataset_id is None:
+            return None, []
+        rows = s.execute(select(LabelClass.id, LabelClass.name).where(LabelClass.dataset_id == run.dataset_id)
+                         .order_by(LabelClass.position, LabelClass.id)).all()
+        return run.dataset_id, [(cid, name) for cid, name in rows]
+
+
+def add_to_dataset(lib, dataset_id: int, class_id: int, image: Path | bytes, state: JobState | None = None) -> int:
+    """Import the image file (or encoded bytes, e.g. a pasted image) into the dataset and label
+    it ``class_id``; returns the sample id. Already there: it is just (re)labelled."""
+    from studio.store.importers import import_files
+    from studio.store.labels import set_labels
+    from studio.store.models import Sample
+
+    state = state or JobState()
+    if isinstance(image, bytes):
+        with tempfile.TemporaryDirectory(prefix="studio-play-") as tmp:
+            path = Path(tmp) / "pasted.png"
+            path.write_bytes(image)
+            return add_to_dataset(lib, dataset_id, class_id, path, state)
+    data = Path(image).read_bytes()
+    report = import_files(lib, dataset_id, [Path(image)], state)
+    if report.rejected:
+        raise InvalidInputError(f"cannot add {Path(image).name}: {report.rejected[0][1]}")
+    with lib.transaction() as s:
+        sample_id = s.scalar(select(Sample.id).where(Sample.dataset_id == dataset_id, Sample.blob == sha256_bytes(data)))
+        if sample_id is None:
+            raise NotFoundError(f"{Path(image).name} was not stored in the dataset")
+        set_labels(s, dataset_id, [sample_id], class_id)
+    return sample_id
