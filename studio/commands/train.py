@@ -95,6 +95,7 @@ def worker_argv(home: os.PathLike | str, run_id: int, *, resume: bool = False, g
     if gpus > 1:
         if getattr(sys, "frozen", False):
             raise InvalidInputError("--gpus > 1 needs a Python install with torchrun (not the packaged app)")
+        tail = [("--run-id" if arg == "--run" else arg) for arg in tail]  # torchrun would take --run as --run-path
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}", "-m", "studio", *tail]
     return worker_command() + tail
 

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     worker = sub.add_parser("worker", help="(internal) run a job in this process; used by the GUI and `studio train`")
     jobs = worker.add_subparsers(dest="worker_command", metavar="JOB", required=True)
     train = jobs.add_parser("train", help="train run ID, streaming JSON lines on stdout")
-    train.add_argument("--run", required=True, type=int, help="run id (created by `studio train` or the GUI)")
+    # --run-id: under torchrun, whose parser would read "--run" as an abbreviation of its --run-path
+    train.add_argument("--run", "--run-id", dest="run", required=True, type=int, help="run id (created by `studio train` or the GUI)")
     train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     train.set_defaults(func=cmd_worker_train)
 

@@ -26,8 +26,11 @@ def digit_images(upscale: int = 8, copies: int = 1) -> tuple[np.ndarray, np.ndar
     digits = load_digits()
     base = np.clip(digits.images * (255.0 / 16.0), 0, 255).astype(np.uint8)
     images, labels = [], []
-    for copy in range(copies):
-        shifted = np.roll(base, shift=(copy % 3 - 1, (copy // 3) % 3 - 1), axis=(1, 2)) if copy else base
+    shifts = [(0, 0)] + [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    if copies > len(shifts):
+        raise ValueError(f"at most {len(shifts)} distinct copies")
+    for dy, dx in shifts[:copies]:
+        shifted = np.roll(base, shift=(dy, dx), axis=(1, 2))
         for img in shifted:
             pil = Image.fromarray(img, "L")
             images.append(np.asarray(pil.resize((upscale, upscale), Image.BILINEAR)) if upscale != 8 else img)

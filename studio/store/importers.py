@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from studio.core.errors import Cancelled, NotFoundError, StudioError
 from studio.core.jobs import JobState
@@ -100,7 +101,7 @@ def import_files(
     state = state or JobState()
     report = ImportReport()
     candidates: list[_Candidate] = []
-    paths = [Path(p) for p in paths]
+    paths = [Path(os.path.abspath(p)) for p in paths]  # source_path must mean something later
     for path in paths:  # all or nothing: a typo in one path imports none of them
         if not os.path.lexists(path):
             raise NotFoundError(f"no such file or folder: {_display(str(path))}")
@@ -416,9 +417,28 @@ class _Importer:
         rows.append((cand, decoded))
 
     def _insert(self, rows: list[tuple[_Candidate, _Decoded]]) -> None:
-        """One transaction per batch: new classes, then every sample row in one executemany."""
-        if not rows:
-            return
+        """One transaction per batch: new classes, then every sample row in one executemany.
+
+        If another import (another window, the CLI) committed some of the same files or classes
+        meanwhile, the batch hits a unique constraint: drop the rows it already has, count them
+        as duplicates, and try again."""
+        for attempt in range(3):
+            if not rows:
+                return
+            try:
+                self._insert_once(rows)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                with self.lib.session() as s:
+                    digests = [d.digest for _, d in rows]
+                    taken = set(s.scalars(select(Sample.blob).where(
+                        Sample.dataset_id == self.dataset_id, Sample.blob.in_(digests))))
+                self.report.duplicates += sum(1 for _, d in rows if d.digest in taken)
+                rows = [(c, d) for c, d in rows if d.digest not in taken]
+
+    def _insert_once(self, rows: list[tuple[_Candidate, _Decoded]]) -> None:
         now = utcnow()
         new_classes: dict[str, int] = {}
         with self.lib.transaction() as s:

@@ -501,7 +501,12 @@ class _Trainer:
 
     def _epoch_completed(self, engine: Engine) -> None:
         epoch = engine.state.epoch
+        train_seconds = time.perf_counter() - self.epoch_t0
         val_loss, val_acc = self.evaluate_val()
+        if self.dist.world > 1:  # rank 0's numbers everywhere, so every rank decides the same (early stop)
+            shared = torch.tensor([val_loss, val_acc], dtype=torch.float64, device=self.device)
+            torch.distributed.broadcast(shared, src=0)
+            val_loss, val_acc = shared.tolist()
         seconds = time.perf_counter() - self.epoch_t0
         self.epochs_timed += 1
         per_epoch = (time.perf_counter() - self.t_start) / self.epochs_timed
@@ -517,7 +522,8 @@ class _Trainer:
             self.sink.add(engine.state.iteration, float(epoch), "train", epoch_loss=metrics["train_loss"], accuracy=metrics["train_accuracy"])
             self.sink.flush()
         self.emit({"event": "epoch", "epoch": epoch, **{k: round(v, 6) for k, v in metrics.items()},
-                   "eta_s": round(per_epoch * (self.spec["epochs"] - epoch), 1), "seconds": round(seconds, 3)})
+                   "eta_s": round(per_epoch * (self.spec["epochs"] - epoch), 1), "seconds": round(seconds, 3),
+                   "train_seconds": round(train_seconds, 3)})
         score = (val_acc, -val_loss)
         improved = self.best.score is None or score > self.best.score
         if improved:

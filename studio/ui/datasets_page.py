@@ -100,7 +100,24 @@ class DatasetsPage(QWidget):
 
         self._make_actions()
         self._build()
+        self._add_labelling()
         self.refresh_datasets()
+
+    def _add_labelling(self) -> None:
+        """The labelling workspace (studio/ui/labelling) wraps the grid: class panel, number
+        keys, drag onto classes, labelling modes; its controller holds the session's undo stack."""
+        from studio.ui.labelling.controller import LabellingController
+        from studio.ui.labelling.workspace import LabellingWorkspace
+
+        index = self.content_layout.indexOf(self.grid_area)
+        self.labelling = LabellingWorkspace(
+            LabellingController(self.lib, parent=self), self.grid, self.grid_area, lambda: self.current_id,
+            self.thumbnails, on_counts_changed=self.refresh_counts_only,
+            on_samples_added=lambda: self.model.reload(background=True), select_dataset=self.select_dataset)
+        self.content_layout.removeWidget(self.grid_area)
+        self.content_layout.insertWidget(index, self.labelling, 1)
+        self.dataset_changed.connect(self.labelling.set_dataset)
+        self.labelling.status.connect(self.status)
 
     # --- construction ---------------------------------------------------------------------
     def _make_actions(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -119,6 +119,7 @@ class EvaluatePage(QWidget):
         self._jobs: dict[str, Job] = {}
         self._cell: tuple[int, int] | None = None
         self._wanted_run: int | None = None  # asked for by select_run, applied when the list arrives
+        self._wanted_tries = 0
         self._build()
         self.reload_runs()
 
@@ -221,15 +222,25 @@ class EvaluatePage(QWidget):
     def on_shown(self) -> None:
         self.reload_runs()
 
-    def reload_runs(self, select: int | None = None) -> None:
-        keep = select if select is not None else self.run_combo.currentData()
+    def reload_runs(self) -> None:
+        if "runs" in self._jobs:
+            return  # the list on its way is fresh enough; it applies any wanted run
         job = start_job(lambda state: finished_runs(self.lib), parent=self)
         self._jobs["runs"] = job
-        job.finished.connect(lambda runs: self._fill_runs(runs, keep))
+        job.finished.connect(self._fill_runs)
+        job.done.connect(lambda: self._jobs.pop("runs", None))
 
-    def _fill_runs(self, runs, keep: int | None) -> None:
-        if self._wanted_run is not None:
+    def _fill_runs(self, runs) -> None:
+        ids = [run.run_id for run in runs]
+        keep = self.run_combo.currentData()
+        if self._wanted_run is not None and self._wanted_run in ids:
             keep, self._wanted_run = self._wanted_run, None
+        elif self._wanted_run is not None:
+            self._wanted_tries += 1
+            if self._wanted_tries <= 2:
+                QTimer.singleShot(300, self.reload_runs)  # asked for a run this list predates
+            else:
+                self._wanted_run = None
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for run in runs:
@@ -245,7 +256,7 @@ class EvaluatePage(QWidget):
         """Preselect a run (e.g. from the Runs view); the run list is reloaded first."""
         if split is not None:
             self.split_combo.setCurrentIndex(max(self.split_combo.findData(split), 0))
-        self._wanted_run = int(run_id)
+        self._wanted_run, self._wanted_tries = int(run_id), 0
         self.reload_runs()
 
     def _run_changed(self) -> None:

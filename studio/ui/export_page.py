@@ -65,7 +65,6 @@ class ExportPage(QWidget):
         self.report = None
         self._path_edited = False
         self._build()
-        self.refresh_runs()
 
     def _build(self) -> None:
         heading = QLabel("Export")
@@ -165,7 +164,8 @@ class ExportPage(QWidget):
         page.addWidget(self.history, 1)
 
     # --- runs and paths ---------------------------------------------------------------------
-    def on_shown(self) -> None:
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
@@ -194,6 +194,9 @@ class ExportPage(QWidget):
 
     def _run_changed(self) -> None:
         self._update_default_path()
+        self.refresh_history()
+
+    def refresh_history(self) -> None:
         run_id = self.run_combo.currentData()
         if run_id is not None:
             job = start_job(list_exports_job, self.lib, run_id)
@@ -251,7 +254,7 @@ class ExportPage(QWidget):
     def _finished(self, report) -> None:
         self.report = report
         self.show_report(report.parity, report.ok, report.path, report.example_path)
-        self._run_changed()
+        self.refresh_history()
         self.export_finished.emit(report)
 
     def show_report(self, parity: dict[str, Any], ok: bool, path: str, example: str | None = None) -> None:

@@ -754,6 +754,12 @@ class KernelsPage(QWidget):
             self.request_run()
 
     def shutdown(self) -> None:
+        """Stop the runner thread and release the GL canvas (safe to call twice)."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        if self._bench_job is not None:
+            self._bench_job.cancel()
         self.runner.close()
         self.view.close()
 

@@ -6,7 +6,8 @@ Other parts of the studio add their page with::
 
 A page is any QWidget; if it has an ``on_shown()`` method, it is called each time the page
 becomes visible (refresh there, cheaply). ``window.show_page(key)`` switches pages;
-``window.page(key)`` returns a page widget.
+``window.page(key)`` returns a page widget. Before the window closes, each page's optional
+``confirm_close() -> bool`` may veto it (False keeps the window open); then ``shutdown()``.
 """
 
 from __future__ import annotations
@@ -84,9 +85,22 @@ class MainWindow(QMainWindow):
         self.datasets.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.datasets.counts_changed.connect(self._update_sample_count)
         self.datasets.dataset_changed.connect(self._remember_dataset)
+        # labelling: ``window.labelling.review(dataset_id, sample_ids)`` opens those samples in
+        # labelling mode (the Evaluate page's "Review in labelling" calls it)
+        self.labelling = self.datasets.labelling.ctl
+        self.labelling.review_requested.connect(lambda *_: self.show_page("datasets"))
+        from studio.ui.train_pages import install_training_pages  # Train, Runs, Evaluate
+
+        self.training = install_training_pages(self, lib, review=self.labelling.review)
         from studio.ui.kernels_page import KernelsPage  # kernel lab: vispy canvas, runs only when shown
 
         self.add_page("kernels", "Kernels", icon("kernels"), KernelsPage(lib))
+        from studio.ui.export_page import ExportPage  # both load nothing until first shown
+        from studio.ui.play_page import PlayPage
+        from studio.ui.play_widgets import QStyle, nav_icon
+
+        self.add_page("play", "Play", nav_icon("play", QStyle.StandardPixmap.SP_MediaPlay), PlayPage(lib))
+        self.add_page("export", "Export", nav_icon("export", QStyle.StandardPixmap.SP_DialogSaveButton), ExportPage(lib))
         self._restore_settings()
         self._update_sample_count()
 
@@ -143,6 +157,11 @@ class MainWindow(QMainWindow):
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.close)
         file_menu.addAction(self.quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")  # one undo history for the whole session
+        edit_menu.addActions([page.labelling.undo_action, page.labelling.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addMenu(page.labelling.split_menu)
 
         dataset_menu = self.menuBar().addMenu("&Dataset")
         dataset_menu.addActions([page.rename_action, page.delete_action])
@@ -235,6 +254,11 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        for widget in self._pages.values():  # a page may veto ("training is running: stop it?")
+            confirm_close = getattr(widget, "confirm_close", None)
+            if callable(confirm_close) and not confirm_close():
+                event.ignore()
+                return
         self.save_settings()
         for widget in self._pages.values():
             shutdown = getattr(widget, "shutdown", None)

@@ -36,6 +36,8 @@ from studio.ui.workers import Job, start_job
 
 TOP_K = 3
 MODEL_FILTER = "Models (*.onnx *.pt *.pth *.ts *.safetensors);;All files (*)"
+RUNTIME_NAMES = {"run": "PyTorch (in the studio)", "onnx": "onnxruntime", "torchscript": "TorchScript",
+                 "safetensors": "PyTorch (safetensors)", "state-dict": "PyTorch (state dict)"}
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
@@ -125,9 +127,8 @@ class PlayPage(QWidget):
         self._camera_job: Job | None = None
         self._camera = None
         self._build()
+        self._shown_before = False
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste)
-        start_job(cuda_available_job, pool=self.pool).finished.connect(self._set_cuda_available)
-        self.refresh_models()
 
     # --- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -220,7 +221,6 @@ class PlayPage(QWidget):
         page.addLayout(top)
         page.addWidget(self.model_status)
         page.addWidget(split, 1)
-        self.refresh_cameras()
 
     def _set_cuda_available(self, available: bool) -> None:
         item = self.device_combo.model().item(1)
@@ -228,7 +228,13 @@ class PlayPage(QWidget):
         item.setToolTip("" if available else "No CUDA GPU on this computer")
 
     # --- models ---------------------------------------------------------------------------
-    def on_shown(self) -> None:
+    def showEvent(self, event) -> None:  # noqa: N802
+        """Nothing is loaded until the page is first shown (no torch, camera or model at start-up)."""
+        super().showEvent(event)
+        if not self._shown_before:
+            self._shown_before = True
+            self.refresh_cameras()
+            start_job(cuda_available_job, pool=self.pool).finished.connect(self._set_cuda_available)
         self.refresh_models()
 
     def refresh_models(self) -> None:
@@ -310,7 +316,8 @@ class PlayPage(QWidget):
 
     def _use_predictor(self, predictor) -> None:
         self.predictor = predictor
-        self.model_status.setText(f"{predictor.label}: {predictor.kind} on {predictor.device}, "
+        runtime = RUNTIME_NAMES.get(predictor.kind, predictor.kind)
+        self.model_status.setText(f"{predictor.label} - {runtime} on {predictor.device.upper()}, "
                                   f"{len(predictor.classes)} classes ({', '.join(predictor.classes[:8])}"
                                   f"{', ...' if len(predictor.classes) > 8 else ''})")
         for card in self.cards:

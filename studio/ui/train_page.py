@@ -404,11 +404,16 @@ class TrainPage(QWidget):
             self._set_status("No dataset yet: import one on the Datasets page first.", error=True)
         if self._pending_start is not None:
             kind, value = self._pending_start
-            self._pending_start = None
             if kind == "run":
-                self.settings.start_from_run(value["run_id"])
-                if value.get("dataset_id") is not None:
+                if not self.settings.start_from_run(value["run_id"]):
+                    value["tries"] = value.get("tries", 0) + 1
+                    if value["tries"] <= 2:  # a list loaded before that run finished: once more
+                        QTimer.singleShot(300, self.reload_choices)
+                        return
+                    self._set_status(f"Run {value['run_id']} has no trained model to start from.", error=True)
+                elif value.get("dataset_id") is not None:
                     self.settings.select_dataset(value["dataset_id"])
+            self._pending_start = None
 
     def fine_tune_from(self, run_id: int, dataset_id: int | None = None) -> None:
         """Preset starting weights = ``run_id`` (called by the Runs and Evaluate views)."""

@@ -89,3 +89,28 @@ def test_switching_views_reuses_visuals(kcanvas):
     kcanvas.show(img)
     assert kcanvas.image.visual is first_visual and kcanvas.active is kcanvas.image
     assert kcanvas.points.visual.parent is None
+
+
+def test_drag_and_wheel_report_image_regions(kcanvas):
+    from types import SimpleNamespace
+
+    kcanvas.show(Image(torch.rand(100, 200, 3)))
+    kcanvas.render()
+    regions, wheels = [], []
+    kcanvas.image.set_region_zoom(lambda *r: regions.append(r), lambda *a: wheels.append(a))
+    assert not kcanvas.image.camera.interactive  # gestures change parameters, not the camera
+    w, h = kcanvas.canvas.size
+    x, y = kcanvas.image.image_coords((w / 2, h / 2))
+    assert abs(x - 100) < 3 and abs(y - 50) < 3  # canvas centre = image centre
+    top_left = kcanvas.image.image_coords((w / 2 - 50, h / 2 - 20))
+    assert top_left[0] < x and top_left[1] < y  # row 0 is at the top
+    kcanvas.image._press(SimpleNamespace(pos=(w / 2 - 50, h / 2 - 20), button=1))
+    kcanvas.image._move(SimpleNamespace(pos=(w / 2 + 50, h / 2 + 20), is_dragging=True))
+    assert kcanvas.image.rect.visible
+    kcanvas.image._release(SimpleNamespace(pos=(w / 2 + 50, h / 2 + 20)))
+    (x0, y0, x1, y1), = regions
+    assert x0 < 100 < x1 and y0 < 50 < y1
+    kcanvas.image._wheel(SimpleNamespace(pos=(w / 2, h / 2), delta=(0, 1)))
+    assert wheels and wheels[0][2] < 1.0  # wheel up zooms in
+    kcanvas.image.set_region_zoom(None, None)
+    assert kcanvas.image.camera.interactive

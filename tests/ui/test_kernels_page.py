@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from studio.kernels import Choice, Colour, Range, kernel  # module level: string annotations resolve here
+
 pytestmark = pytest.mark.gui
 
 
@@ -206,7 +208,6 @@ def test_kernels_page_in_the_main_window_at_1280x800(qtbot, library, artifacts):
 def test_param_panel_builds_every_control_kind(qtbot):
     from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
-    from studio.kernels import Choice, Colour, Range, kernel
     from studio.kernels.params import read_params
     from studio.ui.param_controls import ColourControl, ParamPanel, SliderControl
 

@@ -562,3 +562,61 @@ def test_suggestions_view_accept_in_bulk_keeps_human_labels(qtbot, lib, harness,
     view.confirm = lambda title, text: True
     click(qtbot, view.accept_selected_button)
     assert db_labels(lib, ds)[0] == "one"
+
+
+# --------------------------------------------------------------------------- in the app
+
+def test_main_window_labelling_on_the_datasets_page(qtbot, tmp_path, artifacts):
+    """The real window on the demo library: number keys on the Datasets page's grid, the Edit
+    menu's undo, review() from another page, the labelling modes; screenshots at 1280x800."""
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.main_window import MainWindow
+
+    lib = Library.open(tmp_path / "library", demo=True)
+    window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    page = window.datasets
+    qtbot.waitUntil(lambda: not page.model.loading and page.model.rowCount() > 0, timeout=WAIT_MS)
+    ds = page.current_id
+    with lib.session() as s:
+        classes = store_labels.list_classes(s, ds)
+        before = db_labels(lib, ds)
+    assert [page.labelling.class_panel.tree.topLevelItem(i).text(1) for i in range(len(classes))] == [
+        c.name for c in classes]
+    page.grid.setFocus()
+    click_row(qtbot, h=type("H", (), {"grid": page.grid, "model": page.model})(), row=0)
+    qtbot.keyClick(page.grid, Qt.Key.Key_3)
+    first_id = page.model.sample_id(0)
+    with lib.session() as s:
+        assert s.get(Sample, first_id).class_id == classes[2].id
+    assert page.model.sample_row(0).class_name == classes[2].name
+    assert f"{classes[2].count + (before[0] != classes[2].name)}" == page.labelling.class_panel.item_for(
+        classes[2].id).text(2)
+    page.thumbnails.wait(5000)
+    qtbot.wait(100)
+    window.grab().save(str(artifacts / "labelling_main_window.png"))
+    edit_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    undo = next(a for a in edit_menu.actions() if a.text().startswith("&Undo") or a.text().startswith("Undo"))
+    undo.trigger()
+    assert db_labels(lib, ds) == before
+    # another page asks to review two samples: the window shows them in labelling mode
+    window.show_page("kernels")
+    wanted = [page.model.sample_id(5), page.model.sample_id(1)]
+    window.labelling.review(ds, wanted)
+    assert window.current_page_key() == "datasets" and page.labelling.mode == "label"
+    assert page.labelling.labelling_view.ids == wanted
+    qtbot.waitUntil(lambda: page.labelling.labelling_view.canvas.image() is not None, timeout=WAIT_MS)
+    qtbot.wait(50)
+    window.grab().save(str(artifacts / "labelling_main_window_review.png"))
+    qtbot.keyClick(page.labelling.labelling_view, Qt.Key.Key_Escape)
+    assert page.labelling.mode == "browse"
+    page.thumbnails.wait(5000)
+    window.close()
+    QApplication.processEvents()
+    lib.close()

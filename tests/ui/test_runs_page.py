@@ -162,13 +162,13 @@ def test_pages_in_the_main_window_route_to_each_other(qtbot, runs_lib, tmp_path,
     from PySide6.QtCore import QSettings
 
     from studio.ui.main_window import MainWindow
-    from studio.ui.train_pages import install_training_pages
 
     lib, runs = runs_lib
     window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
-    pages = install_training_pages(window, lib)
+    pages = window.training
     assert {"train", "runs", "evaluate"} <= set(window.page_keys())
+    assert pages.evaluate.review == window.labelling.review
     window.resize(1280, 800)
     window.show()
     qtbot.waitExposed(window)
@@ -182,7 +182,8 @@ def test_pages_in_the_main_window_route_to_each_other(qtbot, runs_lib, tmp_path,
     assert window.current_page_key() == "train"
     qtbot.waitUntil(lambda: pages.train.settings.pretrained() == str(runs["completed"]), timeout=60_000)
     window.show_page("runs")
+    pages.runs.select_runs([runs["completed"], runs["stopped"]])
+    qtbot.waitUntil(lambda: len(pages.runs.overlay_runs()) == 2, timeout=30_000)
     qtbot.wait(300)
     window.grab().save(str(artifacts / "main_window_runs.png"))
-    for page in (pages.train, pages.runs, pages.evaluate):
-        page.shutdown()
+    window.close()

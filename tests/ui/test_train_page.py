@@ -323,3 +323,46 @@ def test_imagenet_download_shows_progress_and_cancel_stops_it(qtbot, train_page,
     assert not page.is_training() and page.train_button.isEnabled()
     with page.lib.session() as s:
         assert s.query(Run).count() == 0
+
+
+@pytest.mark.gui
+def test_closing_the_window_while_training_asks_and_stop_stops(qtbot, digits_lib, tmp_path, artifacts):
+    from PySide6.QtCore import QSettings, QTimer
+
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow(digits_lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_page("train")
+    page = window.training.train
+    qtbot.waitUntil(lambda: page.settings.dataset.count() == 1 and page.settings.model.count() > 1, timeout=60_000)
+    page.settings.epochs.setValue(200)
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.live.loss_plot.point_count("step_loss") >= 2, timeout=WAIT_MS)
+    qtbot.wait(300)
+    window.grab().save(str(artifacts / "main_window_training.png"))
+    run_id = page.live.model.run_id
+
+    def answer(button_text: str) -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, lambda: answer(button_text))
+            return
+        asked.append(box.text())
+        box.grab().save(str(artifacts / "close_while_training.png"))
+        qtbot.mouseClick(next(b for b in box.buttons() if b.text() == button_text), Qt.MouseButton.LeftButton)
+
+    asked: list[str] = []
+    QTimer.singleShot(50, lambda: answer("Cancel"))
+    window.close()
+    assert asked and "still going" in asked[0]
+    assert window.isVisible() and page.is_training()  # Cancel: nothing closed, nothing stopped
+
+    QTimer.singleShot(50, lambda: answer("Stop training"))
+    window.close()
+    assert not window.isVisible() and not page.is_training()
+    with digits_lib.session() as s:
+        assert s.get(Run, run_id).status == "stopped"

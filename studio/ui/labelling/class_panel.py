@@ -118,16 +118,15 @@ class ClassPanel(QWidget):
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
 
         self.buttons: dict[str, QToolButton] = {}
-        row = QHBoxLayout()
-        row.setSpacing(1)
-        for key, text, tip, slot in (
-            ("add", "+", "Add a class", self.add_class),
-            ("rename", "Rename", "Rename the selected class", self.rename_class),
-            ("colour", "Colour", "Change the selected class's colour", self.recolour_class),
-            ("up", "▲", "Move the class up (its number key changes)", lambda: self.move_class(-1)),
-            ("down", "▼", "Move the class down", lambda: self.move_class(1)),
-            ("merge", "Merge", "Move all samples of this class into another class", self.merge_class),
-            ("delete", "Delete", "Delete the class (its samples become unlabelled)", self.delete_class),
+        rows = (QHBoxLayout(), QHBoxLayout())  # two short rows keep the panel narrow
+        for row_no, key, text, tip, slot in (
+            (0, "add", "+ Add", "Add a class", self.add_class),
+            (0, "rename", "Rename", "Rename the selected class", self.rename_class),
+            (0, "colour", "Colour", "Change the selected class's colour", self.recolour_class),
+            (1, "up", "▲", "Move the class up (its number key changes)", lambda: self.move_class(-1)),
+            (1, "down", "▼", "Move the class down", lambda: self.move_class(1)),
+            (1, "merge", "Merge…", "Move all samples of this class into another class", self.merge_class),
+            (1, "delete", "Delete", "Delete the class (its samples become unlabelled)", self.delete_class),
         ):
             b = QToolButton()
             b.setText(text)
@@ -136,14 +135,17 @@ class ClassPanel(QWidget):
             b.clicked.connect(slot)
             b.setObjectName(f"class_{key}")
             self.buttons[key] = b
-            row.addWidget(b)
-        row.addStretch(1)
+            rows[row_no].addWidget(b)
+        for row in rows:
+            row.setSpacing(1)
+            row.addStretch(1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.tree, 1)
-        layout.addLayout(row)
+        for row in rows:
+            layout.addLayout(row)
         controller.classes_changed.connect(self._on_store_changed)
         controller.labels_changed.connect(lambda ds, _ids: self._on_store_changed(ds))
         self._update_buttons()

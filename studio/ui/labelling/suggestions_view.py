@@ -92,7 +92,6 @@ class SuggestionsView(QWidget):
         self.confirm = self._confirm
 
         self.run_combo = QComboBox()
-        self.run_combo.setMinimumWidth(220)
         self.order_combo = QComboBox()
         for text, key in ORDERS:
             self.order_combo.addItem(text, key)
@@ -104,8 +103,11 @@ class SuggestionsView(QWidget):
         self.min_conf.setSuffix(" %")
         self.min_conf.setDecimals(0)
         self.min_conf.setToolTip("Only suggestions at least this confident")
-        for w in (self.run_combo, self.order_combo, self.show_combo):
+        for w, chars in ((self.run_combo, 14), (self.order_combo, 14), (self.show_combo, 10)):
             w.currentIndexChanged.connect(self.reload)
+            # long entries must not widen the page past a 1280-pixel window
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(chars)
         self.min_conf.valueChanged.connect(self.reload)
 
         self.model = SuggestionModel(thumbnails, self)
@@ -122,11 +124,16 @@ class SuggestionsView(QWidget):
         self.table.doubleClicked.connect(lambda idx: self.review([self.model.rows[idx.row()].sample_id]))
 
         self.summary = QLabel()
+        self.summary.setWordWrap(True)
         self.accept_selected_button = QPushButton("Accept selected")
         self.accept_selected_button.clicked.connect(self.accept_selected)
-        self.accept_all_button = QPushButton("Accept all shown (unlabelled only)")
+        self.accept_all_button = QPushButton("Accept all shown")
+        self.accept_all_button.setToolTip("Label every shown unlabelled sample with its suggestion "
+                                          "(samples that already have a label keep it)")
         self.accept_all_button.clicked.connect(self.accept_all_shown)
-        self.review_button = QPushButton("Review in labelling mode")
+        self.review_button = QPushButton("Review…")
+        self.review_button.setToolTip("Open the selected (or all shown) samples in labelling mode; "
+                                      "Enter accepts a suggestion there")
         self.review_button.clicked.connect(lambda: self.review(self._selected_ids() or self.shown_ids()))
 
         bar = QHBoxLayout()

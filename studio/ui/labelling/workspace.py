@@ -100,9 +100,9 @@ class LabellingWorkspace(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
-        splitter.setSizes([800, 250])
+        splitter.setSizes([900, 200])
         splitter.setChildrenCollapsible(False)
-        side.setMinimumWidth(210)
+        side.setMinimumWidth(180)
         row = QHBoxLayout(browse)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(splitter)
@@ -159,14 +159,20 @@ class LabellingWorkspace(QWidget):
         redo_keys += [k for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Redo) if k not in redo_keys]
         self.redo_action.setShortcuts(redo_keys)  # each key once: a repeated key is "ambiguous"
 
-        for act, name in ((self.undo_action, "undo"), (self.redo_action, "redo")):
+        self.history_buttons: dict[str, QToolButton] = {}
+        for act, name, text in ((self.undo_action, "undo", "↶ Undo"), (self.redo_action, "redo", "↷ Redo")):
             self.addAction(act)
-            b = QToolButton()
-            b.setDefaultAction(act)
+            b = QToolButton()  # a short fixed label; what it would undo goes in the tooltip
+            b.setText(text)
             b.setObjectName(f"{name}_button")
             b.setAutoRaise(True)
-            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.clicked.connect(act.trigger)
+            self.history_buttons[name] = b
             bar.addWidget(b)
+        stack = controller.undo_stack
+        for signal in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged, stack.redoTextChanged):
+            signal.connect(self._sync_history_buttons)
+        self._sync_history_buttons()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -180,6 +186,18 @@ class LabellingWorkspace(QWidget):
         controller.samples_added.connect(self._on_samples_added)
         controller.review_requested.connect(self.review)
         controller.error.connect(self.status.emit)
+
+    def _sync_history_buttons(self, *_args) -> None:
+        stack = self.ctl.undo_stack
+        try:
+            states = (("undo", stack.canUndo(), stack.undoText(), "Ctrl+Z"),
+                      ("redo", stack.canRedo(), stack.redoText(), "Ctrl+Shift+Z"))
+        except RuntimeError:  # the stack is being destroyed (window closing): nothing to show
+            return
+        for name, can, text, keys in states:
+            b = self.history_buttons[name]
+            b.setEnabled(can)
+            b.setToolTip(f"{name.capitalize()} {text} ({keys})" if can else f"Nothing to {name}")
 
     # --- dataset & modes ------------------------------------------------------------------------
     def set_dataset(self, dataset_id: int | None) -> None:

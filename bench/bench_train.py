@@ -1,0 +1,233 @@
+"""Training speed, as ratios against plain references measured in the same run.
+
+CPU mode (default): epoch time on an MNIST-sized dataset (scikit-learn digits upscaled to 28x28,
+replicated with 1-px shifts to ~10.8k images; simple-cnn; same batch size, device, optimizer and
+schedule) for
+  1. the studio engine (run_training: tensor cache, events, DB metrics, checkpoints),
+  2. a plain hand-written PyTorch loop over preloaded tensors (reference; aim engine <= 1.05x),
+  3. torchvision ImageFolder + DataLoader over the same PNG files (aim engine >= 2x faster).
+
+GPU mode (--gpu, for a CUDA machine): time to 99% test accuracy on the same MNIST-like task, and
+training images/s for resnet18 at 224 px with AMP.
+
+    python bench/bench_train.py [--copies 6] [--epochs 3] [--batch-size 128] [--gpu] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from studio.data.digits import add_digits_dataset  # noqa: E402
+from studio.store.library import Library  # noqa: E402
+from studio.train.runner import create_run, run_training  # noqa: E402
+from studio.train.zoo import build_model  # noqa: E402
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    text = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    if torch.cuda.is_available():
+        text += f", {torch.cuda.get_device_name(0)}"
+    return text
+
+
+def make_library(root: Path, copies: int, size: int = 28) -> Library:
+    lib = Library.open(root / "library")
+    t0 = time.perf_counter()
+    add_digits_dataset(lib, "mnistish", upscale=size, copies=copies, splits={"train": 0.85, "val": 0.05, "test": 0.10})
+    print(f"library built in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return lib
+
+
+def engine_epochs(lib: Library, epochs: int, batch: int, device: str = "cpu", **spec) -> list[float]:
+    """Training seconds per epoch from the engine's own epoch events (validation excluded)."""
+    times: list[float] = []
+    run_id = create_run(lib, "mnistish", {"model": "simple-cnn", "image_size": 28, "epochs": epochs, "batch_size": batch,
+                                          "augment": "none", "device": device, **spec})
+    run_training(lib, run_id, emit=lambda e: times.append(e["train_seconds"]) if e["event"] == "epoch" else None)
+    return times
+
+
+def train_tensors(lib: Library) -> tuple[torch.Tensor, torch.Tensor]:
+    """The train split decoded once (the plain loop's preloaded tensors), normalised floats."""
+    from studio.data.cache import load_images
+    from studio.data.samples import load_view
+
+    with lib.session() as s:
+        refs = load_view(s, "mnistish").split("train")
+    images = load_images(lib, refs, 28, 1)
+    x = images.take(images.rows([r.id for r in refs])).float().div(255).sub(0.5).div(0.5)
+    return x, torch.tensor([r.label for r in refs])
+
+
+def plain_epochs(x: torch.Tensor, y: torch.Tensor, epochs: int, batch: int, lr: float = 3e-3) -> list[float]:
+    """The reference: the textbook loop, data already in memory."""
+    torch.manual_seed(0)
+    model = build_model("simple-cnn", 10, in_channels=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * (len(x) // batch + (1 if len(x) % batch > 1 else 0))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.25)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), batch):
+            idx = perm[i:i + batch]
+            if len(idx) < 2:
+                continue
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss.item()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def export_image_folder(lib: Library, root: Path) -> Path:
+    """The same PNG files laid out class/file.png for ImageFolder."""
+    from sqlalchemy import select
+
+    from studio.store.models import LabelClass, Sample
+
+    with lib.session() as s:
+        rows = s.execute(select(Sample.id, Sample.blob, LabelClass.name).join(LabelClass, Sample.class_id == LabelClass.id)
+                         .where(Sample.split == "train")).all()
+    for sid, blob, name in rows:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{sid}.png").write_bytes(lib.blobs.read(blob))
+    return root
+
+
+def image_folder_epochs(root: Path, epochs: int, batch: int, workers: int, lr: float = 3e-3) -> list[float]:
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    tf = transforms.Compose([transforms.Grayscale(1), transforms.ToTensor(), transforms.Normalize([0.5], [0.5])])
+    loader = DataLoader(datasets.ImageFolder(str(root), transform=tf), batch_size=batch, shuffle=True,
+                        num_workers=workers, drop_last=False)
+    torch.manual_seed(0)
+    model = build_model("simple-cnn", 10, in_channels=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.25)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        model.train()
+        for xb, yb in loader:
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss.item()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def steady(times: list[float]) -> float:
+    """Median of the epochs after the first (the first pays for caches and worker start-up)."""
+    return statistics.median(times[1:] if len(times) > 1 else times)
+
+
+def cpu_mode(args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = make_library(Path(tmp), args.copies)
+        x, y = train_tensors(lib)
+        folder = export_image_folder(lib, Path(tmp) / "imagefolder")
+        n = len(x)
+        results = {"machine": machine(), "train_images": n, "batch_size": args.batch_size, "epochs": args.epochs}
+        # interleave the measurements so load from other processes hits all of them alike
+        for rnd in range(args.rounds):
+            results.setdefault("engine", []).extend(engine_epochs(lib, args.epochs, args.batch_size))
+            results.setdefault("plain", []).extend(plain_epochs(x, y, args.epochs, args.batch_size))
+            results.setdefault("imagefolder", []).extend(image_folder_epochs(folder, args.epochs, args.batch_size, args.workers))
+            print(f"round {rnd + 1}: " + ", ".join(f"{k} {steady(results[k]):.2f} s" for k in ("engine", "plain", "imagefolder")),
+                  file=sys.stderr)
+        lib.close()
+    e, p, i = (steady(results[k]) for k in ("engine", "plain", "imagefolder"))
+    results.update(engine_s=e, plain_s=p, imagefolder_s=i, engine_vs_plain=e / p, imagefolder_vs_engine=i / e,
+                   engine_images_per_s=n / e)
+    print(f"epoch of {n} images at 28 px, batch {args.batch_size}: engine {e:.2f} s, plain loop {p:.2f} s "
+          f"({e / p:.3f}x), ImageFolder+DataLoader({args.workers} workers) {i:.2f} s (engine {i / e:.2f}x faster)")
+    return results
+
+
+def gpu_mode(args) -> dict:
+    if not torch.cuda.is_available():
+        raise SystemExit("--gpu needs CUDA")
+    results = {"machine": machine()}
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = make_library(Path(tmp), args.copies)
+        from studio.train.evaluate import evaluate_run
+
+        t0 = time.perf_counter()
+        reached = None
+        for epochs in (2, 4, 8, 16):  # the shortest schedule that reaches 99% test accuracy
+            run_id = create_run(lib, "mnistish", {"model": "simple-cnn", "image_size": 28, "epochs": epochs,
+                                                  "batch_size": 256, "augment": "crop", "device": "cuda"})
+            t_run = time.perf_counter()
+            run_training(lib, run_id)
+            seconds = time.perf_counter() - t_run
+            acc = evaluate_run(lib, run_id, "test", device="cuda")["accuracy"]
+            print(f"{epochs} epochs: test accuracy {acc:.4f} in {seconds:.1f} s", file=sys.stderr)
+            if acc >= 0.99:
+                reached = {"epochs": epochs, "seconds": seconds, "test_accuracy": acc}
+                break
+        results["time_to_99"] = reached
+        results["search_seconds"] = time.perf_counter() - t0
+        lib.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = Library.open(Path(tmp) / "library")
+        add_digits_dataset(lib, "mnistish", upscale=64, copies=2)
+        for amp in (True, False):
+            rates = []
+            run_id = create_run(lib, "mnistish", {"model": "resnet18", "image_size": 224, "epochs": 2, "batch_size": 128,
+                                                  "augment": "flip,crop", "device": "cuda", "amp": amp, "log_every": 5})
+            run_training(lib, run_id, emit=lambda e: rates.append(e["samples_per_s"]) if e["event"] == "step" and e["epoch"] == 2 else None)
+            results[f"resnet18_224_images_per_s_amp_{amp}"] = statistics.median(rates)
+        lib.close()
+    print(json.dumps(results, indent=2))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=6, help="replicas of the 1797 digits (6 -> 10.8k images)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the ImageFolder reference")
+    parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    results = gpu_mode(args) if args.gpu else cpu_mode(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
