@@ -88,7 +88,7 @@ def mandelbulb(
     t = ((values - lo) / (hi - lo + 1e-9)).clamp(0, 1) ** (1.0 / trap_contrast)
     light = lambert(inside, surface)
     colours = palette(palette_name, t) * ((1.0 - shading) + shading * light)[:, None]
-    return Points(positions, colours=colours, values=values, point_size=1.6 * 2 * EXTENT / (grid.resolution - 1))
+    return Points(positions, colours=colours, values=values, point_size=1.25 * 2 * EXTENT / (grid.resolution - 1))
 
 
 def lambert(inside: torch.Tensor, surface: torch.Tensor) -> torch.Tensor:

@@ -124,4 +124,8 @@ def cmd_models_import(args: argparse.Namespace) -> int:
     else:
         print(f"imported {entry['format']} model {entry['name']!r} ({len(entry['classes'])} classes) "
               f"for {' and '.join(entry['uses'])}: {lib.home / entry['path']}")
+        print(f"  play: studio predict {entry['name']} IMAGE...")
+        if entry.get("weights_path"):
+            print(f"  fine-tune: studio train DATASET --model {entry['architecture']} "
+                  f"--pretrained {lib.home / entry['weights_path']}")
     return 0

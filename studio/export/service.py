@@ -4,11 +4,12 @@ models made elsewhere. Both run headless; the CLI and the Export page call the s
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import InvalidInputError, NotFoundError
+from studio.core.errors import InvalidInputError, NotFoundError, StudioError
 from studio.core.jobs import JobState
 from studio.export import writers
 from studio.export.examples import write_example
@@ -123,9 +124,20 @@ def import_model(lib, file: str | Path, name: str | None = None, trust: bool = F
             raise InvalidInputError(f"{file.name} needs its model card {card_path.name} beside it (classes, input size)")
         from studio.export.loading import load_torchscript
 
-        load_torchscript(file, trusted=True)
-        files = [file, card_path]
-        entry = {"format": "torchscript", "uses": ["play", "finetune"], "classes": card.classes, "trusted": True}
+        module = load_torchscript(file, trusted=True)
+        entry = {"format": "torchscript", "uses": ["play"], "classes": card.classes, "trusted": True,
+                 "architecture": card.architecture}
+        entry["source"] = str(file.resolve())
+        weights = _torchscript_weights(module, card)
+        with tempfile.TemporaryDirectory(prefix="studio-import-") as tmp:
+            files = [file, card_path]
+            if weights is not None:  # a studio export: its weights also serve fine-tuning
+                extra = Path(tmp) / f"{slug(name)}.safetensors"
+                writers.write_safetensors(weights, card, extra)
+                files.append(extra)
+                entry.update(uses=["play", "finetune"], weights=extra.name)
+            record = add_imported(lib, name, files, entry)
+        return _with_weights_path(record)
     else:
         raise InvalidInputError(f"{file.name}: unknown model format", hint="use .onnx, .safetensors, .pt")
     entry["source"] = str(file.resolve())
@@ -134,11 +146,33 @@ def import_model(lib, file: str | Path, name: str | None = None, trust: bool = F
 
 def _import_weights(lib, name, file: Path, network, card, entry) -> dict[str, Any]:
     """Weights are stored as safetensors whatever they came as, so nothing pickled is kept."""
-    import tempfile
-
     entry["source"] = str(file.resolve())
     with tempfile.TemporaryDirectory(prefix="studio-import-") as tmp:
         weights = Path(tmp) / f"{slug(name)}.safetensors"
         writers.write_safetensors(network, card, weights)
         shutil.copy2(card_path_for(file), weights.with_suffix(".json"))
-        return add_imported(lib, name, [weights, weights.with_suffix(".json")], entry)
+        entry["weights"] = weights.name
+        return _with_weights_path(add_imported(lib, name, [weights, weights.with_suffix(".json")], entry))
+
+
+def _with_weights_path(record: dict[str, Any]) -> dict[str, Any]:
+    """Where `studio train --pretrained` finds the weights of a model imported for fine-tuning."""
+    if record.get("weights"):
+        record = {**record, "weights_path": str(Path(record["path"]).parent / record["weights"])}
+    return record
+
+
+def _torchscript_weights(module, card):
+    """The network inside a studio TorchScript export as a zoo model, or None (made elsewhere)."""
+    from studio.train.zoo import build_model
+
+    prefix = "network."
+    state = {k[len(prefix):]: v for k, v in module.state_dict().items() if k.startswith(prefix)}
+    if not state:
+        return None
+    try:
+        network = build_model(card.architecture, len(card.classes), card.in_channels, card.image_size)
+        network.load_state_dict(state)
+    except (RuntimeError, StudioError):
+        return None
+    return network

@@ -5,7 +5,6 @@ and line; the others still load. Source edited in the GUI loads the same way, fr
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import sys
 import traceback
 import types

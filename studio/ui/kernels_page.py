@@ -152,7 +152,8 @@ class KernelsPage(QWidget):
         self.reset_button = QPushButton("Reset view")
         self.reset_button.clicked.connect(self.reset_view)
         bar = QHBoxLayout()
-        for w in (QLabel("Device"), self.device_combo, self.compile_check, QLabel("Size"), self.size_combo):
+        self.size_label = QLabel("Size")
+        for w in (QLabel("Device"), self.device_combo, self.compile_check, self.size_label, self.size_combo):
             bar.addWidget(w)
         bar.addStretch(1)
         for w in (self.bench_button, self.export_button, self.reset_button):
@@ -231,7 +232,7 @@ class KernelsPage(QWidget):
         split.setStretchFactor(2, 2)
         self.editor.setMinimumWidth(240)
         left.setMinimumWidth(180)
-        split.setSizes([250, 500, 380])
+        split.setSizes([270, 490, 370])
         self.splitter = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -393,6 +394,10 @@ class KernelsPage(QWidget):
                     self.size_combo.addItem(s, (int(s),))
         self.size_combo.setCurrentIndex(0)
         self.size_combo.blockSignals(False)
+        # a point kernel that declares no size (e.g. an attractor) does not use the grid's size
+        uses_size = not (spec.output == "points" and spec.meta.default_size is None)
+        self.size_combo.setVisible(uses_size)
+        self.size_label.setVisible(uses_size)
 
     # ------------------------------------------------------------------ inputs
     def _build_inputs(self, spec: KernelSpec) -> None:
@@ -404,6 +409,8 @@ class KernelsPage(QWidget):
         for name in spec.inputs:
             combo = QComboBox()
             combo.setObjectName(f"input_{name}")
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)  # long file names must not squeeze the row's label away
             for path in bundled_images():
                 combo.addItem(path.name, str(path))
             combo.addItem("File…", "file")

@@ -82,8 +82,8 @@ class SliderControl(QWidget):
             if spec.log:
                 self.box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
         self.box.setKeyboardTracking(False)
-        self.box.setFixedWidth(100)
-        self.slider.setMinimumWidth(40)
+        self.box.setFixedWidth(88)
+        self.slider.setMinimumWidth(30)
         row.addWidget(self.slider, 1)
         row.addWidget(self.box)
         self._syncing = False

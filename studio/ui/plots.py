@@ -230,7 +230,7 @@ class LivePlot(pg.PlotWidget):
             return
         lo = min(float(b.x[0]) for b in filled)
         hi = max(float(b.x[-1]) for b in filled)
-        if self._x_upper is None or hi > self._x_upper:
+        if self._x_upper is None or hi * 1.05 > self._x_upper:  # keep a margin at the right edge
             self._x_upper = nice_ceiling(max(hi * 1.1, lo + 1))
             view.setXRange(min(lo, 0.0), self._x_upper, padding=0.01)
         if self._fixed_y is None:

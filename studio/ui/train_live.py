@@ -198,7 +198,7 @@ class LiveTrainingView(QWidget):
             "gpu": _Stat("GPU memory", "GPU memory used by training (– on CPU)."),
         }
         for i, tile in enumerate(self.stats.values()):
-            stats.addWidget(tile, 0, i)
+            stats.addWidget(tile, i // 4, i % 4)  # 2 rows of 4: the page fits 1280 px beside the form
         root.addLayout(stats)
 
         self.loss_plot = LivePlot("Loss", "step", "loss")

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from studio.store.library import Library
 
 AUTO_MODEL = ""  # the engine picks: simple-cnn for small images, mobilenet_v3_small otherwise
-PREVIEW_COUNT = 8
+PREVIEW_COUNT = 7
 PREVIEW_PX = 64  # each preview tile is half this plus a frame
 AUGMENTATIONS = (
     ("flip", "Flip", "Mirror images left-right at random. Good unless left/right matters (e.g. text)."),
@@ -370,7 +370,7 @@ class TrainPage(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         left_layout.addWidget(self.status)
-        left.setMinimumWidth(400)
+        left.setMinimumWidth(360)
 
         self.live = LiveTrainingView()
         self.live.run_finished.connect(self._on_run_finished)
@@ -381,7 +381,7 @@ class TrainPage(QWidget):
         split.addWidget(box)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([410, 870])
+        split.setSizes([380, 750])
         root.addWidget(split)
 
     # ---- page hooks ------------------------------------------------------------------------

@@ -142,3 +142,18 @@ def test_models_import_and_predict_by_name(digits_exports, tmp_path, digit_files
     assert ts.returncode == 1 and "--trust" in ts.stderr
     ts = studio(home, "models", "import", digits_exports["torchscript"].path, "--name", "ts", "--trust")
     assert ts.returncode == 0 and "for play and finetune" in ts.stdout
+
+
+def test_imported_weights_fine_tune_with_studio_train(digits_run, digits_exports):
+    """`models import` of safetensors + card gives weights that `studio train --pretrained` takes."""
+    home, _ = digits_run
+    proc = studio(home, "models", "import", digits_exports["safetensors"].path, "--name", "for-finetune", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (entry,) = json_lines(proc.stdout)
+    assert entry["uses"] == ["play", "finetune"]
+    weights = home / entry["weights_path"]
+    train = studio(home, "train", "digits", "--model", entry["architecture"], "--pretrained", str(weights),
+                   "--epochs", "1", "--image-size", "16", "--device", "cpu", "--json")
+    assert train.returncode == 0, train.stderr[-1500:]
+    done = [e for e in json_lines(train.stdout) if e.get("event") == "done"]
+    assert done and done[0]["status"] == "completed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from studio.kernels.runtime import run_kernel
@@ -67,3 +68,13 @@ def test_mandelbulb_volume(shipped):
     vol = run.result.data
     assert vol.shape == (24, 24, 24)
     assert float(vol[12, 12, 12]) == 1.0 and float(vol[0, 0, 0]) < 1.0
+
+
+@pytest.mark.gpu
+def test_point_kernels_on_cuda(shipped):
+    cpu = run_kernel(shipped["mandelbulb"], {"max_iter": 8}, size=(48,)).result
+    gpu = run_kernel(shipped["mandelbulb"], {"max_iter": 8}, size=(48,), device="cuda").result
+    assert gpu.positions.device.type == "cuda"
+    assert abs(gpu.size() - cpu.size()) <= 0.02 * cpu.size()  # rounding near the surface may differ
+    lorenz = run_kernel(shipped["lorenz"], {"particles": 64, "steps": 400}, device="cuda").result
+    assert torch.isfinite(lorenz.positions).all() and float(lorenz.positions[:, 2].max()) < 60

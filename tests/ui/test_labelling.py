@@ -14,7 +14,7 @@ pytestmark = pytest.mark.gui
 
 PySide6 = pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget, QVBoxLayout  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
@@ -133,14 +133,6 @@ def harness(qtbot, lib):
     QApplication.processEvents()
 
 
-def select_rows(h: Harness, rows: list[int]) -> None:
-    sel = h.grid.selectionModel()
-    sel.clear()
-    for r in rows:
-        sel.select(h.model.index(r), QItemSelectionModel.SelectionFlag.Select)
-    h.grid.setCurrentIndex(h.model.index(rows[-1])) if False else None
-
-
 def click(qtbot, widget) -> None:
     """A real click on a button; after the interval in which Qt would pair it with the previous
     click into a double-click (QTest clicks come faster than any hand)."""
@@ -148,7 +140,8 @@ def click(qtbot, widget) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
-def click_row(qtbot, h: Harness, row: int, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+def click_row(qtbot, h, row: int, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """A real click on a grid tile (``h`` has ``grid`` and ``model``: the harness or the page)."""
     rect = h.grid.visualRect(h.model.index(row))
     qtbot.mouseClick(h.grid.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
 
@@ -215,10 +208,9 @@ def test_number_without_class_and_rubber_band(qtbot, lib, harness):
     assert h.messages[-1] == "there is no class number 7"
     # rubber band from empty space below the tiles back over the first row
     last = h.grid.visualRect(h.model.index(11))
-    start = last.bottomRight() + last.topLeft() * 0
-    start.setY(last.bottom() + 20)
-    first = h.grid.visualRect(h.model.index(0)).center()
     vp = h.grid.viewport()
+    start = QPoint(vp.width() - 8, min(last.bottom() + 20, vp.height() - 8))  # empty space, bottom right
+    first = h.grid.visualRect(h.model.index(0)).center()
     qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
     qtbot.mouseMove(vp, first)
     qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=first)
@@ -288,8 +280,8 @@ def test_dragging_a_selection_carries_its_ids_to_a_class(qtbot, lib, harness, mo
     start = h.grid.visualRect(h.model.index(2)).center()
     qtbot.wait(QApplication.doubleClickInterval() + 50)
     qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
-    qtbot.mouseMove(vp, start + start * 0 + type(start)(40, 30))
-    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=start + type(start)(40, 30))
+    qtbot.mouseMove(vp, start + QPoint(40, 30))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=start + QPoint(40, 30))
     assert len(dragged) == 1
     payload = ids_from_mime(dragged[0])
     with lib.session() as s:
@@ -401,7 +393,6 @@ def test_class_panel_manage_classes_with_undo(qtbot, lib, harness, artifacts):
 
 def test_labelling_mode_unlabelled_first_keys_and_suggestions(qtbot, lib, harness, artifacts):
     ds = add_dataset(lib, "digits", 8)
-    ids = [r for r in range(8)]
     with lib.transaction() as s:
         sample_ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds).order_by(Sample.id)))
         store_labels.set_labels(s, ds, sample_ids[:2], class_id(lib, ds, "zero"))
@@ -590,7 +581,7 @@ def test_main_window_labelling_on_the_datasets_page(qtbot, tmp_path, artifacts):
     assert [page.labelling.class_panel.tree.topLevelItem(i).text(1) for i in range(len(classes))] == [
         c.name for c in classes]
     page.grid.setFocus()
-    click_row(qtbot, h=type("H", (), {"grid": page.grid, "model": page.model})(), row=0)
+    click_row(qtbot, page, 0)
     qtbot.keyClick(page.grid, Qt.Key.Key_3)
     first_id = page.model.sample_id(0)
     with lib.session() as s:

@@ -182,6 +182,7 @@ def test_pages_in_the_main_window_route_to_each_other(qtbot, runs_lib, tmp_path,
     assert window.current_page_key() == "train"
     qtbot.waitUntil(lambda: pages.train.settings.pretrained() == str(runs["completed"]), timeout=60_000)
     window.show_page("runs")
+    pages.runs.metric_combo.setCurrentIndex(pages.runs.metric_combo.findData("train/loss"))
     pages.runs.select_runs([runs["completed"], runs["stopped"]])
     qtbot.waitUntil(lambda: len(pages.runs.overlay_runs()) == 2, timeout=30_000)
     qtbot.wait(300)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from studio.store import labels as store_labels
 from studio.store.samples import sample_rows
-from studio.ui.labelling.class_panel import ClassButtonBar, key_for
+from studio.ui.labelling.class_panel import ClassButtonBar
 from studio.ui.labelling.controller import LabellingController
 from studio.ui.labelling.grid_keys import NUMBER_KEYS
 from studio.ui.sample_view import ImageCanvas, load_upright_image
@@ -293,5 +293,3 @@ class LabellingView(QWidget):
         else:
             super().keyPressEvent(event)
 
-
-__all__ = ["LabellingView", "key_for"]
