@@ -59,10 +59,11 @@ def machine(device: str) -> str:
 
 def timed_round_robin(cases: dict, repeats: int) -> dict[str, float]:
     """Median seconds per case; the cases take turns call by call, so a busy machine (the CPU
-    here is shared) slows them alike and the ratios stay fair. Two warm-up calls each."""
+    here is shared) slows them alike and the ratios stay fair. Five warm-up calls each (the
+    TorchScript executor specialises its graph over the first few calls)."""
     for fn in cases.values():
-        fn()
-        fn()
+        for _ in range(5):
+            fn()
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():

@@ -15,7 +15,7 @@ from vispy.color import get_colormap
 from studio.kernels.api import Image, Points, Result, Volume
 
 BACKGROUND = "#16181d"
-COLORMAPS = ("viridis", "fire", "ice", "hot", "cool", "grays", "autumn", "winter")
+COLORMAPS = ("viridis", "hot", "ice", "cool", "autumn", "winter", "grays")
 CAMERAS = ("turntable", "arcball", "fly")
 
 
@@ -225,7 +225,7 @@ class VolumeView:
     """A scalar volume, maximum-intensity or translucent rendering through a colour map."""
 
     def __init__(self) -> None:
-        self.visual = scene.visuals.Volume(np.zeros((2, 2, 2), np.float32), method="mip", cmap="viridis")
+        self.visual = scene.visuals.Volume(np.zeros((2, 2, 2), np.float32), method="mip", cmap="hot")
         self.camera = scene.TurntableCamera(fov=45, elevation=25, azimuth=35)
         self.shape: tuple[int, ...] | None = None
 

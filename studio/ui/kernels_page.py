@@ -86,6 +86,7 @@ class KernelsPage(QWidget):
         self._shown_id = 0
         self._bench_job = None
         self._stale = True  # controls changed while hidden: run when shown
+        self._colormap_by_kind = {"points": "viridis", "volume": "hot"}
 
         self._bridge = _Bridge()
         self._bridge.result.connect(self._on_result)
@@ -278,6 +279,10 @@ class KernelsPage(QWidget):
 
     def _update_view_options(self) -> None:
         kind = self.current.output if self.current else "image"
+        if kind in self._colormap_by_kind:  # each view keeps its own colour map (dark-to-bright for volumes)
+            self.colormap_combo.blockSignals(True)
+            self.colormap_combo.setCurrentText(self._colormap_by_kind[kind])
+            self.colormap_combo.blockSignals(False)
         for w in self.point_widgets:
             w.setVisible(kind == "points")
         for w in self.volume_widgets:
@@ -287,14 +292,17 @@ class KernelsPage(QWidget):
         self.zoom_hint.setVisible(kind == "image" and self.current is not None and self.current.meta.view is not None)
 
     def _apply_view_options(self, *_):
+        kind = self.current.output if self.current else "image"
+        if kind in self._colormap_by_kind:
+            self._colormap_by_kind[kind] = self.colormap_combo.currentText()
         self.view.points.point_size = self.point_size.value()
         self.view.points.colour_by_value = self.by_value.isChecked()
-        self.view.points.colormap = self.colormap_combo.currentText()
+        self.view.points.colormap = self._colormap_by_kind["points"]
         if self.view.points.camera_name != self.camera_combo.currentText():
             self.view.points.set_camera(self.camera_combo.currentText())
         self.view.points._refresh()
         self.view.volume.set_method(self.volume_method.currentText())
-        self.view.volume.set_colormap(self.colormap_combo.currentText())
+        self.view.volume.set_colormap(self._colormap_by_kind["volume"])
         self.view.canvas.update()
 
     # ------------------------------------------------------------------ kernels

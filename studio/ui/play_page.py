@@ -128,6 +128,7 @@ class PlayPage(QWidget):
         self._camera = None
         self._build()
         self._shown_before = False
+        self._file_choices: list = []  # model files opened here stay in the picker
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste)
 
     # --- layout ---------------------------------------------------------------------------
@@ -242,7 +243,7 @@ class PlayPage(QWidget):
 
         current = self.model_combo.currentData()
         self.model_combo.clear()
-        for choice in playable_models(self.lib):
+        for choice in playable_models(self.lib) + self._file_choices:
             self.model_combo.addItem(choice.title, choice)
         if self.model_combo.count() == 0:
             self.model_status.setText("No trained model yet: train one on the Train page, or open a model file.")
@@ -287,6 +288,7 @@ class PlayPage(QWidget):
                     return
                 trust = True
         choice = ModelChoice(f"File: {p.name}", str(p), "file", None, trust)
+        self._file_choices.append(choice)
         self.model_combo.addItem(choice.title, choice)
         self.model_combo.setCurrentIndex(self.model_combo.count() - 1)
         self._load_selected_model()

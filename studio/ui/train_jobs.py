@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from studio.core.jobs import JobState
 from studio.store.models import Dataset, Metric, Prediction, Run, Sample
@@ -352,10 +352,3 @@ def thumbnails_job(lib: Library, sample_ids: list[int], size: int, state: JobSta
         out.append((sid, str(thumbnail_path(lib, blob, size))))
         state.set_progress((i + 1) / max(len(sample_ids), 1))
     return out
-
-
-def splits_with_labels(lib: Library, dataset_id: int) -> list[str]:
-    with lib.session() as s:
-        rows = s.execute(select(Sample.split, func.count()).where(Sample.dataset_id == dataset_id)
-                         .group_by(Sample.split)).all()
-    return [split for split, n in rows if split and n]

@@ -66,21 +66,30 @@ def test_parity_failure_is_shown_clearly_with_exit_0(digits_run, tmp_path, monke
     assert np.isfinite(report["parity"]["max_prob_diff"])
 
 
-@pytest.mark.parametrize("fmt", ["run", "onnx", "torchscript", "safetensors"])
-def test_predict_json_same_for_run_and_every_export(digits_run, digits_exports, digit_files, fmt):
+@pytest.fixture(scope="module")
+def run_predictions(digits_run, digit_files) -> list[dict]:
     home, run_id = digits_run
-    model = str(run_id) if fmt == "run" else digits_exports[fmt].path
-    folder = Path(digit_files[0]).parent
-    proc = studio(home, "predict", model, str(folder), "--top", "3", "--json")
+    proc = studio(home, "predict", str(run_id), str(Path(digit_files[0]).parent), "--top", "3", "--json")
     assert proc.returncode == 0, proc.stderr
-    results = json_lines(proc.stdout)
+    return json_lines(proc.stdout)
+
+
+@pytest.mark.parametrize("fmt", ["run", "onnx", "torchscript", "safetensors"])
+def test_predict_json_same_for_run_and_every_export(digits_run, digits_exports, digit_files, run_predictions, fmt):
+    home, run_id = digits_run
+    folder = Path(digit_files[0]).parent
+    if fmt == "run":
+        results = run_predictions
+    else:
+        proc = studio(home, "predict", digits_exports[fmt].path, str(folder), "--top", "3", "--json")
+        assert proc.returncode == 0, proc.stderr
+        results = json_lines(proc.stdout)
     assert [r["file"] for r in results] == sorted(str(f) for f in digit_files)
     for r in results:
         assert set(r) == {"file", "top", "latency_ms"} and len(r["top"]) == 3
         assert r["top"][0]["probability"] >= r["top"][1]["probability"] and r["latency_ms"] > 0
     if fmt != "run":
-        reference = json_lines(studio(home, "predict", str(run_id), str(folder), "--top", "3", "--json").stdout)
-        for a, b in zip(results, reference):
+        for a, b in zip(results, run_predictions):
             assert [t["class"] for t in a["top"]] == [t["class"] for t in b["top"]]
             assert abs(a["top"][0]["probability"] - b["top"][0]["probability"]) < 1e-4
 

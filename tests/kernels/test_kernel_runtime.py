@@ -167,3 +167,12 @@ def test_compile_failure_falls_back_to_eager(shipped, monkeypatch):
     run = run_kernel(shipped["lorenz"], {"particles": 2, "steps": 60}, compile=True)
     assert not run.compiled and "torch.compile failed" in run.note and "no C++ compiler" in run.note
     assert run.result.size() == 120
+
+
+def test_cli_bench_includes_the_numpy_reference(tmp_path, capsys):
+    code = main(["--home", str(tmp_path), "kernels", "bench", "julia", "--size", "64x48", "-p", "max_iter=32",
+                 "--repeats", "1", "--json"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["target"] for r in rows] == ["cpu", "numpy reference"]
+    assert all(r["run_ms"] > 0 and r["throughput"] > 0 and r["unit"] == "px/s" for r in rows)

@@ -55,7 +55,7 @@ def test_points_view_renders_and_colours_by_value(kcanvas, shipped_kernels, arti
     pixels = kcanvas.render()
     save(pixels, artifacts / "render_points_lorenz.png")
     assert not_blank(pixels) > 5
-    kcanvas.points.set_colour_by_value(True, "fire")
+    kcanvas.points.set_colour_by_value(True, "hot")
     kcanvas.points.set_point_size(6)
     kcanvas.points.set_camera("arcball")
     assert not_blank(kcanvas.render()) > 5

@@ -215,3 +215,26 @@ def test_card_round_trips(digits_lib):
     run_training(digits_lib, run_id)
     card = ModelCard.load(run_dir(digits_lib, run_id) / "model.json")
     assert card.mean == [0.5] and card.std == [0.5] and card.studio_version
+
+
+def test_freeze_backbone_then_unfreeze_after_n_epochs(digits_lib):
+    from studio.train.artifacts import load_trained_model
+
+    base = create_run(digits_lib, "digits", {**FAST, "epochs": 1})
+    run_training(digits_lib, base)
+    parent, _ = load_trained_model(digits_lib, base)
+    body = "features.0.0.weight"
+
+    frozen = create_run(digits_lib, "digits", {**FAST, "epochs": 1, "pretrained": str(base), "freeze": "backbone"})
+    run_training(digits_lib, frozen)
+    frozen_model, _ = load_trained_model(digits_lib, frozen)
+    assert torch.equal(frozen_model.state_dict()[body], parent.state_dict()[body])
+    assert not torch.equal(frozen_model.head.weight, parent.head.weight)
+
+    events = []
+    thawed = create_run(digits_lib, "digits", {**FAST, "epochs": 2, "pretrained": str(base), "freeze": "backbone",
+                                               "unfreeze_after": 1})
+    run_training(digits_lib, thawed, emit=events.append)
+    assert [e["epoch"] for e in events if e["event"] == "unfreeze"] == [2]
+    thawed_model, _ = load_trained_model(digits_lib, thawed)
+    assert not torch.equal(thawed_model.state_dict()[body], parent.state_dict()[body])

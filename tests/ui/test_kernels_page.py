@@ -92,7 +92,7 @@ def test_points_and_image_input_kernels(qtbot, page, artifacts):
     assert page.last_run.result.kind == "points"
     assert page.point_size.isVisible() and page.camera_combo.isVisible()
     page.by_value.setChecked(True)
-    page.colormap_combo.setCurrentText("fire")
+    page.colormap_combo.setCurrentText("hot")
     assert float(canvas_pixels(page)[..., :3].std()) > 3
     page.grab().save(str(artifacts / "kernels_page_lorenz.png"))
 
@@ -100,6 +100,12 @@ def test_points_and_image_input_kernels(qtbot, page, artifacts):
     settle(qtbot, page)
     assert page.last_run.result.kind == "points" and page.last_run.result.size() > 1000
     page.grab().save(str(artifacts / "kernels_page_mandelbulb.png"))
+
+    page.select_kernel("mandelbulb_volume")
+    settle(qtbot, page)
+    assert page.last_run.result.kind == "volume" and page.volume_method.isVisible()
+    assert float(canvas_pixels(page)[..., :3].std()) > 3
+    page.grab().save(str(artifacts / "kernels_page_volume.png"))
 
     page.select_kernel("green_screen")
     settle(qtbot, page)

@@ -366,3 +366,18 @@ def test_closing_the_window_while_training_asks_and_stop_stops(qtbot, digits_lib
     assert not window.isVisible() and not page.is_training()
     with digits_lib.session() as s:
         assert s.get(Run, run_id).status == "stopped"
+
+
+def test_device_choices_name_each_gpu_with_free_memory(monkeypatch):
+    import torch
+
+    from studio.ui.train_jobs import list_devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: ["NVIDIA H100", "NVIDIA RTX 4090"][i])
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: [(70 * 2**30, 80 * 2**30), (3 * 2**30, 24 * 2**30)][i])
+    devices = {d.key: d.label for d in list_devices()}
+    assert list(devices)[:4] == ["auto", "cpu", "cuda:0", "cuda:1"]
+    assert devices["cuda:0"] == "GPU 0: NVIDIA H100 (70.0 GB free of 80 GB)"
+    assert devices["cuda:1"] == "GPU 1: NVIDIA RTX 4090 (3.0 GB free of 24 GB)"
