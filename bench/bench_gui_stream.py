@@ -153,6 +153,8 @@ def run_case(app, script: Path, rate: float, seconds: float, live: bool, prefill
         "max_stall_ms": round(float(stalls.max()), 1) if len(stalls) else None,
         "p99_stall_ms": round(float(np.percentile(stalls, 99)), 1) if len(stalls) else None,
         "stalls_over_50ms": int((stalls > 50).sum()),
+        # when they happened (seconds after the start): a one-off at 0 s is the first redraw
+        "stalls_over_50ms_at_s": [round(probe.times[i] / 1000, 1) for i in np.flatnonzero(stalls > 50)[:10]],
     }
     if live:
         assert view is not None

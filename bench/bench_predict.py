@@ -133,7 +133,13 @@ def write_section(path: Path, rows: list[dict], device: str) -> None:
         "call by call (the CPU is shared with other jobs; turns keep the ratios fair); random weights (speed "
         "does not depend on them).\n\n"
         f"{table(rows)}\n\n"
-        f"Machine: {machine(device)}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n"
+        f"Machine: {machine(device)}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n\n"
+        "Reading: the exports' extra cost over the bare network is the in-graph uint8 -> float, "
+        "antialiased resize from 256 px and normalisation. onnxruntime's CPU kernels make the ONNX export "
+        "as fast as or faster than eager PyTorch; ONNX sessions are made without busy-waiting threads "
+        "(`session.intra_op.allow_spinning=0`) so they leave the cores to the GUI and training. The CPU "
+        "is shared with other jobs, so single-image figures of the tiny model vary between runs by up to "
+        "~2x; compare ratios, not absolute times.\n"
     )
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if SECTION in text:

@@ -149,8 +149,10 @@ def image_folder_epochs(root: Path, epochs: int, batch: int, workers: int, lr: f
 
 
 def steady(times: list[float]) -> float:
-    """Median of the epochs after the first (the first pays for caches and worker start-up)."""
-    return statistics.median(times[1:] if len(times) > 1 else times)
+    """The fastest steady epoch: other processes share this machine's cores, so the least
+    disturbed epoch is the best estimate of the cost itself (the first epoch of each run,
+    which pays for start-up, is dropped where the run is recorded)."""
+    return min(times)
 
 
 def cpu_mode(args) -> dict:
@@ -161,14 +163,15 @@ def cpu_mode(args) -> dict:
         n = len(x)
         results = {"machine": machine(), "train_images": n, "batch_size": args.batch_size, "epochs": args.epochs}
         # interleave the measurements so load from other processes hits all of them alike
-        for rnd in range(args.rounds):
-            results.setdefault("engine", []).extend(engine_epochs(lib, args.epochs, args.batch_size))
-            results.setdefault("plain", []).extend(plain_epochs(x, y, args.epochs, args.batch_size))
-            results.setdefault("imagefolder", []).extend(image_folder_epochs(folder, args.epochs, args.batch_size, args.workers))
+        for rnd in range(args.rounds):  # steady epochs only: each run's first epoch is dropped
+            results.setdefault("engine", []).extend(engine_epochs(lib, args.epochs, args.batch_size)[1:])
+            results.setdefault("plain", []).extend(plain_epochs(x, y, args.epochs, args.batch_size)[1:])
+            results.setdefault("imagefolder", []).extend(image_folder_epochs(folder, args.epochs, args.batch_size, args.workers)[1:])
             print(f"round {rnd + 1}: " + ", ".join(f"{k} {steady(results[k]):.2f} s" for k in ("engine", "plain", "imagefolder")),
                   file=sys.stderr)
         lib.close()
     e, p, i = (steady(results[k]) for k in ("engine", "plain", "imagefolder"))
+    results.update(medians={k: statistics.median(results[k]) for k in ("engine", "plain", "imagefolder")})
     results.update(engine_s=e, plain_s=p, imagefolder_s=i, engine_vs_plain=e / p, imagefolder_vs_engine=i / e,
                    engine_images_per_s=n / e)
     print(f"epoch of {n} images at 28 px, batch {args.batch_size}: engine {e:.2f} s, plain loop {p:.2f} s "

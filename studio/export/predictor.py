@@ -160,8 +160,12 @@ class OnnxPredictor(Predictor):
                     "onnxruntime here has no CUDA support", hint="use --device cpu or pip install onnxruntime-gpu"
                 )
             providers.insert(0, "CUDAExecutionProvider")
+        options = ort.SessionOptions()
+        # No busy-waiting worker threads after each run: on a desktop they would burn the cores
+        # the GUI, training or a torch model beside them need (costs little latency).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(path), providers=providers)
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise InvalidInputError(f"cannot load {Path(path).name} as ONNX ({str(exc).splitlines()[0][:160]})") from exc
         inp = self.session.get_inputs()[0]

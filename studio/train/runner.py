@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -85,6 +86,14 @@ def resolve_spec(lib: Library, view: DatasetView, spec: dict[str, Any]) -> dict[
         raise InvalidInputError(f"unknown training setting {unknown[0]!r}")
     out = {**DEFAULTS, **{k: v for k, v in spec.items() if v is not None}}
     out["augment"] = parse_augment(out["augment"])
+    pretrained = str(out["pretrained"])
+    if pretrained.lower() in ("none", "imagenet"):
+        out["pretrained"] = pretrained.lower()
+    elif not pretrained.isdigit():  # a weights file: absolute, so the worker finds it from anywhere
+        path = Path(pretrained).expanduser().resolve()
+        if not path.is_file():
+            raise NotFoundError(f"weights file not found: {path} (--pretrained takes imagenet, a run id, none or a file)")
+        out["pretrained"] = str(path)
     parent = _parent_card(lib, out["pretrained"])
     if parent is not None:
         if out["model"] and out["model"] != parent.architecture:

@@ -121,7 +121,13 @@ class EvaluatePage(QWidget):
         self._wanted_run: int | None = None  # asked for by select_run, applied when the list arrives
         self._wanted_tries = 0
         self._build()
-        self.reload_runs()
+        self._loaded = False  # the run list loads when the page is first shown
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._loaded:
+            self._loaded = True
+            self.reload_runs()
 
     # ---- layout ----------------------------------------------------------------------------
     def _build(self) -> None:

@@ -136,7 +136,13 @@ class RunsPage(QWidget):
         self._timer.setInterval(ACTIVE_REFRESH_MS)
         self._timer.timeout.connect(self._refresh_if_active)
         self._timer.start()
-        self.refresh()
+        self._loaded = False  # the list loads when the page is first shown
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._loaded:
+            self._loaded = True
+            self.refresh()
 
     # ---- layout ----------------------------------------------------------------------------
     def _build(self) -> None:

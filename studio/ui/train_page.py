@@ -342,7 +342,13 @@ class TrainPage(QWidget):
         self._preview_timer.timeout.connect(self._refresh_preview)
         self.settings.preview_wanted.connect(self._preview_timer.start)
         self.settings.preview_again.clicked.connect(self._next_preview_seed)
-        self.reload_choices()
+        self._loaded = False  # choices load when first shown: they import torch (seconds)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._loaded:
+            self._loaded = True
+            self.reload_choices()
 
     def _build(self) -> None:
         root = QHBoxLayout(self)

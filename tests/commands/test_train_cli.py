@@ -131,6 +131,7 @@ def test_human_output_has_progress_and_summary(tmp_path):
     (["train", "digits", "--epochs", "0"], "epochs must be at least 1"),
     (["train", "digits", "--augment", "blur"], "unknown augmentation 'blur'"),
     (["train", "digits", "--pretrained", "999"], "run 999 has no trained model"),
+    (["train", "digits", "--pretrained", "/nonexistent/weights.pth"], "weights file not found: /nonexistent/weights.pth"),
     (["runs", "show", "42"], "no run 42"),
     (["runs", "stop", "x"], "a run id is a number"),
     (["evaluate", "42"], "run 42 has no trained model"),
@@ -147,3 +148,19 @@ def test_stop_of_a_finished_run_is_refused(trained):
     home, run_id, _ = trained
     proc = studio(home, "runs", "stop", str(run_id))
     assert proc.returncode == 1 and "is not running (it is completed)" in proc.stderr
+
+
+def test_imagenet_offline_fails_the_run_with_where_to_put_the_file(trained, tmp_path):
+    import os
+
+    home = trained[0]
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "STUDIO_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "studio", "--home", str(home), "train", "digits", "--model",
+                           "mobilenet_v3_small", "--pretrained", "imagenet", "--image-size", "16", "--json"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 1
+    expected_dir = tmp_path / "torch" / "hub" / "checkpoints"
+    assert "mobilenet_v3_small-047dcff4.pth" in proc.stderr and str(expected_dir) in proc.stderr
+    assert "--pretrained PATH" in proc.stderr
+    done = lines(proc.stdout)[-1]
+    assert done["event"] == "done" and done["status"] == "failed" and "047dcff4" in done["error"]

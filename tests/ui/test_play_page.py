@@ -159,12 +159,35 @@ def test_export_page_exports_and_shows_parity(qtbot, digits_run, digits_lib, tmp
     page.grab().save(str(artifacts / "export_page.png"))
 
 
-def test_export_page_flags_a_failed_parity(qtbot, digits_lib):
+def test_export_page_flags_a_failed_parity(qtbot, digits_lib, artifacts):
     from studio.ui.export_page import ExportPage
 
     page = ExportPage(digits_lib)
     qtbot.addWidget(page)
+    page.resize(1280, 800)
+    page.show()
     page.show_report({"split": "test", "n": 150, "agreement": 0.9, "top1_agree": 135, "max_prob_diff": 0.3,
                       "threshold": 1e-4, "runtime": "onnxruntime"}, False, "/tmp/x.onnx", "/tmp/x.onnx.example.py")
     assert page.verdict.text().startswith("FLAGGED")
     assert "PARITY FAILED" in page.progress_label.text()
+    assert page.fields["agreement"].text() == "90.00% (135 of 150)"
+    qtbot.wait(200)
+    page.grab().save(str(artifacts / "export_page_flagged.png"))
+
+
+def test_main_window_has_play_and_export_pages(qtbot, digits_run, digits_lib, digit_files, artifacts):
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow(digits_lib)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    assert {"play", "export"} <= set(window.page_keys())
+    window.show_page("play")
+    play = window.page("play")
+    qtbot.waitUntil(lambda: play.predictor is not None, timeout=WAIT_MS)  # loads when first shown
+    with qtbot.waitSignal(play.predictions_done, timeout=WAIT_MS):
+        play.add_paths([str(f) for f in digit_files[:4]])
+    qtbot.wait(200)
+    window.grab().save(str(artifacts / "main_window_play.png"))
+    play.pool.waitForDone(30_000)
