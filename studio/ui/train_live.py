@@ -112,11 +112,21 @@ class LiveRunModel:
         """Seconds left: the worker's estimate (at each epoch end) counting down; before the first
         epoch ends, remaining steps x batch size / images per second."""
         if self.eta_s is not None and math.isfinite(self.eta_s):
+            if self.status == "paused":
+                return self.eta_s  # frozen while paused (see LiveTrainingView.feed)
             return max(self.eta_s - (time.monotonic() - self.eta_stamp), 0.0)
         if self.steps_per_epoch and self.epochs and self.batch_size and self.samples_per_s > 0:
             remaining = self.epochs * self.steps_per_epoch - self.step
             return max(remaining, 0) * self.batch_size / self.samples_per_s
         return None
+
+    def set_paused(self, paused: bool) -> None:
+        """Status paused/running; the ETA countdown stops while paused."""
+        if paused and self.status != "paused":
+            self.eta_s = self.eta_now()
+        if paused or self.status == "paused":
+            self.eta_stamp = time.monotonic()
+        self.status = "paused" if paused else "running"
 
     def epoch_fraction(self) -> float:
         """How far the current epoch is, 0..1."""
@@ -316,7 +326,7 @@ class LiveTrainingView(QWidget):
                 m.status = str(event.get("status", "completed"))
                 self._on_done_metrics(event)
             elif kind in ("paused", "resumed"):
-                m.status = "paused" if kind == "paused" else "running"
+                m.set_paused(kind == "paused")
                 self._paused = kind == "paused"
             if isinstance(event.get("message"), str):
                 m.message = event["message"]
@@ -420,10 +430,10 @@ class LiveTrainingView(QWidget):
         if self._paused:
             if self._proc.resume():
                 self._paused = False
-                self.model.status = "running"
+                self.model.set_paused(False)
         elif self._proc.pause():
             self._paused = True
-            self.model.status = "paused"
+            self.model.set_paused(True)
         self._refresh_labels()
 
     def _set_controls(self, running: bool) -> None:

@@ -381,3 +381,26 @@ def test_device_choices_name_each_gpu_with_free_memory(monkeypatch):
     assert list(devices)[:4] == ["auto", "cpu", "cuda:0", "cuda:1"]
     assert devices["cuda:0"] == "GPU 0: NVIDIA H100 (70.0 GB free of 80 GB)"
     assert devices["cuda:1"] == "GPU 1: NVIDIA RTX 4090 (3.0 GB free of 24 GB)"
+
+
+def test_eta_counts_down_and_stops_while_paused(monkeypatch):
+    from studio.ui import train_live
+
+    now = [1000.0]
+    monkeypatch.setattr(train_live.time, "monotonic", lambda: now[0])
+    m = train_live.LiveRunModel()
+    m.eta_s, m.eta_stamp, m.status = 100.0, now[0], "running"
+    now[0] += 30
+    assert m.eta_now() == pytest.approx(70)
+    m.set_paused(True)
+    now[0] += 500
+    assert m.eta_now() == pytest.approx(70)  # paused: frozen
+    m.set_paused(True)  # the worker's "paused" event after the button: still frozen at 70
+    assert m.eta_now() == pytest.approx(70)
+    m.set_paused(False)
+    now[0] += 10
+    assert m.eta_now() == pytest.approx(60)
+    # before any epoch ended: remaining steps x batch / speed
+    m2 = train_live.LiveRunModel()
+    m2.epochs, m2.steps_per_epoch, m2.batch_size, m2.samples_per_s, m2.step = 2, 10, 32, 64.0, 4
+    assert m2.eta_now() == pytest.approx(16 * 32 / 64)
