@@ -59,12 +59,34 @@ def make_library(root: Path, copies: int, size: int = 28) -> Library:
     return lib
 
 
-def engine_epochs(lib: Library, epochs: int, batch: int, device: str = "cpu", **spec) -> list[float]:
-    """Training seconds per epoch from the engine's own epoch events (validation excluded)."""
-    times: list[float] = []
+def clocks() -> tuple[float, float]:
+    """(wall, CPU) seconds; CPU = this process's threads + finished child processes (DataLoader
+    workers), so time lost to OTHER processes sharing the cores does not count."""
+    t = os.times()
+    return time.perf_counter(), t.user + t.system + t.children_user + t.children_system
+
+
+def lap(start: tuple[float, float]) -> tuple[float, float]:
+    now = clocks()
+    return now[0] - start[0], now[1] - start[1]
+
+
+def engine_epochs(lib: Library, epochs: int, batch: int, device: str = "cpu", **spec) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of each epoch's training steps, timed by handlers on the engine itself
+    (from EPOCH_STARTED to the epoch's last ITERATION_COMPLETED: validation excluded)."""
+    from studio.train.engine import Events
+
+    times: list[tuple[float, float]] = []
+    marks: dict[str, tuple[float, float]] = {}
+
+    def control(engine):
+        engine.on(Events.EPOCH_STARTED, lambda e: marks.update(start=clocks()))
+        engine.on(Events.ITERATION_COMPLETED,
+                  lambda e: times.append(lap(marks["start"])) if e.state.epoch_iteration == e.state.epoch_length else None)
+
     run_id = create_run(lib, "mnistish", {"model": "simple-cnn", "image_size": 28, "epochs": epochs, "batch_size": batch,
                                           "augment": "none", "device": device, **spec})
-    run_training(lib, run_id, emit=lambda e: times.append(e["train_seconds"]) if e["event"] == "epoch" else None)
+    run_training(lib, run_id, control=control)
     return times
 
 
@@ -89,7 +111,7 @@ def plain_epochs(x: torch.Tensor, y: torch.Tensor, epochs: int, batch: int, lr: 
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.25)
     times = []
     for _ in range(epochs):
-        t0 = time.perf_counter()
+        t0 = clocks()
         model.train()
         perm = torch.randperm(len(x))
         for i in range(0, len(x), batch):
@@ -102,7 +124,7 @@ def plain_epochs(x: torch.Tensor, y: torch.Tensor, epochs: int, batch: int, lr: 
             opt.step()
             sched.step()
             loss.item()
-        times.append(time.perf_counter() - t0)
+        times.append(lap(t0))
     return times
 
 
@@ -135,7 +157,7 @@ def image_folder_epochs(root: Path, epochs: int, batch: int, workers: int, lr: f
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.25)
     times = []
     for _ in range(epochs):
-        t0 = time.perf_counter()
+        t0 = clocks()
         model.train()
         for xb, yb in loader:
             loss = F.cross_entropy(model(xb), yb)
@@ -144,15 +166,16 @@ def image_folder_epochs(root: Path, epochs: int, batch: int, workers: int, lr: f
             opt.step()
             sched.step()
             loss.item()
-        times.append(time.perf_counter() - t0)
+        del xb, yb
+        times.append(lap(t0))  # the epoch's workers have exited: their CPU time is counted
     return times
 
 
-def steady(times: list[float]) -> float:
-    """The fastest steady epoch: other processes share this machine's cores, so the least
-    disturbed epoch is the best estimate of the cost itself (the first epoch of each run,
-    which pays for start-up, is dropped where the run is recorded)."""
-    return min(times)
+def steady(times: list[tuple[float, float]], which: int) -> float:
+    """The fastest steady epoch (each run's first epoch, which pays for start-up, is dropped
+    where the run is recorded): other processes share these cores, so the least disturbed epoch
+    is the best estimate of the cost itself. which: 0 = wall, 1 = CPU seconds."""
+    return min(t[which] for t in times)
 
 
 def cpu_mode(args) -> dict:
@@ -167,15 +190,20 @@ def cpu_mode(args) -> dict:
             results.setdefault("engine", []).extend(engine_epochs(lib, args.epochs, args.batch_size)[1:])
             results.setdefault("plain", []).extend(plain_epochs(x, y, args.epochs, args.batch_size)[1:])
             results.setdefault("imagefolder", []).extend(image_folder_epochs(folder, args.epochs, args.batch_size, args.workers)[1:])
-            print(f"round {rnd + 1}: " + ", ".join(f"{k} {steady(results[k]):.2f} s" for k in ("engine", "plain", "imagefolder")),
-                  file=sys.stderr)
+            print(f"round {rnd + 1}: " + ", ".join(f"{k} {steady(results[k], 0):.2f} s wall / {steady(results[k], 1):.2f} s CPU"
+                                                   for k in ("engine", "plain", "imagefolder")), file=sys.stderr)
         lib.close()
-    e, p, i = (steady(results[k]) for k in ("engine", "plain", "imagefolder"))
-    results.update(medians={k: statistics.median(results[k]) for k in ("engine", "plain", "imagefolder")})
-    results.update(engine_s=e, plain_s=p, imagefolder_s=i, engine_vs_plain=e / p, imagefolder_vs_engine=i / e,
-                   engine_images_per_s=n / e)
-    print(f"epoch of {n} images at 28 px, batch {args.batch_size}: engine {e:.2f} s, plain loop {p:.2f} s "
-          f"({e / p:.3f}x), ImageFolder+DataLoader({args.workers} workers) {i:.2f} s (engine {i / e:.2f}x faster)")
+    names = ("engine", "plain", "imagefolder")
+    wall = {k: steady(results[k], 0) for k in names}
+    cpu = {k: steady(results[k], 1) for k in names}
+    results.update(wall_s=wall, cpu_s=cpu,
+                   engine_vs_plain={"wall": wall["engine"] / wall["plain"], "cpu": cpu["engine"] / cpu["plain"]},
+                   imagefolder_vs_engine={"wall": wall["imagefolder"] / wall["engine"], "cpu": cpu["imagefolder"] / cpu["engine"]})
+    print(f"steady epoch of {n} images at 28 px, batch {args.batch_size} (fastest of {len(results['engine'])}):")
+    for k, label in zip(names, ("studio engine", "plain loop", f"ImageFolder+DataLoader({args.workers} workers)")):
+        print(f"  {label:34s} {wall[k]:7.2f} s wall {cpu[k]:7.2f} s CPU")
+    print(f"  engine / plain: {results['engine_vs_plain']['wall']:.3f}x wall, {results['engine_vs_plain']['cpu']:.3f}x CPU")
+    print(f"  ImageFolder / engine: {results['imagefolder_vs_engine']['wall']:.2f}x wall, {results['imagefolder_vs_engine']['cpu']:.2f}x CPU")
     return results
 
 

@@ -410,13 +410,16 @@ class _Trainer:
     # --- training ---------------------------------------------------------------------------
     def _train_step(self, engine: Engine, batch) -> dict[str, Any]:
         self.train_model.train()
-        x = batch.images.float().div_(255)
-        if self.augment is not None:
-            gen = torch.Generator(device=self.device).manual_seed(epoch_seed(self.spec["seed"], engine.state.epoch, batch.index))
-            x = self.augment(x, gen)
-        if self.kernel_transforms is not None:
-            x = self.kernel_transforms(x)
-        x = normalise(x, self.spec["mean"], self.spec["std"])
+        if self.augment is None and self.kernel_transforms is None:
+            x = self._uint8_to_input(batch.images)
+        else:
+            x = batch.images.float().div_(255)
+            if self.augment is not None:
+                gen = torch.Generator(device=self.device).manual_seed(epoch_seed(self.spec["seed"], engine.state.epoch, batch.index))
+                x = self.augment(x, gen)
+            if self.kernel_transforms is not None:
+                x = self.kernel_transforms(x)
+            x = normalise(x, self.spec["mean"], self.spec["std"])
         with self._autocast():
             logits = self.train_model(x)
             loss = F.cross_entropy(logits.float(), batch.labels)
@@ -428,6 +431,15 @@ class _Trainer:
         correct = (logits.argmax(1) == batch.labels).sum()
         return {"loss": float(loss.item()), "correct": int(correct.item()), "n": int(batch.labels.numel())}
 
+    def _uint8_to_input(self, images: torch.Tensor) -> torch.Tensor:
+        """(x / 255 - mean) / std as one multiply-add on the float copy (same values up to rounding)."""
+        if not hasattr(self, "_affine"):
+            mean = torch.tensor(self.spec["mean"], device=self.device).view(1, -1, 1, 1)
+            std = torch.tensor(self.spec["std"], device=self.device).view(1, -1, 1, 1)
+            self._affine = (1.0 / (255.0 * std), -mean / std)
+        scale, shift = self._affine
+        return torch.addcmul(shift, images.float(), scale)
+
     def _autocast(self):
         if self.amp_dtype is None:
             return nullcontext()
@@ -438,7 +450,7 @@ class _Trainer:
         self.model.eval()
         loss_sum, correct, n = 0.0, 0, 0
         for batch in self.val_loader.epoch(0):
-            x = normalise(batch.images.float().div_(255), self.spec["mean"], self.spec["std"])
+            x = self._uint8_to_input(batch.images)
             with self._autocast():
                 logits = self.model(x).float()
             loss_sum += float(F.cross_entropy(logits, batch.labels, reduction="sum"))
