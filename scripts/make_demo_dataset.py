@@ -1,7 +1,12 @@
-"""Make resources/demo/shapes.zip: coloured circles, squares and triangles (64x64 PNG, 3 classes).
+"""Make resources/demo/shapes.zip: coloured circles, squares, triangles and stars (64x64 PNG).
+
+Made to be "ready to train": a small CNN from scratch learns it in a few dozen steps, so the
+app's default settings give a convincing model. Shapes are large (about 40-70 % of the image),
+differ clearly in luminance from the background, and are only mildly rotated; colours, size,
+position and background vary independently of the class, so colour alone predicts nothing.
 
 Deterministic (fixed seed, fixed zip timestamps), so re-running it gives the same bytes.
-Usage:  .venv/bin/python scripts/make_demo_dataset.py [--per-class 60] [-o resources/demo/shapes.zip]
+Usage:  .venv/bin/python scripts/make_demo_dataset.py [--per-class 120] [-o resources/demo/shapes.zip]
 """
 
 from __future__ import annotations
@@ -14,51 +19,92 @@ import random
 import zipfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64
-CLASSES = ("circle", "square", "triangle")
+SUPERSAMPLE = 4  # draw large, then shrink: smooth anti-aliased edges
+CLASSES = ("circle", "square", "triangle", "star")
+PER_CLASS = 120
 ZIP_TIME = (2024, 1, 1, 0, 0, 0)
+MIN_LUMA_GAP = 0.35  # shape vs background, relative luminance (0..1)
 
 
-def _colour(rng: random.Random, lightness: tuple[float, float]) -> tuple[int, int, int]:
-    r, g, b = colorsys.hls_to_rgb(rng.random(), rng.uniform(*lightness), rng.uniform(0.45, 0.95))
-    return int(r * 255), int(g * 255), int(b * 255)
+def _luma(rgb: tuple[int, int, int]) -> float:
+    r, g, b = (c / 255 for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def _background(rng: random.Random, dark: bool) -> Image.Image:
-    """Solid, or a vertical two-colour gradient: variety the network must learn to ignore."""
-    band = (0.08, 0.35) if dark else (0.65, 0.92)
-    top, bottom = _colour(rng, band), _colour(rng, band)
-    if rng.random() < 0.4:
-        return Image.new("RGB", (SIZE, SIZE), top)
-    grad = Image.linear_gradient("L").resize((SIZE, SIZE))
-    return Image.composite(Image.new("RGB", (SIZE, SIZE), bottom), Image.new("RGB", (SIZE, SIZE), top), grad)
+def _colour(rng: random.Random, lightness: tuple[float, float], saturation: tuple[float, float]) -> tuple[int, int, int]:
+    r, g, b = colorsys.hls_to_rgb(rng.random(), rng.uniform(*lightness), rng.uniform(*saturation))
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def _colours(rng: random.Random) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]:
+    """(background top, background bottom, shape fill): pale backgrounds with vivid, darker
+    shapes, or (a third of the time) dark backgrounds with bright shapes; redrawn until the
+    shape's luminance stands clearly apart from both ends of the background."""
+    while True:
+        if rng.random() < 2 / 3:
+            top = _colour(rng, (0.82, 0.94), (0.3, 0.8))
+            fill = _colour(rng, (0.28, 0.45), (0.6, 0.95))
+        else:
+            top = _colour(rng, (0.1, 0.2), (0.2, 0.6))
+            fill = _colour(rng, (0.6, 0.75), (0.7, 1.0))
+        # a gentle gradient half the time: same hue family, slightly different lightness
+        shift = rng.uniform(-0.08, 0.08) if rng.random() < 0.5 else 0.0
+        bottom = tuple(min(255, max(0, round(c + 255 * shift))) for c in top)
+        if min(abs(_luma(fill) - _luma(top)), abs(_luma(fill) - _luma(bottom))) >= MIN_LUMA_GAP:
+            return top, bottom, fill
+
+
+def _background(size: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
+    if top == bottom:
+        return Image.new("RGB", (size, size), top)
+    grad = Image.linear_gradient("L").resize((size, size))
+    return Image.composite(Image.new("RGB", (size, size), bottom), Image.new("RGB", (size, size), top), grad)
+
+
+def _polygon(cx: float, cy: float, radii: list[float], angle: float) -> list[tuple[float, float]]:
+    """Vertices at equal angular steps from `angle`, at the given distances from the centre."""
+    step = 2 * math.pi / len(radii)
+    return [(cx + r * math.cos(angle + k * step), cy + r * math.sin(angle + k * step)) for k, r in enumerate(radii)]
+
+
+def shape_outline(shape: str, cx: float, cy: float, extent: float, tilt: float) -> list[tuple[float, float]] | None:
+    """Vertices of a shape whose width is about `extent`, rotated by `tilt` radians (None: circle)."""
+    if shape == "circle":
+        return None
+    if shape == "square":
+        return _polygon(cx, cy, [extent / math.sqrt(2)] * 4, math.pi / 4 + tilt)
+    if shape == "triangle":  # pointing up; its centroid sits a bit low, so lift it to look centred
+        r = extent / math.sqrt(3)
+        return _polygon(cx, cy + r / 4, [r] * 3, -math.pi / 2 + tilt)
+    if shape == "star":  # five points, pointing up
+        r = extent / (2 * math.cos(math.radians(18)))
+        return _polygon(cx, cy + r * 0.1, [r, r * 0.45] * 5, -math.pi / 2 + tilt)
+    raise ValueError(f"unknown shape {shape!r}")
 
 
 def draw_shape(rng: random.Random, shape: str) -> Image.Image:
-    dark = rng.random() < 0.5
-    img = _background(rng, dark)
+    top, bottom, fill = _colours(rng)
+    big = SIZE * SUPERSAMPLE
+    img = _background(big, top, bottom)
+    extent = rng.uniform(0.42, 0.68) * big  # width of the shape
+    margin = 0.06 * big + extent / 2
+    cx, cy = rng.uniform(margin, big - margin), rng.uniform(margin, big - margin)
+    tilt = math.radians(rng.uniform(-12, 12))  # mild: a square stays a square, not a diamond
     draw = ImageDraw.Draw(img)
-    fill = _colour(rng, (0.55, 0.8) if dark else (0.2, 0.45))  # contrast with the background
-    r = rng.uniform(13, 24)  # "radius": big enough that the outline, not the noise, dominates
-    cx = rng.uniform(r + 2, SIZE - r - 2)
-    cy = rng.uniform(r + 2, SIZE - r - 2)
-    if shape == "circle":
+    outline = shape_outline(shape, cx, cy, extent, tilt)
+    if outline is None:
+        r = extent / 2
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-    elif shape == "square":
-        angle = math.pi / 4 + rng.uniform(-0.2, 0.2)  # roughly axis-aligned: a square, not a diamond
-        corners = [(cx + r * math.cos(angle + k * math.pi / 2), cy + r * math.sin(angle + k * math.pi / 2)) for k in range(4)]
-        draw.polygon(corners, fill=fill)
     else:
-        angle = -math.pi / 2 + rng.uniform(-0.3, 0.3)  # roughly pointing up
-        corners = [(cx + r * math.cos(angle + k * 2 * math.pi / 3), cy + r * math.sin(angle + k * 2 * math.pi / 3)) for k in range(3)]
-        draw.polygon(corners, fill=fill)
-    return img.filter(ImageFilter.SMOOTH)  # soft edges, like a photo of a drawing
+        draw.polygon(outline, fill=fill)
+    return img.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
 
 
-def make_zip(out: Path, per_class: int, seed: int = 0) -> int:
+def make_zip(out: Path, per_class: int = PER_CLASS, seed: int = 0) -> int:
     rng = random.Random(seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:  # PNG is compressed already
@@ -73,7 +119,7 @@ def make_zip(out: Path, per_class: int, seed: int = 0) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=60)
+    parser.add_argument("--per-class", type=int, default=PER_CLASS)
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "resources" / "demo" / "shapes.zip")
     args = parser.parse_args()
     size = make_zip(args.output, args.per_class)

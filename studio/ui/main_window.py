@@ -97,10 +97,9 @@ class MainWindow(QMainWindow):
         self.add_page("kernels", "Kernels", icon("kernels"), KernelsPage(lib))
         from studio.ui.export_page import ExportPage  # both load nothing until first shown
         from studio.ui.play_page import PlayPage
-        from studio.ui.play_widgets import QStyle, nav_icon
 
-        self.add_page("play", "Play", nav_icon("play", QStyle.StandardPixmap.SP_MediaPlay), PlayPage(lib))
-        self.add_page("export", "Export", nav_icon("export", QStyle.StandardPixmap.SP_DialogSaveButton), ExportPage(lib))
+        self.add_page("play", "Play", icon("play"), PlayPage(lib))
+        self.add_page("export", "Export", icon("export"), ExportPage(lib))
         self._restore_settings()
         self._update_sample_count()
 

@@ -6,9 +6,8 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QFrame,
     QGridLayout,
@@ -17,20 +16,11 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 THUMB = 96
-
-
-def nav_icon(name: str, standard: QStyle.StandardPixmap) -> QIcon:
-    """The resources/icons SVG when there is one, else Qt's standard icon."""
-    from studio.ui.style import icon
-
-    themed = icon(name)
-    return themed if not themed.isNull() else QApplication.style().standardIcon(standard)
 
 
 def array_to_qimage(array: np.ndarray) -> QImage:
