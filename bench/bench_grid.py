@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sqlite3
 import statistics
 import sys
@@ -32,20 +31,10 @@ from studio.store.models import Dataset, Sample  # noqa: E402
 from studio.store.samples import SampleFilter  # noqa: E402
 from studio.ui.sample_grid import SampleGridModel, SampleGridView, ThumbnailCache  # noqa: E402
 
+from _common import machine, replace_section  # noqa: E402  (bench/ is sys.path[0])
+
 SECTION = "## Sample grid"
 REPEATS = 5
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, no GPU used, Python {platform.python_version()}, {platform.system()}"
 
 
 def make_library(home: Path, n: int) -> tuple[Library, int]:
@@ -177,17 +166,9 @@ def write_section(r: dict, path: Path) -> None:
         f"| {r['samples']:,} | {r['reference_s'] * 1000:.0f} ms | {r['grid_s'] * 1000:.0f} ms | "
         f"**{r['ratio']:.1f}x** | {r['step_median_ms']:.1f} / {r['step_p95_ms']:.1f} ms | "
         f"{r['jump_median_ms']:.1f} / {r['jump_max_ms']:.1f} ms |\n\n"
-        f"Machine: {machine()}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n"
+        f"Machine: {machine('no GPU used')}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n"
     )
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nRatios against a plain reference measured in the same script.\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt:] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    replace_section(SECTION, body, path)
 
 
 def main() -> None:

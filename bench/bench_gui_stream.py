@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import machine  # noqa: E402  (bench/ is sys.path[0])
 
 FAKE_WORKER = r'''
 import json, math, random, sys, time
@@ -51,20 +52,6 @@ print(json.dumps({"event": "done", "run_id": 1, "status": "completed", "metrics"
 '''
 
 PROBE_MS = 10
-
-
-def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return f"{cpu or 'unknown CPU'}, {os.cpu_count()} cores, no GPU used, {platform.system()}"
 
 
 class Probe:
@@ -187,7 +174,7 @@ def main() -> int:
         live = run_case(app, script, args.rate, args.seconds, live=True, prefill=args.prefill)
     expected = int(args.rate * args.seconds)
     out = {
-        "machine": machine(),
+        "machine": machine("no GPU used"),
         "rate_lines_per_s": args.rate,
         "prefilled_steps": args.prefill,
         "expected_steps": expected,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from studio.core.jobs import JobState  # noqa: E402
 from studio.store.datasets import create_dataset  # noqa: E402
 from studio.store.importers import import_path  # noqa: E402
 from studio.store.library import Library  # noqa: E402
+
+from _common import machine, replace_section  # noqa: E402  (bench/ is sys.path[0])
 
 SECTION = "## Import"
 TARGET_RATIO = 4.0
@@ -45,18 +46,6 @@ def make_tree(root: Path, n_files: int) -> None:
         folder = root / str(digits.target[k])
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels).save(folder / f"{i:05d}.png")
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, no GPU used, Python {platform.python_version()}, {platform.system()}"
 
 
 def warm_page_cache(path: Path) -> None:
@@ -140,17 +129,9 @@ def write_section(results: list[dict], path: Path) -> None:
         "for the Python part of each file). "
         f"Load average at the end: {max(r['load'] for r in results):.1f}; the 2 cores are shared with other "
         "jobs, so timings vary between runs.\n\n"
-        f"Machine: {machine()}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n"
+        f"Machine: {machine('no GPU used')}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n"
     )
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nRatios against a plain reference measured in the same script.\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt:] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    replace_section(SECTION, body, path)
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,25 +28,18 @@ from studio.kernels.api import Grid  # noqa: E402
 from studio.kernels.registry import discover_for_home  # noqa: E402
 from studio.kernels.runtime import run_kernel  # noqa: E402
 
+from _common import machine, read_section, replace_section  # noqa: E402  (bench/ is sys.path[0])
+
 SECTION = "## Kernels"
 WIDTH, HEIGHT, ITERS = 1920, 1080, 256
 TARGET_CPU_RATIO = 2.0
 TARGET_GPU_PX = 1e9
 
 
-def machine(gpu: bool) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def machine_line(gpu: bool) -> str:
     dev = torch.cuda.get_device_name(0) if gpu and torch.cuda.is_available() else "no GPU used"
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} cores, {dev}, torch {torch.__version__}, "
-            f"Python {platform.python_version()}; load average during the run {load}")
+    return f"{machine(f'{dev}, torch {torch.__version__}')}; load average during the run {load}"
 
 
 def time_numpy(spec, params) -> float:
@@ -94,7 +86,7 @@ def bench_cpu(rounds: int, thread_counts: list[int]) -> dict:
         "rows": rows,
         "compile_first_call_s": compile_first,
         "compile_note": note,
-        "machine": machine(False),
+        "machine": machine_line(False),
     }
 
 
@@ -123,7 +115,7 @@ def bench_gpu(rounds: int) -> dict:
             rows.append({"target": f"mandelbulb {res}^3" + (" compiled" if compiled else ""), "s": best,
                          "rate": res**3 / best, "unit": "grid points/s", "surface_points": run.result.size(),
                          "first_call_s": first, "note": note})
-    return {"mode": "gpu", "numpy_cpu_s": numpy_s, "rows": rows, "machine": machine(True)}
+    return {"mode": "gpu", "numpy_cpu_s": numpy_s, "rows": rows, "machine": machine_line(True)}
 
 
 def cpu_block(r: dict) -> str:
@@ -170,17 +162,9 @@ def gpu_block(r: dict) -> str:
 
 
 def write_section(block: str, subsection: str, path: Path) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
     intro = (f"{SECTION}\n\n`bench/bench_kernels.py`: the shipped Mandelbrot kernel (kernels/fractals.py) "
              "against its plain NumPy reference in the same run; `--gpu` adds CUDA pixels/s and Mandelbulb points/s.\n\n")
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        section = text[start: nxt if nxt != -1 else len(text)]
-        rest = text[nxt:] if nxt != -1 else ""
-        head = text[:start]
-    else:
-        section, rest, head = intro, "", text.rstrip("\n") + "\n\n"
+    section = read_section(SECTION, path) or intro
     blocks = {}
     for name in ("### CPU", "### GPU"):
         if name in section:
@@ -189,7 +173,7 @@ def write_section(block: str, subsection: str, path: Path) -> None:
             blocks[name] = section[s: e if e != -1 else len(section)].strip("\n") + "\n"
     blocks[subsection] = block.strip("\n") + "\n"
     body = intro + "\n".join(blocks[k] for k in ("### CPU", "### GPU") if k in blocks)
-    path.write_text(head + body + rest)
+    replace_section(SECTION, body, path)
 
 
 def main() -> None:

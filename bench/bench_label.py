@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sqlite3
 import statistics
 import sys
@@ -28,19 +27,9 @@ from studio.store import labels as store_labels  # noqa: E402
 from studio.store.library import Library  # noqa: E402
 from studio.store.models import Dataset, Sample  # noqa: E402
 
+from _common import machine, replace_section  # noqa: E402  (bench/ is sys.path[0])
+
 SECTION = "## Labelling"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, no GPU, Python {platform.python_version()}, {platform.system()}"
 
 
 def bare_update(db_path: Path, ids: list[int], class_id: int) -> float:
@@ -130,16 +119,9 @@ def write_section(r: dict, path: Path) -> None:
         f"| `set_labels` (store, keeps undo data) | {r['store_s'] * 1000:.1f} ms | {r['store_ratio']:.2f}x |\n"
         f"| label from the GUI: command + grid refresh | {r['app_s'] * 1000:.1f} ms | **{r['app_ratio']:.2f}x** |\n"
         f"| undo of it (restore + grid refresh) | {r['undo_s'] * 1000:.1f} ms | {r['undo_ratio']:.2f}x |\n\n"
-        f"Machine: {machine()}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n"
+        f"Machine: {machine('no GPU')}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n"
     )
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt:] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
+    replace_section(SECTION, body, path)
 
 
 def main() -> None:

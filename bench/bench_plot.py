@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_gui_stream import machine  # noqa: E402  (same folder)
+from _common import machine  # noqa: E402  (bench/ is sys.path[0])
 
 
 def loss_curve(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +89,7 @@ def main() -> int:
     live_ms = time_frames(live_frame, args.repeats)
     bare_ms = time_frames(bare_frame, args.repeats)
     out = {
-        "machine": machine(),
+        "machine": machine("no GPU used"),
         "points": args.points,
         "widget_px": list(size),
         "live_median_ms": round(statistics.median(live_ms), 1),

@@ -14,8 +14,6 @@ docs/benchmarks.md (unless --no-write).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,25 +34,19 @@ from studio.export.wrapper import wrap  # noqa: E402
 from studio.train.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard  # noqa: E402
 from studio.train.zoo import build_model  # noqa: E402
 
+from _common import machine, replace_section  # noqa: E402  (bench/ is sys.path[0])
+
 SECTION = "## Predict"
 INPUT_SIDE = 256
 CLASSES = 10
 
 
-def machine(device: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def machine_line(device: str) -> str:
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "no GPU used"
     import onnxruntime
 
-    return (f"{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"onnxruntime {onnxruntime.__version__}, Python {platform.python_version()}")
+    return machine(f"{gpu}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+                   f"onnxruntime {onnxruntime.__version__}")
 
 
 def timed_round_robin(cases: dict, repeats: int) -> dict[str, float]:
@@ -133,7 +125,7 @@ def write_section(path: Path, rows: list[dict], device: str) -> None:
         "call by call (the CPU is shared with other jobs; turns keep the ratios fair); random weights (speed "
         "does not depend on them).\n\n"
         f"{table(rows)}\n\n"
-        f"Machine: {machine(device)}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n\n"
+        f"Machine: {machine_line(device)}. Measured {time.strftime('%Y-%m-%d', time.gmtime())}.\n\n"
         "Reading: the exports' extra cost over the bare network is the in-graph uint8 -> float, "
         "antialiased resize from 256 px and normalisation. onnxruntime's CPU kernels make the ONNX export "
         "as fast as or faster than eager PyTorch; ONNX sessions are made without busy-waiting threads "
@@ -141,14 +133,7 @@ def write_section(path: Path, rows: list[dict], device: str) -> None:
         "is shared with other jobs, so single-image figures of the tiny model vary between runs by up to "
         "~2x; compare ratios, not absolute times.\n"
     )
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt:] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
+    replace_section(SECTION, body, path)
 
 
 def main() -> None:
@@ -164,7 +149,7 @@ def main() -> None:
         arch, size = spec.split(":")
         rows += bench_model(arch, int(size), args.device, {1: args.repeats, 64: max(3, args.repeats // 5)})
     print(table(rows))
-    print(f"\nMachine: {machine(args.device)}")
+    print(f"\nMachine: {machine_line(args.device)}")
     if not args.no_write:
         write_section(Path(args.doc), rows, args.device)
 

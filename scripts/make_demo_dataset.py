@@ -1,12 +1,13 @@
-"""Make resources/demo/shapes.zip: coloured circles, squares, triangles and stars (64x64 PNG).
+"""Make resources/demo/shapes.zip: coloured circles, squares and triangles (64x64 PNG, 3 classes).
 
 Made to be "ready to train": a small CNN from scratch learns it in a few dozen steps, so the
-app's default settings give a convincing model. Shapes are large (about 40-70 % of the image),
-differ clearly in luminance from the background, and are only mildly rotated; colours, size,
-position and background vary independently of the class, so colour alone predicts nothing.
+app's default settings give a convincing model. Shapes are large (40-78 % of the image width),
+are vivid on a pale background (always darker than it: with one contrast polarity to learn, a
+small CNN needs far fewer steps), and are only mildly rotated; colours, size, position and
+background vary independently of the class, so colour alone predicts nothing.
 
 Deterministic (fixed seed, fixed zip timestamps), so re-running it gives the same bytes.
-Usage:  .venv/bin/python scripts/make_demo_dataset.py [--per-class 120] [-o resources/demo/shapes.zip]
+Usage:  .venv/bin/python scripts/make_demo_dataset.py [--per-class 150] [-o resources/demo/shapes.zip]
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64
 SUPERSAMPLE = 4  # draw large, then shrink: smooth anti-aliased edges
-CLASSES = ("circle", "square", "triangle", "star")
-PER_CLASS = 120
+CLASSES = ("circle", "square", "triangle")
+PER_CLASS = 150
 ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 MIN_LUMA_GAP = 0.35  # shape vs background, relative luminance (0..1)
+# width as a fraction of the image, per class: chosen so the shapes cover similar areas (a
+# square fills its width squared, a triangle under half of it), so the amount of shape colour
+# in an image says little about the class
+EXTENT = {"circle": (0.45, 0.70), "square": (0.40, 0.62), "triangle": (0.52, 0.78)}
 
 
 def _luma(rgb: tuple[int, int, int]) -> float:
@@ -41,18 +46,13 @@ def _colour(rng: random.Random, lightness: tuple[float, float], saturation: tupl
 
 
 def _colours(rng: random.Random) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]:
-    """(background top, background bottom, shape fill): pale backgrounds with vivid, darker
-    shapes, or (a third of the time) dark backgrounds with bright shapes; redrawn until the
-    shape's luminance stands clearly apart from both ends of the background."""
+    """(background top, background bottom, shape fill): a pale background, solid or a gentle
+    gradient, and a vivid darker shape; redrawn until the shape's luminance stands clearly apart
+    from both ends of the background."""
     while True:
-        if rng.random() < 2 / 3:
-            top = _colour(rng, (0.82, 0.94), (0.3, 0.8))
-            fill = _colour(rng, (0.28, 0.45), (0.6, 0.95))
-        else:
-            top = _colour(rng, (0.1, 0.2), (0.2, 0.6))
-            fill = _colour(rng, (0.6, 0.75), (0.7, 1.0))
-        # a gentle gradient half the time: same hue family, slightly different lightness
-        shift = rng.uniform(-0.08, 0.08) if rng.random() < 0.5 else 0.0
+        top = _colour(rng, (0.82, 0.94), (0.3, 0.8))
+        fill = _colour(rng, (0.28, 0.45), (0.6, 0.95))
+        shift = rng.uniform(-0.08, 0.08) if rng.random() < 0.5 else 0.0  # same hue, a bit lighter/darker
         bottom = tuple(min(255, max(0, round(c + 255 * shift))) for c in top)
         if min(abs(_luma(fill) - _luma(top)), abs(_luma(fill) - _luma(bottom))) >= MIN_LUMA_GAP:
             return top, bottom, fill
@@ -80,9 +80,6 @@ def shape_outline(shape: str, cx: float, cy: float, extent: float, tilt: float) 
     if shape == "triangle":  # pointing up; its centroid sits a bit low, so lift it to look centred
         r = extent / math.sqrt(3)
         return _polygon(cx, cy + r / 4, [r] * 3, -math.pi / 2 + tilt)
-    if shape == "star":  # five points, pointing up
-        r = extent / (2 * math.cos(math.radians(18)))
-        return _polygon(cx, cy + r * 0.1, [r, r * 0.45] * 5, -math.pi / 2 + tilt)
     raise ValueError(f"unknown shape {shape!r}")
 
 
@@ -90,7 +87,7 @@ def draw_shape(rng: random.Random, shape: str) -> Image.Image:
     top, bottom, fill = _colours(rng)
     big = SIZE * SUPERSAMPLE
     img = _background(big, top, bottom)
-    extent = rng.uniform(0.42, 0.68) * big  # width of the shape
+    extent = rng.uniform(*EXTENT[shape]) * big
     margin = 0.06 * big + extent / 2
     cx, cy = rng.uniform(margin, big - margin), rng.uniform(margin, big - margin)
     tilt = math.radians(rng.uniform(-12, 12))  # mild: a square stays a square, not a diamond
@@ -101,7 +98,7 @@ def draw_shape(rng: random.Random, shape: str) -> Image.Image:
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
     else:
         draw.polygon(outline, fill=fill)
-    return img.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
+    return img.reduce(SUPERSAMPLE)  # box filter: anti-aliased edges without ringing halos
 
 
 def make_zip(out: Path, per_class: int = PER_CLASS, seed: int = 0) -> int:

@@ -22,7 +22,7 @@ def test_demo_zip_is_small_and_regenerates_identically(tmp_path):
     spec = importlib.util.spec_from_file_location("make_demo", resources_dir().parent / "scripts" / "make_demo_dataset.py")
     make_demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_demo)
-    make_demo.make_zip(tmp_path / "shapes.zip", per_class=60)
+    make_demo.make_zip(tmp_path / "shapes.zip", per_class=150)
     digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     assert digest(tmp_path / "shapes.zip") == digest(shipped)
 
@@ -43,12 +43,24 @@ def test_demo_shapes_are_learnable():
             colours.append(np.asarray(img, np.float32).mean(axis=(0, 1)))
             labels.append(name.split("/")[1])
     assert sorted(set(labels)) == ["circle", "square", "triangle"]
-    assert all(labels.count(c) == 60 for c in set(labels))
+    assert all(labels.count(c) == 150 for c in set(labels))
     shape_acc = cross_val_score(LogisticRegression(max_iter=2000), np.array(images), labels, cv=4).mean()
     colour_acc = cross_val_score(LogisticRegression(max_iter=2000), np.array(colours), labels, cv=4).mean()
     print(f"HOG accuracy {shape_acc:.2f}, mean-colour accuracy {colour_acc:.2f}")
-    assert shape_acc > 0.85
-    assert colour_acc < 0.6
+    assert shape_acc > 0.9
+    assert colour_acc < 0.55  # chance is 0.33
+
+
+def test_demo_shapes_are_large_and_stand_out():
+    """Ready to train from scratch: in every image the shape is clearly darker than the
+    background (median of the border) and covers a good part of the image."""
+    with zipfile.ZipFile(resources_dir() / "demo" / "shapes.zip") as zf:
+        for name in zf.namelist():
+            grey = np.asarray(Image.open(io.BytesIO(zf.read(name))).convert("L"), np.float32) / 255
+            background = np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
+            shape = grey < background - 0.15
+            assert background - np.median(grey[shape]) > 0.3, name
+            assert 0.1 < shape.mean() < 0.45, name
 
 
 def test_library_open_with_demo_adds_the_split_dataset(tmp_path):
@@ -56,10 +68,10 @@ def test_library_open_with_demo_adds_the_split_dataset(tmp_path):
     try:
         with lib.session() as s:
             (summary,) = list_datasets(s)
-            assert summary.name == "Demo shapes" and summary.samples == 180 and summary.classes == 3
+            assert summary.name == "Demo shapes" and summary.samples == 450 and summary.classes == 3
             assert [(c.name, c.count) for c in class_counts(s, summary.id)] == [
-                ("circle", 60), ("square", 60), ("triangle", 60)]
-            assert split_counts(s, summary.id) == {"train": 144, "val": 18, "test": 18, None: 0}
+                ("circle", 150), ("square", 150), ("triangle", 150)]
+            assert split_counts(s, summary.id) == {"train": 360, "val": 45, "test": 45, None: 0}
     finally:
         lib.close()
     again = Library.open(tmp_path / "lib", demo=True)  # not added twice
