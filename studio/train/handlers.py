@@ -153,5 +153,18 @@ class StepLogger:
     def __call__(self, engine: Engine) -> None:
         elapsed = max(time.perf_counter() - self._t0, 1e-9)
         out = engine.state.output
-        self.emit({"event": "step", "step": engine.state.iteration, "epoch": engine.state.epoch,
-                   "loss": round(out["loss"], 6), "lr": self.lr(), "samples_per_s": round(self._samples / elapsed, 1)})
+        event = {"event": "step", "step": engine.state.iteration, "epoch": engine.state.epoch,
+                 "loss": round(out["loss"], 6), "lr": self.lr(), "samples_per_s": round(self._samples / elapsed, 1)}
+        gpu_mb = gpu_memory_mb()
+        if gpu_mb is not None:
+            event["gpu_mem_mb"] = gpu_mb
+        self.emit(event)
+
+
+def gpu_memory_mb() -> float | None:
+    """Peak CUDA memory this process allocated, in MB; None when not training on CUDA."""
+    import torch
+
+    if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**20, 1)

@@ -138,3 +138,13 @@ def test_nan_guard_names_the_step():
     NaNGuard().attach(engine)
     with pytest.raises(TrainingFailed, match="loss became NaN at step 3 - try a lower learning rate"):
         engine.run([1, 2, 3, 4])
+
+
+def test_step_events_carry_no_gpu_memory_when_training_on_cpu():
+    from studio.train.handlers import gpu_memory_mb
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine: covered by tests/train/test_gpu.py")
+    assert gpu_memory_mb() is None

@@ -27,6 +27,8 @@ def test_cuda_training_with_amp_and_gpu_resident_cache(digits_lib, monkeypatch):
     assert result["status"] == "completed" and result["metrics"]["val_accuracy"] > 0.9
     assert events[0]["device"].startswith("cuda")
     assert made and all(m.in_memory and m._tensor.device.type == "cuda" for m in made)
+    steps = [e for e in events if e["event"] == "step"]
+    assert steps and all(e["gpu_mem_mb"] > 0 for e in steps)  # the Train page shows it
 
 
 def test_amp_can_be_switched_off_on_cuda(digits_lib):
