@@ -422,7 +422,8 @@ class SampleGridView(QListView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         """Spread the columns over the whole width instead of leaving a gap at the right."""
-        width = self.viewport().width()
+        # Qt wraps an icon row when it would reach the viewport's last pixel, so keep a margin
+        width = self.viewport().width() - 2
         cell = TILE_SIZE + QSize(4, 4)
         columns = max(1, width // cell.width())
         spread = QSize(max(cell.width(), width // columns), cell.height())

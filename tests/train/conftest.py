@@ -78,3 +78,9 @@ def add_regrouped_dataset(lib: Library, source: str, name: str, groups: dict[str
                          channels=r.channels, byte_size=r.byte_size, class_id=new_class[old_names[r.class_id]],
                          split=r.split, source_path=r.source_path, labelled_by=r.labelled_by))
         return ds.id
+
+
+@pytest.fixture
+def regrouped_dataset():
+    """``add_regrouped_dataset`` (test modules here are not a package, so they get it as a fixture)."""
+    return add_regrouped_dataset
