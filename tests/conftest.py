@@ -6,9 +6,12 @@ GUI tests run on a real X server (scripts/test.sh starts Xvfb); without one they
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+from studio.store.library import Library
 
 ARTIFACTS = Path(__file__).parent / "_artifacts"  # screenshots saved by GUI tests: look at them
 
@@ -41,8 +44,6 @@ def home(tmp_path) -> Path:
 @pytest.fixture
 def library(home):
     """A fresh library (migrated to head, no demo dataset)."""
-    from studio.store.library import Library
-
     lib = Library.open(home)
     yield lib
     lib.close()
@@ -52,3 +53,30 @@ def library(home):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# Digits libraries for the engine, data and GUI tests: built once per session, copied per test.
+@pytest.fixture(scope="session")
+def digits_template(tmp_path_factory) -> Path:
+    from studio.data.digits import add_digits_dataset
+
+    home = tmp_path_factory.mktemp("digits") / "library"
+    lib = Library.open(home)
+    add_digits_dataset(lib, "digits")
+    lib.close()
+    return home
+
+
+@pytest.fixture
+def digits_home(digits_template, tmp_path) -> Path:
+    """A library with dataset "digits": 1797 8x8 PNGs, train/val/test 70/15/15, stratified."""
+    home = tmp_path / "library"
+    shutil.copytree(digits_template, home)
+    return home
+
+
+@pytest.fixture
+def digits_lib(digits_home):
+    lib = Library.open(digits_home)
+    yield lib
+    lib.close()
