@@ -201,11 +201,15 @@ class KernelsPage(QWidget):
         for w in (self.new_button, self.save_button, self.revert_button):
             buttons.addWidget(w)
         buttons.addStretch(1)
-        buttons.addWidget(self.run_button)
+        header = QHBoxLayout()  # Run sits beside the path: the button row is full at 1280 px
+        self.source_path_label.setMinimumWidth(1)
+        self.source_path_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        header.addWidget(self.source_path_label, 1)
+        header.addWidget(self.run_button)
         src = QWidget()
         sl = QVBoxLayout(src)
         sl.setContentsMargins(0, 0, 0, 0)
-        sl.addWidget(self.source_path_label)
+        sl.addLayout(header)
         sl.addWidget(self.editor, 1)
         sl.addWidget(self.error_label)
         sl.addLayout(buttons)
