@@ -28,3 +28,12 @@ def emit_json(obj: dict[str, Any]) -> None:
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+
+
+def confirm(question: str, refusal: str) -> bool:
+    """Ask ``question`` on a terminal (y/N); with no terminal to ask, refuse with ``refusal``."""
+    from studio.core.errors import InvalidInputError
+
+    if not sys.stdin.isatty():
+        raise InvalidInputError(refusal)
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from studio.commands.common import add_json_flag, emit_json, open_library
+from studio.commands.common import add_json_flag, confirm, emit_json, open_library
 from studio.core.errors import InvalidInputError, NotFoundError
 
 
@@ -140,15 +140,12 @@ def cmd_delete(args) -> int:
     with lib.session() as s:
         ds = get_dataset(s, args.name)
         ds_id, name, n = ds.id, ds.name, count_samples(s, ds.id)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise InvalidInputError(
-                f"refusing to delete dataset {name!r} ({n} samples) without --yes (no terminal to ask)"
-            )
-        answer = input(f"Delete dataset {name!r} and its {n} samples? [y/N] ").strip().lower()
-        if answer not in ("y", "yes"):
-            print("nothing deleted", file=sys.stderr)
-            return 1
+    if not args.yes and not confirm(
+        f"Delete dataset {name!r} and its {n} samples?",
+        f"refusing to delete dataset {name!r} ({n} samples) without --yes (no terminal to ask)",
+    ):
+        print("nothing deleted", file=sys.stderr)
+        return 1
     removed = delete_dataset(lib, ds_id)
     if args.json:
         emit_json({"id": ds_id, "name": name, "deleted_samples": n, "removed_files": removed})

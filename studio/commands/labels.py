@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from studio.commands.common import add_json_flag, emit_json, open_library
+from studio.commands.common import add_json_flag, confirm, emit_json, open_library
 from studio.core.errors import InvalidInputError
 
 
@@ -293,12 +293,6 @@ def cmd_classes_merge(args) -> int:
     return 0
 
 
-def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-
-
 def cmd_classes_delete(args) -> int:
     from studio.store.labels import class_sample_count, delete_class, find_class
 
@@ -307,14 +301,12 @@ def cmd_classes_delete(args) -> int:
         ds = _dataset(s, args.dataset)
         cls = find_class(s, ds.id, args.name)
         class_id, name, count = cls.id, cls.name, class_sample_count(s, cls.id)
-    if not args.yes:
-        question = f"Delete class {name!r}? Its {count} sample(s) become unlabelled."
-        if not sys.stdin.isatty():
-            raise InvalidInputError(f"deleting class {name!r} would unlabel {count} sample(s); "
-                                    "add --yes to confirm")
-        if not _confirm(question):
-            print("nothing deleted", file=sys.stderr)
-            return 1
+    if not args.yes and not confirm(
+        f"Delete class {name!r}? Its {count} sample(s) become unlabelled.",
+        f"deleting class {name!r} would unlabel {count} sample(s); add --yes to confirm",
+    ):
+        print("nothing deleted", file=sys.stderr)
+        return 1
     with lib.transaction() as s:
         removal = delete_class(s, class_id)
     if args.json:
