@@ -88,6 +88,7 @@ class DatasetsPage(QWidget):
         self.summary_dialog: ImportSummaryDialog | None = None
         self.viewer: SampleViewer | None = None
         self._busy_job: Job | None = None
+        self._shown_before = False  # coming back to the page re-reads the counts
 
         self.thumbnails = ThumbnailCache(lib, parent=self)
         self.model = SampleGridModel(lib, self.thumbnails, self)
@@ -96,7 +97,7 @@ class DatasetsPage(QWidget):
         self.import_panel.cancel_requested.connect(self.cancel_import)
         self._live_timer = QTimer(self)
         self._live_timer.setInterval(1500)
-        self._live_timer.timeout.connect(self.refresh_counts_only)
+        self._live_timer.timeout.connect(self.refresh_store_views)
 
         self._make_actions()
         self._build()
@@ -571,6 +572,7 @@ class DatasetsPage(QWidget):
             show_error(self, "Cannot split the dataset", str(exc))
             return {}
         self.refresh_counts()
+        self.labelling.reload()
         parts = ", ".join(f"{SPLIT_TITLES.get(k or 'none', k)}: {v:,}" for k, v in dict(counts).items())
         self.status.emit(f"Split “{self.current_summary.name}”: {parts}")
         return counts
@@ -639,6 +641,13 @@ class DatasetsPage(QWidget):
             self.current_summary = summaries[self.current_id]
             self.refresh_counts(reload_grid=False)
 
+    def refresh_store_views(self) -> None:
+        """After the store changed outside the labelling controller (an import adding classes
+        and samples, a split): the counts, the dataset list and the labelling views (class
+        panel, "Label as" buttons, problems), keeping the grid's scroll and selection."""
+        self.refresh_counts_only()
+        self.labelling.reload()
+
     def cancel_import(self) -> None:
         if self.import_job is not None:
             self.import_job.cancel()
@@ -650,6 +659,7 @@ class DatasetsPage(QWidget):
         self.import_panel.hide()
         dataset_id, _ = self._import_dataset
         self.refresh_datasets(select_id=dataset_id)
+        self.labelling.reload()  # the same dataset stays selected: nothing else tells the class panel
         self._update_actions()
 
     def _on_import_finished(self, summary: ImportSummary) -> None:
@@ -684,6 +694,9 @@ class DatasetsPage(QWidget):
         self.grid.scrollTo(idx)
 
     def on_shown(self) -> None:
+        if self._shown_before:  # other pages change the store too (Evaluate's Split…)
+            self.refresh_store_views()
+        self._shown_before = True
         self.grid.setFocus()
 
     def shutdown(self) -> None:

@@ -538,3 +538,59 @@ def test_refresh_counts_only_keeps_the_grid(make_window, qtbot, digits_200):
     assert shown_counts(page)["All samples"] == 200
     assert "193 labelled" in page.subtitle.text()
     assert not resets and page.grid.currentIndex().row() == 5
+
+
+def class_panel_rows(page) -> dict[str, str]:
+    """What the Classes panel on the right shows: {class name: count}."""
+    tree = page.labelling.class_panel.tree
+    return {tree.topLevelItem(i).text(1): tree.topLevelItem(i).text(2) for i in range(tree.topLevelItemCount())}
+
+
+def import_with_keys(qtbot, window, folder: Path, monkeypatch) -> None:
+    """Ctrl+I, as a user would, answering the folder dialog with ``folder``."""
+    import studio.ui.datasets_page as page_module
+
+    monkeypatch.setattr(page_module.QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    page = window.datasets
+    with qtbot.waitSignal(page.import_finished, timeout=WAIT_MS):
+        qtbot.keyClick(page.grid, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    wait_grid(qtbot, page)
+    page.summary_dialog.close()
+
+
+def test_import_fills_the_class_panel_and_label_buttons(make_window, qtbot, digits_200, tmp_path, monkeypatch,
+                                                        artifacts):
+    """Issue 16: after an import the Classes panel showed only "unlabelled 0" and the "Label as"
+    bar "No classes yet" until the user switched datasets and back."""
+    window = make_window(demo=False)
+    page = window.datasets
+    page.create_dataset("digits")  # New, then Import: the dataset stays selected across the import
+    labelling = page.labelling
+    assert class_panel_rows(page) == {"unlabelled": "0"} and labelling.class_buttons.note is not None
+    import_with_keys(qtbot, window, digits_200, monkeypatch)
+    counts = db_counts(window.lib, page.current_id)
+    assert class_panel_rows(page) == {**{n: str(c) for n, c in counts["classes"].items()}, "unlabelled": "0"}
+    buttons = [b.text() for b in labelling.class_buttons.class_buttons]
+    assert len(buttons) == 10 and buttons[0].startswith("1  ") and labelling.class_buttons.note is None
+    # the buttons label the selection straight away
+    page.grid.setFocus()
+    page.grid.setCurrentIndex(page.model.index(0))
+    qtbot.mouseClick(labelling.class_buttons.unlabel_button, Qt.MouseButton.LeftButton)
+    assert db_counts(window.lib, page.current_id)["unlabelled"] == 1
+    assert class_panel_rows(page)["unlabelled"] == "1"
+    page.thumbnails.wait(5000)
+    qtbot.wait(100)
+    window.grab().save(str(artifacts / "datasets_after_import.png"))
+
+    # a flat folder into a new dataset: every image unlabelled, and the panel says how many
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for png in sorted((digits_200 / "4").glob("*.png")):
+        (flat / png.name).write_bytes(png.read_bytes())
+    page.create_dataset("flat")
+    import_with_keys(qtbot, window, flat, monkeypatch)
+    n = len(list(flat.glob("*.png")))
+    assert class_panel_rows(page) == {"unlabelled": str(n)}
+    assert labelling.class_buttons.note is not None and labelling.class_buttons.note.isVisibleTo(window)

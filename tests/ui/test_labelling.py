@@ -611,3 +611,88 @@ def test_main_window_labelling_on_the_datasets_page(qtbot, tmp_path, artifacts):
     window.close()
     QApplication.processEvents()
     lib.close()
+
+
+@pytest.fixture
+def main_window(qtbot, tmp_path):
+    """The real app window on a demo library, active (so Ctrl+Z and Ctrl+2 reach it), on the
+    Datasets page with its grid loaded."""
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.main_window import MainWindow
+
+    lib = Library.open(tmp_path / "library", demo=True)
+    window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    page = window.datasets
+    qtbot.waitUntil(lambda: not page.model.loading and page.model.rowCount() > 0, timeout=WAIT_MS)
+    yield window
+    page.thumbnails.wait(5000)
+    window.close()
+    QApplication.processEvents()
+    lib.close()
+
+
+def test_label_one_by_one_says_when_it_reviews_a_selection(qtbot, main_window, artifacts):
+    """Issue 16: entering "Label one by one" with tiles selected reviewed only those, silently."""
+    page = main_window.datasets
+    view = page.labelling.labelling_view
+    page.grid.setFocus()
+    click_row(qtbot, page, 1)
+    for row in (3, 4):
+        click_row(qtbot, page, row, Qt.KeyboardModifier.ControlModifier)
+    chosen = [page.model.sample_id(r) for r in (1, 3, 4)]
+    qtbot.keyClick(page.grid, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)  # Label one by one
+    assert page.labelling.mode == "label" and view.ids == chosen
+    assert view.scope_bar.isVisible() and view.scope_label.text() == "Reviewing 3 selected images"
+    total = page.current_summary.samples
+    assert view.scope_all_button.text() == f"Review all {total:,} samples"
+    qtbot.waitUntil(lambda: view.canvas.image() is not None, timeout=WAIT_MS)
+    qtbot.wait(50)
+    main_window.grab().save(str(artifacts / "labelling_review_selection.png"))
+    click(qtbot, view.scope_all_button)
+    assert len(view.ids) == total and sorted(view.ids) == sorted(page.model.sample_id(r) for r in range(total))
+    assert not view.scope_bar.isVisible()
+    # with one tile (or none) selected, the mode labels everything and shows no bar
+    qtbot.keyClick(view, Qt.Key.Key_Escape)
+    click_row(qtbot, page, 0)
+    qtbot.keyClick(page.grid, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert len(view.ids) == total and not view.scope_bar.isVisible()
+
+
+def test_undo_in_label_one_by_one_returns_to_the_undone_image(qtbot, main_window):
+    """Issue 16: Ctrl+Z removed the label but stayed on the next image."""
+    page = main_window.datasets
+    ds = page.current_id
+    lib = main_window.lib
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    view = page.labelling.labelling_view
+    first, second, third = view.ids[:3]
+    with lib.session() as s:
+        classes = store_labels.list_classes(s, ds)
+        before = s.get(Sample, first).class_id
+    target = next(c for c in classes if c.id != before)  # a label that really changes something
+    position = [c.id for c in classes].index(target.id)
+    qtbot.keyClick(view, getattr(Qt.Key, f"Key_{position + 1}"))
+    assert view.current_id == second
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.current_id == third
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    with lib.session() as s:
+        assert s.get(Sample, first).class_id == before
+    assert view.current_id == first and view.position_label.text().startswith(f"Sample #{first} · 1 of")
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    with lib.session() as s:
+        assert s.get(Sample, first).class_id == target.id
+    assert view.current_id == second  # labelled again and moved on, as the key press did
+    # Backspace does not move on: its undo stays on that image too
+    qtbot.keyClick(view, Qt.Key.Key_Backspace)
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert view.current_id == second

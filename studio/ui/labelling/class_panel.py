@@ -310,6 +310,7 @@ class ClassButtonBar(QWidget):
         self.ctl = controller
         self.dataset_id: int | None = None
         self.class_buttons: list[QPushButton] = []
+        self._shown: tuple | None = None  # (dataset, classes) the buttons were built for
         self._row = QHBoxLayout()
         self._row.setContentsMargins(0, 0, 0, 0)
         self._row.setSpacing(4)
@@ -321,8 +322,7 @@ class ClassButtonBar(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFixedHeight(44)
-        self.hint = QLabel()
-        self.hint.setStyleSheet("color: #5b6670;")
+        self.note: QLabel | None = None  # "No classes yet…" when the dataset has none
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Label as:"))
@@ -335,15 +335,22 @@ class ClassButtonBar(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        classes = []
+        if self.dataset_id is not None:
+            with self.ctl.lib.session() as s:
+                classes = store_labels.list_classes(s, self.dataset_id)
+        shown = (self.dataset_id, [(c.id, c.name, c.colour) for c in classes])
+        if shown == self._shown:
+            return  # a running import refreshes often: keep the same buttons (no flicker)
+        self._shown = shown
         while self._row.count():
             item = self._row.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
         self.class_buttons = []
+        self.note = None
         if self.dataset_id is None:
             return
-        with self.ctl.lib.session() as s:
-            classes = store_labels.list_classes(s, self.dataset_id)
         for pos, c in enumerate(classes):
             key = key_for(pos)
             b = QPushButton(colour_swatch(c.colour), f"{key}  {c.name}" if key else c.name)
@@ -358,8 +365,9 @@ class ClassButtonBar(QWidget):
         unlabel.clicked.connect(lambda: self.chosen.emit(None))
         self._row.addWidget(unlabel)
         self.unlabel_button = unlabel
+        self.note = None
         if not classes:
-            note = QLabel("No classes yet: add one in the class panel (+).")
-            note.setStyleSheet("color: #5b6670;")
-            self._row.addWidget(note)
+            self.note = QLabel("No classes yet: add one in the class panel (+).")
+            self.note.setStyleSheet("color: #5b6670;")
+            self._row.addWidget(self.note)
         self._row.addStretch(1)

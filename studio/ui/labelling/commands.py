@@ -48,10 +48,12 @@ class StoreCommand(QUndoCommand):
         if self._applied_once:
             self._applied_once = False  # push() calls redo right after apply(): already done
             return
-        self.ctl.run_safely(self.do)
+        if self.ctl.run_safely(self.do):
+            self.ctl.redone.emit(self)
 
     def undo(self) -> None:
-        self.ctl.run_safely(self.revert)
+        if self.ctl.run_safely(self.revert):
+            self.ctl.undone.emit(self)
 
 
 class SetLabelsCommand(StoreCommand):

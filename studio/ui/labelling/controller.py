@@ -33,6 +33,8 @@ class LabellingController(QObject):
     samples_added = Signal(int, list)  # dataset_id, new sample ids (webcam capture)
     review_requested = Signal(int, list)  # dataset_id, sample ids to open in labelling mode
     error = Signal(str)  # one line for the user
+    undone = Signal(object)  # the StoreCommand just undone (Ctrl+Z), not when first done
+    redone = Signal(object)  # the StoreCommand just redone
 
     def __init__(self, lib: Library, undo_stack: QUndoStack | None = None, parent: QObject | None = None):
         super().__init__(parent)

@@ -46,7 +46,23 @@ class LabellingView(QWidget):
         self._images: OrderedDict[str, QImage] = OrderedDict()
         self._loading: set[str] = set()
         self._row = None
+        self._scope_all: tuple[int, int | None] | None = None  # (dataset, run) that "Review all" opens
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        # says when only some samples are under review (a selection, a list from another view)
+        self.scope_bar = QFrame()
+        self.scope_bar.setObjectName("review_scope")
+        self.scope_bar.setStyleSheet("QFrame#review_scope { background: #fff4d6; border-radius: 4px; }")
+        self.scope_label = QLabel()
+        self.scope_label.setStyleSheet("font-weight: 600;")
+        self.scope_all_button = QPushButton()
+        self.scope_all_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scope_all_button.clicked.connect(self.review_all)
+        scope_row = QHBoxLayout(self.scope_bar)
+        scope_row.setContentsMargins(8, 4, 8, 4)
+        scope_row.addWidget(self.scope_label, 1)
+        scope_row.addWidget(self.scope_all_button)
+        self.scope_bar.hide()
 
         self.canvas = ImageCanvas(self)
         self.canvas.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -103,16 +119,22 @@ class LabellingView(QWidget):
         top.addWidget(self.canvas, 1)
         top.addWidget(side)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.scope_bar)
         layout.addLayout(top, 1)
         layout.addWidget(self.buttons)
         controller.labels_changed.connect(self._on_labels_changed)
         controller.splits_changed.connect(self._on_labels_changed)
         controller.classes_changed.connect(lambda ds: ds == self.dataset_id and self._show_current())
+        controller.undone.connect(lambda command: self._follow_history(command, redone=False))
+        controller.redone.connect(lambda command: self._follow_history(command, redone=True))
 
     # --- opening ------------------------------------------------------------------------------
     def open(self, dataset_id: int, sample_ids: Sequence[int] | None = None, run_id: int | None = None,
-             title: str = "Labelling") -> None:
-        """Label the dataset's samples, unlabelled ones first, or exactly ``sample_ids`` in their order."""
+             title: str = "Labelling", scope: str | None = None) -> None:
+        """Label the dataset's samples, unlabelled ones first, or exactly ``sample_ids`` in their order.
+
+        With ``sample_ids`` a bar above the image says what is under review (``scope``, e.g.
+        "Reviewing 12 selected images") and offers to review all the dataset's samples instead."""
         self.dataset_id = dataset_id
         with self.lib.session() as s:
             ordered = store_labels.labelling_order(s, dataset_id, sample_ids)
@@ -122,6 +144,7 @@ class LabellingView(QWidget):
             ordered = [i for i in dict.fromkeys(int(i) for i in sample_ids) if i in present]
         self.ids = ordered
         self.title.setText(title)
+        self._show_scope(dataset_id, sample_ids is not None, run_id, scope)
         self.buttons.set_dataset(dataset_id)
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
@@ -135,6 +158,26 @@ class LabellingView(QWidget):
         self._images.clear()
         self.go_to(0)
         self.setFocus()
+
+    def _show_scope(self, dataset_id: int, partial: bool, run_id: int | None, scope: str | None) -> None:
+        self._scope_all = (dataset_id, run_id) if partial else None
+        self.scope_bar.setVisible(partial)
+        if not partial:
+            return
+        from studio.store.datasets import class_counts, unlabelled_count
+
+        with self.lib.session() as s:
+            total = sum(c.count for c in class_counts(s, dataset_id)) + unlabelled_count(s, dataset_id)
+        n = len(self.ids)
+        self.scope_label.setText(scope or f"Reviewing {n} image{'' if n == 1 else 's'}")
+        self.scope_label.setToolTip(f"Only these {n} of the dataset's {total:,} samples are shown here.")
+        self.scope_all_button.setText(f"Review all {total:,} samples")
+
+    def review_all(self) -> None:
+        """Leave a partial review for all the dataset's samples (unlabelled first)."""
+        if self._scope_all is not None:
+            dataset_id, run_id = self._scope_all
+            self.open(dataset_id, None, run_id=run_id)
 
     def _on_run_chosen(self, _index: int) -> None:
         self._load_suggestions(self.run_combo.currentData())
@@ -270,6 +313,22 @@ class LabellingView(QWidget):
     def _on_button(self, class_id) -> None:
         self.label_current(class_id, advance=class_id is not None)
         self.setFocus()
+
+    def _follow_history(self, command, redone: bool) -> None:
+        """Ctrl+Z goes back to the image it un-labels (labelling had moved on to the next one);
+        redo labels it again and moves on as labelling did."""
+        ids = getattr(command, "sample_ids", None)
+        if not self.isVisible() or ids is None or command.dataset_id != self.dataset_id:
+            return
+        where = {sid: i for i, sid in enumerate(self.ids)}
+        positions = [where[sid] for sid in ids if sid in where]
+        if not positions:
+            return
+        target = min(positions)
+        moved_on = getattr(command, "class_id", None) is not None or getattr(command, "run_id", None) is not None
+        if redone and moved_on and len(ids) == 1:
+            target += 1
+        self.go_to(target)
 
     def _on_labels_changed(self, dataset_id: int, sample_ids: list) -> None:
         if dataset_id == self.dataset_id and self.current_id in set(sample_ids):

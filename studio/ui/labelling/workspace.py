@@ -207,6 +207,17 @@ class LabellingWorkspace(QWidget):
         if self.mode == "label" and dataset_id is not None and self.labelling_view.dataset_id != dataset_id:
             self.labelling_view.open(dataset_id)
 
+    def reload(self) -> None:
+        """Re-read the classes and counts the views show, for changes made outside the
+        controller (an import, a split): the class panel, the class buttons, the capture's class
+        list and the problems view."""
+        if self._shown_dataset is None:
+            return
+        self.class_panel.refresh()
+        self.class_buttons.refresh()
+        self.capture.set_dataset(self._shown_dataset)
+        self.problems.refresh()
+
     @property
     def mode(self) -> str:
         return next(k for k, w in self.pages.items() if w is self.stack.currentWidget())
@@ -214,11 +225,13 @@ class LabellingWorkspace(QWidget):
     def set_mode(self, mode: str, sample_ids: list[int] | None = None, run_id: int | None = None) -> None:
         ds = self.dataset_id()
         if mode == "label" and ds is not None:
+            scope = None
             if sample_ids is None:
                 selected = selected_sample_ids(self.grid)
-                sample_ids = selected if len(selected) > 1 else None  # label the selection, or all
+                if len(selected) > 1:  # label the selection (and say so), or all
+                    sample_ids, scope = selected, f"Reviewing {len(selected)} selected images"
             title = "Review" if sample_ids is not None else "Labelling"
-            self.labelling_view.open(ds, sample_ids, run_id=run_id, title=title)
+            self.labelling_view.open(ds, sample_ids, run_id=run_id, title=title, scope=scope)
         if mode == "browse" and self.mode != "browse":
             self._samples_added()  # captured / reviewed samples show up in the grid now
         self.stack.setCurrentWidget(self.pages[mode])
