@@ -8,10 +8,16 @@ A page is any QWidget; if it has an ``on_shown()`` method, it is called each tim
 becomes visible (refresh there, cheaply). ``window.show_page(key)`` switches pages;
 ``window.page(key)`` returns a page widget. Before the window closes, each page's optional
 ``confirm_close() -> bool`` may veto it (False keeps the window open); then ``shutdown()``.
+
+Only the Datasets page is built before the window first paints. The others are reserved in the
+sidebar and built the first time they are shown or asked for (``page(key)``, ``window.training``):
+the Kernels page needs torch and vispy, the training pages pyqtgraph, and importing those costs
+seconds that a user opening the app to label images should not wait for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
@@ -56,6 +62,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self._pages: dict[str, QWidget] = {}
+        self._builders: dict[str, Callable[[], None]] = {}  # reserved pages not built yet
+        self._training = None
         self.about_dialog: AboutDialog | None = None
 
         self.nav = QListWidget()
@@ -89,27 +97,47 @@ class MainWindow(QMainWindow):
         # labelling mode (the Evaluate page's "Review in labelling" calls it)
         self.labelling = self.datasets.labelling.ctl
         self.labelling.review_requested.connect(lambda *_: self.show_page("datasets"))
-        from studio.ui.train_pages import install_training_pages  # Train, Runs, Evaluate
-
-        self.training = install_training_pages(self, lib, review=self.labelling.review)
-        from studio.ui.kernels_page import KernelsPage  # kernel lab: vispy canvas, runs only when shown
-
-        self.add_page("kernels", "Kernels", icon("kernels"), KernelsPage(lib))
-        from studio.ui.export_page import ExportPage  # both load nothing until first shown
-        from studio.ui.play_page import PlayPage
-
-        self.add_page("play", "Play", icon("play"), PlayPage(lib))
-        self.add_page("export", "Export", icon("export"), ExportPage(lib))
+        for key, title in (("train", "Train"), ("runs", "Runs"), ("evaluate", "Evaluate")):
+            self.reserve_page(key, title, icon(key), self._build_training)  # one builder: they are wired together
+        self.reserve_page("kernels", "Kernels", icon("kernels"), lambda: self.add_page("kernels", "Kernels", None, _kernels_page(lib)))
+        self.reserve_page("play", "Play", icon("play"), lambda: self.add_page("play", "Play", None, _play_page(lib)))
+        self.reserve_page("export", "Export", icon("export"), lambda: self.add_page("export", "Export", None, _export_page(lib)))
         self._restore_settings()
         self._update_sample_count()
 
     # --- pages ----------------------------------------------------------------------------
     def add_page(self, key: str, title: str, icon: QIcon | None, widget: QWidget) -> None:
-        """Add a page to the sidebar (in call order). ``key`` must be unique."""
+        """Add a page to the sidebar (in call order), or fill the slot reserved for ``key``.
+        ``key`` must be unique."""
+        placeholder = self._pages.get(key)
+        if placeholder is not None and key in self._builders:
+            del self._builders[key]
+            index = self.stack.indexOf(placeholder)
+            showing = self.stack.currentWidget() is placeholder
+            self.stack.insertWidget(index, widget)
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+            self._pages[key] = widget
+            if showing:
+                self.stack.setCurrentWidget(widget)
+            return
         if key in self._pages:
             raise ValueError(f"a page with key {key!r} already exists")
         self._pages[key] = widget
         self.stack.addWidget(widget)
+        self._add_nav_item(key, title, icon)
+
+    def reserve_page(self, key: str, title: str, icon: QIcon | None, build: Callable[[], None]) -> None:
+        """A sidebar entry now; ``build()`` (which calls ``add_page(key, ...)``) runs the first
+        time the page is shown or asked for."""
+        if key in self._pages:
+            raise ValueError(f"a page with key {key!r} already exists")
+        self._pages[key] = QWidget()
+        self._builders[key] = build
+        self.stack.addWidget(self._pages[key])
+        self._add_nav_item(key, title, icon)
+
+    def _add_nav_item(self, key: str, title: str, icon: QIcon | None) -> None:
         item = QListWidgetItem(icon or QIcon(), title)
         item.setData(Qt.ItemDataRole.UserRole, key)
         item.setSizeHint(QSize(0, 40))
@@ -117,8 +145,35 @@ class MainWindow(QMainWindow):
         if self.nav.currentRow() < 0:
             self.nav.setCurrentRow(0)
 
-    def page(self, key: str) -> QWidget:
+    def _ensure_built(self, key: str) -> QWidget:
+        build = self._builders.get(key)
+        if build is not None:
+            self.setCursor(Qt.CursorShape.WaitCursor)
+            try:
+                build()
+            finally:
+                self.unsetCursor()
+            if key in self._builders:
+                raise RuntimeError(f"building page {key!r} did not add it")
         return self._pages[key]
+
+    def is_page_built(self, key: str) -> bool:
+        return key in self._pages and key not in self._builders
+
+    def page(self, key: str) -> QWidget:
+        return self._ensure_built(key)
+
+    @property
+    def training(self):
+        """The Train, Runs and Evaluate pages (``TrainingPages``), built on first use."""
+        if self._training is None:
+            self._ensure_built("train")
+        return self._training
+
+    def _build_training(self) -> None:
+        from studio.ui.train_pages import install_training_pages  # pyqtgraph: only when needed
+
+        self._training = install_training_pages(self, self.lib, review=self.labelling.review)
 
     def page_keys(self) -> list[str]:
         return list(self._pages)
@@ -138,7 +193,7 @@ class MainWindow(QMainWindow):
         if row < 0:
             return
         key = self.nav.item(row).data(Qt.ItemDataRole.UserRole)
-        widget = self._pages[key]
+        widget = self._ensure_built(key)
         self.stack.setCurrentWidget(widget)
         on_shown = getattr(widget, "on_shown", None)
         if callable(on_shown):
@@ -252,15 +307,36 @@ class MainWindow(QMainWindow):
             self.settings.setValue("datasets/last_id", int(self.datasets.current_id))
         self.settings.sync()
 
+    def _built_pages(self) -> list[QWidget]:
+        return [w for key, w in self._pages.items() if key not in self._builders]
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        for widget in self._pages.values():  # a page may veto ("training is running: stop it?")
+        for widget in self._built_pages():  # a page may veto ("training is running: stop it?")
             confirm_close = getattr(widget, "confirm_close", None)
             if callable(confirm_close) and not confirm_close():
                 event.ignore()
                 return
         self.save_settings()
-        for widget in self._pages.values():
+        for widget in self._built_pages():
             shutdown = getattr(widget, "shutdown", None)
             if callable(shutdown):
                 shutdown()
         super().closeEvent(event)
+
+
+def _kernels_page(lib: Library) -> QWidget:
+    from studio.ui.kernels_page import KernelsPage  # torch + vispy
+
+    return KernelsPage(lib)
+
+
+def _play_page(lib: Library) -> QWidget:
+    from studio.ui.play_page import PlayPage
+
+    return PlayPage(lib)
+
+
+def _export_page(lib: Library) -> QWidget:
+    from studio.ui.export_page import ExportPage
+
+    return ExportPage(lib)

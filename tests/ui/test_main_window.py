@@ -165,3 +165,55 @@ def test_window_without_explicit_settings_keeps_them_in_the_library(qtbot, tmp_p
         assert (lib.home / "window.ini").exists()
     finally:
         lib.close()
+
+
+START_SCRIPT = """
+import sys
+from PySide6.QtCore import QSettings, QThreadPool
+from PySide6.QtWidgets import QApplication
+from studio.store.library import Library
+from studio.ui.main_window import MainWindow
+
+app = QApplication([])
+lib = Library.open(sys.argv[1], demo=True)
+window = MainWindow(lib, QSettings(sys.argv[2], QSettings.Format.IniFormat))
+window.show()
+app.processEvents()
+heavy = [m for m in ("torch", "vispy", "pyqtgraph", "torchvision") if m in sys.modules]
+print("BEFORE", ",".join(heavy), window.page_keys())
+window.show_page("kernels")
+print("AFTER", "torch" in sys.modules, type(window.stack.currentWidget()).__name__, flush=True)
+window.close()
+QThreadPool.globalInstance().waitForDone(60000)  # the page's background jobs end before exit
+app.processEvents()
+lib.close()
+"""
+
+
+def test_first_paint_imports_no_torch_and_pages_build_when_shown(tmp_path):
+    """Start-up: the window shows without importing torch, vispy or pyqtgraph (seconds of
+    imports); a reserved page is built, in its sidebar place, the first time it is shown."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    out = subprocess.run([sys.executable, "-c", START_SCRIPT, str(tmp_path / "lib"), str(tmp_path / "s.ini")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    before = next(line for line in out.stdout.splitlines() if line.startswith("BEFORE"))
+    after = next(line for line in out.stdout.splitlines() if line.startswith("AFTER"))
+    assert before.split()[1].startswith("[")  # no heavy module listed before the page list
+    assert "'datasets', 'train', 'runs', 'evaluate', 'kernels', 'play', 'export'" in before
+    assert after == "AFTER True KernelsPage"
+
+
+def test_reserved_pages_build_on_first_use(open_window):
+    window = open_window()
+    assert not window.is_page_built("train") and not window.is_page_built("kernels")
+    pages = window.training  # asking for them builds Train, Runs and Evaluate together
+    assert window.is_page_built("train") and window.is_page_built("runs") and window.is_page_built("evaluate")
+    assert window.page("runs") is pages.runs and window.stack.indexOf(pages.runs) == 2
+    assert window.page_keys()[:4] == ["datasets", "train", "runs", "evaluate"]
+    window.show_page("evaluate")
+    assert window.stack.currentWidget() is pages.evaluate
