@@ -63,3 +63,31 @@ def replace_section(section_heading: str, body: str, path: Path = BENCHMARKS_MD)
         text = text.rstrip("\n") + "\n\n" + body
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def replace_marked(name: str, body: str, heading: str, path: Path = BENCHMARKS_MD) -> None:
+    """Put ``body`` between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``. Where the markers
+    are missing, the marked block goes at the end of section ``heading`` (created when absent).
+    Only the marked text changes, so prose around it and other scripts' blocks stay as they are."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else NEW_DOC
+    i, j = text.find(start), text.find(end)
+    if i != -1 and j != -1:
+        text = text[:i] + block + text[j + len(end):]
+    else:
+        span = _section_span(text, heading)
+        if span is None:
+            text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
+        else:
+            section = text[span[0]:span[1]].rstrip("\n")
+            text = text[:span[0]] + section + f"\n\n{block}\n" + text[span[1]:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def load_average() -> str:
+    try:
+        return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
