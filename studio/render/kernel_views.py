@@ -12,6 +12,7 @@ import numpy as np
 from vispy import scene
 from vispy.color import get_colormap
 
+from studio.core.gl_safety import load_before_opengl
 from studio.kernels.api import Image, Points, Result, Volume
 
 BACKGROUND = "#16181d"
@@ -262,6 +263,7 @@ class KernelCanvas:
     """One SceneCanvas + ViewBox; ``show(result)`` puts it in the matching adapter."""
 
     def __init__(self, size: tuple[int, int] = (800, 600), parent=None) -> None:
+        load_before_opengl()  # triton's LLVM must load before Mesa's: see studio.core.gl_safety
         self.canvas = scene.SceneCanvas(keys=None, size=size, bgcolor=BACKGROUND, show=False, parent=parent)
         self.view = self.canvas.central_widget.add_view()
         self.image = ImageView()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import InvalidInputError, NotFoundError
+from studio.core.gl_safety import load_before_opengl
 from studio.core.jobs import JobState
 from studio.ui.play_widgets import CameraView, ResultCard, qimage_to_array, qimage_to_png
 from studio.ui.workers import Job, start_job
@@ -457,6 +458,7 @@ class PlayPage(QWidget):
         if device is None:
             self.camera_button.setChecked(False)
             return
+        load_before_opengl()  # video frames may be drawn through OpenGL: see studio.core.gl_safety
         self._camera = QCamera(device)
         self._session = QMediaCaptureSession()
         self._sink = QVideoSink()

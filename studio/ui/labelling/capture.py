@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.gl_safety import load_before_opengl
 from studio.store import labels as store_labels
 from studio.store.library import Library
 from studio.ui.labelling.controller import LabellingController
@@ -181,6 +182,7 @@ class CapturePanel(QWidget):
         if self.mm is None or dev is None:
             return
         mm = self.mm
+        load_before_opengl()  # video frames may be drawn through OpenGL: see studio.core.gl_safety
         self._camera = mm.QCamera(dev)
         self._session = mm.QMediaCaptureSession()
         self._sink = mm.QVideoSink()
