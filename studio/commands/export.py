@@ -1,6 +1,6 @@
 """`studio export`, `studio predict` and `studio models import`.
 
-    studio export RUN --format onnx|torchscript|safetensors [-o PATH] [--json]
+    studio export RUN --format onnx|torchscript|safetensors [-o PATH] [--force] [--follow-symlinks] [--json]
     studio predict MODEL_FILE_OR_RUN FILE_OR_FOLDER... [--top K] [--device cpu|cuda] [--trust] [--json]
     studio models import FILE [--name NAME] [--trust] [--json]
 """
@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a run to ONNX, TorchScript or safetensors (with a parity check)")
     p.add_argument("run", type=int, help="run id")
     p.add_argument("--format", "-f", required=True, choices=FORMATS)
-    p.add_argument("-o", "--output", metavar="PATH", help="file to write (default: <library>/exports/run-<id>/model.<ext>)")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="file to write, with its card .json and .example.py beside it (default: <library>/exports/run-<id>/<format>/model.<ext>)")
+    add_overwrite_flags(p)
     add_json_flag(p)
     p.set_defaults(func=cmd_export)
 
@@ -45,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: __import__("studio.export.parity_child", fromlist=["main"]).main(args.rest))
 
 
+def add_overwrite_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="replace existing files that this command did not write")
+    p.add_argument("--follow-symlinks", action="store_true", help="write where a symbolic link points (refused otherwise)")
+
+
 def _models_group(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """`studio models ...` may already exist (the training commands add `models list`): extend it."""
     parser = sub.choices.get("models")
@@ -65,7 +72,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     show_progress = not args.json and sys.stderr.isatty()
     state = JobState(on_progress=_progress_line if show_progress else None)
     try:
-        report = export_run(lib, args.run, args.format, args.output, state)
+        report = export_run(lib, args.run, args.format, args.output, state, force=args.force,
+                            follow_symlinks=args.follow_symlinks)
     finally:
         if show_progress:
             sys.stderr.write("\r\033[K")  # clear the bar: what follows is the result or one error line

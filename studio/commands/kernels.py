@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p_run = ksub.add_parser("run", help="run one kernel and save or describe its output")
     _add_run_arguments(p_run)
     p_run.add_argument("-o", "--output", metavar="FILE", help="save the output: .png, .npy or .ply")
+    p_run.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p_run.add_argument("--follow-symlinks", action="store_true", help="write where FILE points if it is a symbolic link")
     p_run.set_defaults(func=cmd_run)
 
     p_bench = ksub.add_parser("bench", help="time a kernel on each device and against its NumPy reference")
@@ -107,10 +109,14 @@ def cmd_run(args) -> int:
     from studio.kernels.runtime import run_kernel
 
     spec, params, inputs, size = _resolve(args)
-    if args.output and Path(args.output).suffix.lower() not in (".png", ".npy", ".ply"):
-        raise InvalidInputError(f"cannot save as {args.output}: use .png, .npy or .ply")
+    target = _output_target(args) if args.output else None  # refused before minutes of compute, not after
     run = run_kernel(spec, params, device=args.device, compile=args.compile, size=size, inputs=inputs)
-    saved = save_result(run.result, args.output) if args.output else None
+    saved = None
+    if target is not None:
+        from studio.export.targets import write_via_temp
+
+        write_via_temp(target, lambda tmp: save_result(run.result, tmp))
+        saved = target
     summary = run.summary() | {"output_file": str(saved) if saved else None}
     if args.json:
         emit_json(summary)
@@ -123,6 +129,17 @@ def cmd_run(args) -> int:
         if saved:
             print(f"saved {saved}")
     return 0
+
+
+def _output_target(args) -> Path:
+    """-o FILE checked like an export: no symlink, no existing file unless asked."""
+    from studio.export.targets import check_target, output_path
+
+    if Path(args.output).suffix.lower() not in (".png", ".npy", ".ply"):
+        raise InvalidInputError(f"cannot save as {args.output}: use .png, .npy or .ply")
+    path = output_path(args.output, follow_symlinks=args.follow_symlinks)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return check_target(path, force=args.force, follow_symlinks=args.follow_symlinks)
 
 
 def cmd_bench(args) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.export.targets import write_via_temp
 from studio.train.card import ModelCard
 
 _DECODE = '''
@@ -40,9 +41,9 @@ import numpy as np
 import onnxruntime
 from PIL import Image, ImageOps
 
-MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), {file_name!r})
-CLASSES = {classes!r}
-MODE = {mode!r}
+MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), {file_literal})
+CLASSES = {classes}
+MODE = {mode}
 TOP = {top}
 {decode}
 
@@ -66,9 +67,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), {file_name!r})
-CLASSES = {classes!r}
-MODE = {mode!r}
+MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), {file_literal})
+CLASSES = {classes}
+MODE = {mode}
 TOP = {top}
 {decode}
 
@@ -81,7 +82,7 @@ with torch.inference_mode():
 
 _SAFETENSORS = '''"""Top classes of images with {file_name} + {card_name} (exported by Model Studio {version}).
 
-The weights need the architecture's code ({architecture!r}) from Model Studio's model zoo:
+The weights need the architecture's code ({architecture}) from Model Studio's model zoo:
     pip install model-studio        (or run this inside the studio's environment)
     python {script_name} image.png [more images...]
 
@@ -101,14 +102,14 @@ from safetensors.torch import load_file
 from studio.train.zoo import build_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CARD = json.load(open(os.path.join(HERE, {card_name!r})))
+CARD = json.load(open(os.path.join(HERE, {card_literal})))
 CLASSES = CARD["classes"]
 MODE = "L" if CARD["in_channels"] == 1 else "RGB"
 TOP = {top}
 {decode}
 
 model = build_model(CARD["architecture"], len(CLASSES), CARD["in_channels"], CARD["image_size"])
-model.load_state_dict(load_file(os.path.join(HERE, {file_name!r})))
+model.load_state_dict(load_file(os.path.join(HERE, {file_literal})))
 model.eval()
 size = CARD["image_size"]
 mean = torch.tensor(CARD["mean"]).view(1, -1, 1, 1)
@@ -128,20 +129,44 @@ def example_path_for(model_path: Path) -> Path:
     return Path(f"{model_path}.example.py")
 
 
-def write_example(fmt: str, model_path: Path, card_path: Path, card: ModelCard, top: int = 3) -> Path:
-    target = example_path_for(model_path)
-    text = TEMPLATES[fmt].format(
-        file_name=model_path.name,
-        card_name=card_path.name,
-        script_name=target.name,
-        version=card.studio_version or "",
-        classes=list(card.classes),
-        mode="L" if card.in_channels == 1 else "RGB",
-        channels=card.in_channels,
-        architecture=card.architecture,
-        size=card.image_size,
-        top=min(top, len(card.classes)),
+def docstring_safe(text: str) -> str:
+    """``text`` as it may stand inside a triple-quoted docstring: quotes and backslashes escaped,
+    anything unprintable (newlines, line separators, undecodable bytes) spelled as an escape.
+    A file name holding three double quotes then reads as a name and never runs as code."""
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif not ch.isprintable():
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def example_text(fmt: str, model_path: Path, card_path: Path, card: ModelCard, script_name: str, top: int = 3) -> str:
+    """The script's source. Paths and names go in as Python literals (repr) in code and escaped
+    in the docstring; nothing from a file name or a card is ever pasted in as code."""
+    return TEMPLATES[fmt].format(
+        file_name=docstring_safe(model_path.name),
+        card_name=docstring_safe(card_path.name),
+        file_literal=repr(model_path.name),
+        card_literal=repr(card_path.name),
+        script_name=docstring_safe(script_name),
+        version=docstring_safe(card.studio_version or ""),
+        classes=repr(list(card.classes)),
+        mode=repr("L" if card.in_channels == 1 else "RGB"),
+        channels=int(card.in_channels),
+        architecture=docstring_safe(repr(card.architecture)),
+        size=int(card.image_size),
+        top=int(min(top, len(card.classes))),
         decode=_DECODE,
     )
-    target.write_text(text)
+
+
+def write_example(fmt: str, model_path: Path, card_path: Path, card: ModelCard, top: int = 3,
+                  target: Path | None = None) -> Path:
+    target = target or example_path_for(model_path)
+    text = example_text(fmt, model_path, card_path, card, example_path_for(model_path).name, top)
+    write_via_temp(target, lambda tmp: tmp.write_text(text, encoding="utf-8", errors="backslashreplace"))
     return target

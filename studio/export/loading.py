@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 from studio.core.errors import InvalidInputError, NotFoundError
+from studio.export.cards import load_card_file
 from studio.train.card import ModelCard
 
 TORCHSCRIPT_HINT = "TorchScript can run code when loaded; use it only if you trust where it came from"
@@ -27,13 +28,7 @@ def read_card(path: Path) -> ModelCard:
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"no model card {path.name} beside the model (needed for classes and input size)")
-    try:
-        card = ModelCard.load(path)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"{path.name} is not a valid model card ({exc})") from exc
-    if not card.classes or not card.image_size:
-        raise InvalidInputError(f"{path.name} is not a valid model card (no classes or image_size)")
-    return card
+    return load_card_file(path)  # every field type- and bounds-checked: the card is untrusted
 
 
 def load_run(lib, run_id: int, device: str = "cpu"):

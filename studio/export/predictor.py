@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.errors import InvalidInputError, NotFoundError
+from studio.export.cards import check_channels, check_class_count, check_classes, check_image_size, parse_json
 from studio.export.images import decode_image, group_by_shape
 from studio.export.loading import (
     card_path_for,
@@ -86,7 +87,11 @@ class Predictor(ABC):
         for indices in group_by_shape(images).values():
             for start in range(0, len(indices), MAX_BATCH):
                 chunk = indices[start : start + MAX_BATCH]
-                out[chunk] = self.predict_batch(np.stack([images[i] for i in chunk]))
+                probs = self.predict_batch(np.stack([images[i] for i in chunk]))
+                if probs.shape != (len(chunk), len(self.classes)):
+                    raise InvalidInputError(f"{Path(self.label).name} gave outputs of shape {probs.shape} for "
+                                            f"{len(chunk)} image(s); its {len(self.classes)} classes need ({len(chunk)}, {len(self.classes)})")
+                out[chunk] = probs
         return out
 
     def decode(self, source: bytes | str | Path) -> np.ndarray:
@@ -164,49 +169,76 @@ class OnnxPredictor(Predictor):
         # No busy-waiting worker threads after each run: on a desktop they would burn the cores
         # the GUI, training or a torch model beside them need (costs little latency).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3  # errors only: its warnings are not the user's business
+        name = Path(path).name
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise InvalidInputError(f"cannot load {Path(path).name} as ONNX ({str(exc).splitlines()[0][:160]})") from exc
-        inp = self.session.get_inputs()[0]
+            raise InvalidInputError(f"cannot load {name} as ONNX ({_first_line(exc)})") from None
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise InvalidInputError(f"{name} does not take one image batch (it has {len(inputs)} input(s)"
+                                    f"{f' of rank {len(inputs[0].shape)}' if len(inputs) == 1 else ''}; the studio feeds one 4-D batch)")
+        inp = inputs[0]
         self.input_name = inp.name
         self.takes_uint8 = inp.type == "tensor(uint8)"
+        if inp.type not in ("tensor(uint8)", "tensor(float)"):
+            raise InvalidInputError(f"{name} takes {inp.type} input; the studio feeds uint8 or float32 images")
+        what = f"{name} cannot be used"
         card = self._card(path)
         if self.takes_uint8:  # our convention: uint8 N x H x W x C, preprocessing inside
-            channels = inp.shape[3] if isinstance(inp.shape[3], int) else (card.in_channels if card else 3)
+            channels = check_channels(inp.shape[3] if isinstance(inp.shape[3], int) else (card.in_channels if card else 3), what)
             self.preprocess = None
         else:  # a float N x C x H x W classifier made elsewhere: preprocess here, as its card says
-            channels = inp.shape[1] if isinstance(inp.shape[1], int) else 3
-            size = inp.shape[2] if isinstance(inp.shape[2], int) else (card.image_size if card else 224)
+            channels = check_channels(inp.shape[1] if isinstance(inp.shape[1], int) else 3, what)
+            size = check_image_size(inp.shape[2] if isinstance(inp.shape[2], int) else (card.image_size if card else 224), what)
             from studio.export.wrapper import Preprocess
 
             mean, std = (card.mean, card.std) if card else (IMAGENET_MEAN, IMAGENET_STD)
             self.preprocess = Preprocess(size, mean, std, channels)
-        classes = card.classes if card else self._classes_from_metadata()
+        classes = card.classes if card else self._classes_from_metadata(what)
+        outputs = self.session.get_outputs()
+        declared = outputs[0].shape[-1] if outputs and outputs[0].shape else None
+        if isinstance(declared, int) and declared != len(classes):
+            raise InvalidInputError(f"{what}: it outputs {declared:,} values but names {len(classes):,} classes")
         super().__init__(classes, channels, device, str(path))
 
     @staticmethod
     def _card(path: Path) -> ModelCard | None:
         return read_card(card_path_for(path)) if card_path_for(path).is_file() else None
 
-    def _classes_from_metadata(self) -> list[str]:
+    def _classes_from_metadata(self, what: str) -> list[str]:
         meta = self.session.get_modelmeta().custom_metadata_map
         if "classes" in meta:
-            return list(json.loads(meta["classes"]))
-        count = self.session.get_outputs()[0].shape[-1]
+            return check_classes(parse_json(meta["classes"], f"{what}: its 'classes' metadata"), what)
+        outputs = self.session.get_outputs()
+        count = outputs[0].shape[-1] if outputs and outputs[0].shape else None
         if not isinstance(count, int):
             raise InvalidInputError("this ONNX model does not say how many classes it has; put a model card .json beside it")
+        check_class_count(count, what)  # before one name per output is made
         return [f"class {i}" for i in range(count)]
+
+    def run_session(self, feed: np.ndarray) -> np.ndarray:
+        try:
+            out = self.session.run(None, {self.input_name: feed})[0]
+        except Exception as exc:  # onnxruntime's own error types: one line for the user
+            raise InvalidInputError(f"the ONNX model {Path(self.label).name} failed on this input ({_first_line(exc)})") from None
+        return np.asarray(out, dtype=np.float32)
 
     def predict_batch(self, batch: np.ndarray) -> np.ndarray:
         if self.preprocess is None:
-            return self.session.run(None, {self.input_name: batch})[0].astype(np.float32)
+            return self.run_session(batch)
         import torch
 
         with torch.inference_mode():
             x = self.preprocess(torch.from_numpy(batch)).numpy()
-        out = self.session.run(None, {self.input_name: x})[0].astype(np.float32)
-        return out if _looks_like_probabilities(out) else _softmax(out)
+        out = self.run_session(x)
+        return out if out.ndim != 2 or _looks_like_probabilities(out) else _softmax(out)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:160]
 
 
 def _looks_like_probabilities(out: np.ndarray) -> bool:

@@ -39,7 +39,15 @@ def list_imported(lib) -> list[dict[str, Any]]:
     index = models_dir(lib) / INDEX_NAME
     if not index.is_file():
         return []
-    return list(json.loads(index.read_text()).get("models", []))
+    try:
+        models = json.loads(index.read_text()).get("models", [])
+    except (ValueError, AttributeError, RecursionError):
+        raise InvalidInputError(f"the imported-models list {index} is damaged",
+                                hint="fix or remove it; the model folders beside it are untouched") from None
+    if not isinstance(models, list) or not all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in models):
+        raise InvalidInputError(f"the imported-models list {index} is damaged",
+                                hint="fix or remove it; the model folders beside it are untouched")
+    return models
 
 
 def find_imported(lib, name: str) -> dict[str, Any] | None:
@@ -65,8 +73,7 @@ def add_imported(lib, name: str, files: list[Path], entry: dict[str, Any]) -> di
     name = slug(name)
     if find_imported(lib, name) is not None:
         raise InvalidInputError(f"a model named {name!r} is already imported", hint="choose another --name")
-    target = models_dir(lib) / name
-    target.mkdir()
+    target = _free_folder(models_dir(lib), name)
     try:
         for file in files:
             shutil.copy2(file, target / file.name)
@@ -85,11 +92,27 @@ def add_imported(lib, name: str, files: list[Path], entry: dict[str, Any]) -> di
     return record
 
 
+def _free_folder(parent: Path, name: str) -> Path:
+    """A new folder for model ``name``: ``name``, else ``name-2``, ... A folder left by an import
+    that was interrupted before it was recorded is not ours to delete, and must not block this one."""
+    for attempt in range(1, 1000):
+        target = parent / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            target.mkdir()
+            return target
+        except FileExistsError:
+            continue
+    raise InvalidInputError(f"cannot find a free folder for model {name!r} in {parent}", hint="choose another --name")
+
+
 def remove_imported(lib, name: str) -> None:
     models = list_imported(lib)
-    if not any(m["name"] == name for m in models):
+    entry = next((m for m in models if m["name"] == name), None)
+    if entry is None:
         raise NotFoundError(f"no imported model named {name!r}")
-    shutil.rmtree(models_dir(lib) / name, ignore_errors=True)
+    folder = (Path(lib.home) / entry["path"]).parent
+    if folder.parent.resolve() == models_dir(lib).resolve():  # never outside models/, whatever the index says
+        shutil.rmtree(folder, ignore_errors=True)
     _write_index(lib, [m for m in models if m["name"] != name])
 
 

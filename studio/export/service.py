@@ -3,6 +3,7 @@ models made elsewhere. Both run headless; the CLI and the Export page call the s
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -12,11 +13,13 @@ from typing import Any
 from studio.core.errors import InvalidInputError, NotFoundError, StudioError
 from studio.core.jobs import JobState
 from studio.export import writers
-from studio.export.examples import write_example
+from studio.export.examples import example_path_for, write_example
+from studio.export.limits import MAX_CARD_BYTES
 from studio.export.loading import card_path_for, is_torchscript, load_run, read_card, safe_torch_load
 from studio.export.parity import check_parity, held_out_images
 from studio.export.predictor import EngineClassifier, TorchPredictor
 from studio.export.registry import add_imported, file_sha256, slug
+from studio.export.targets import check_target, output_path, read_head
 from studio.export.wrapper import wrap
 
 
@@ -36,22 +39,73 @@ class ExportReport:
 
 
 def default_export_path(lib, run_id: int, fmt: str) -> Path:
-    return Path(lib.exports_dir) / f"run-{run_id}" / f"model{writers.SUFFIXES[fmt]}"
+    """One folder per format, so the model cards of two formats never share a name."""
+    return Path(lib.exports_dir) / f"run-{run_id}" / fmt / f"model{writers.SUFFIXES[fmt]}"
 
 
-def export_run(lib, run_id: int, fmt: str, path: str | Path | None = None, state: JobState | None = None) -> ExportReport:
-    """Write the run's model as ``fmt`` to ``path`` (+ card + example), check parity in a fresh
-    process and record the export. An export that disagrees is kept and flagged (ok=False)."""
-    state = state or JobState()
+@dataclass(frozen=True)
+class ExportTargets:
+    model: Path
+    card: Path
+    example: Path
+
+
+def export_targets(lib, run_id: int, fmt: str, path: str | Path | None, *, force: bool = False,
+                   follow_symlinks: bool = False) -> ExportTargets:
+    """The three files an export writes, checked before anything is written: none may be a
+    symlink (unless ``follow_symlinks``) or an existing file that is not this library's own
+    earlier export of the same name (unless ``force``)."""
     if fmt not in writers.FORMATS:
         raise InvalidInputError(f"unknown export format {fmt!r}", hint="use " + ", ".join(writers.FORMATS))
-    path = Path(path).expanduser().resolve() if path else default_export_path(lib, run_id, fmt)
+    path = output_path(path, follow_symlinks=follow_symlinks) if path else default_export_path(lib, run_id, fmt)
     if path.is_dir():
         path = path / f"model{writers.SUFFIXES[fmt]}"
     if path.suffix.lower() != writers.SUFFIXES[fmt] and not (fmt == "torchscript" and path.suffix.lower() in (".pt", ".ts", ".pth")):
         raise InvalidInputError(f"{path.name}: a {fmt} export must end in {writers.SUFFIXES[fmt]}")
     if not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+    path = path.parent.resolve() / path.name  # folders above are the user's choice; the file is checked below
+    options = {"force": force, "follow_symlinks": follow_symlinks}
+    model = check_target(path, owned=lambda p: _is_recorded_export(lib, p), **options)
+    card = check_target(model.with_suffix(".json"), owned=lambda p: _is_export_card(p, model.name), **options)
+    example = check_target(example_path_for(model), owned=_is_generated_example, **options)
+    return ExportTargets(model, card, example)
+
+
+def _is_recorded_export(lib, path: Path) -> bool:
+    from sqlalchemy import select
+
+    from studio.store.models import Export
+
+    with lib.session() as s:
+        return s.scalar(select(Export.id).where(Export.path == str(path.resolve())).limit(1)) is not None
+
+
+def _is_export_card(path: Path, model_name: str) -> bool:
+    """An export card this studio wrote for a model file of this name (safe to rewrite)."""
+    head = read_head(path, MAX_CARD_BYTES + 1)
+    try:
+        data = json.loads(head)
+    except (ValueError, RecursionError):
+        return False
+    export = data.get("export") if isinstance(data, dict) else None
+    return isinstance(export, dict) and export.get("file") == model_name
+
+
+def _is_generated_example(path: Path) -> bool:
+    head = read_head(path, 512)
+    return head.startswith(b'"""Top classes of images with') and b"(exported by Model Studio" in head
+
+
+def export_run(lib, run_id: int, fmt: str, path: str | Path | None = None, state: JobState | None = None, *,
+               force: bool = False, follow_symlinks: bool = False) -> ExportReport:
+    """Write the run's model as ``fmt`` to ``path`` (+ card + example), check parity in a fresh
+    process and record the export. An export that disagrees is kept and flagged (ok=False).
+    Existing files that are not this library's own exports are replaced only with ``force``;
+    symlinks are written through only with ``follow_symlinks``."""
+    state = state or JobState()
+    targets = export_targets(lib, run_id, fmt, path, force=force, follow_symlinks=follow_symlinks)
+    path = targets.model
     state.set_progress(0.02, f"loading run {run_id}")
     network, card = load_run(lib, run_id)
     state.check_cancelled()
@@ -62,8 +116,8 @@ def export_run(lib, run_id: int, fmt: str, path: str | Path | None = None, state
         writers.write_torchscript(wrap(network, card), card, path)
     else:
         writers.write_safetensors(network, card, path)
-    card_path = writers.write_card(card, fmt, path)
-    example = write_example(fmt, path, card_path, card)
+    card_path = writers.write_card(card, fmt, path, target=targets.card)
+    example = write_example(fmt, path, card_path, card, target=targets.example)
     state.check_cancelled()
     state.set_progress(0.5, "checking parity")
     split, images = held_out_images(lib, run_id, card.in_channels, card.image_size)
@@ -71,7 +125,8 @@ def export_run(lib, run_id: int, fmt: str, path: str | Path | None = None, state
     parity = check_parity(reference, fmt, path, split, images,
                           JobState(on_progress=lambda f, m: state.set_progress(0.5 + 0.45 * f, m)))
     parity["file_sha256"] = file_sha256(path)
-    writers.write_card(card, fmt, path, {"parity": {k: v for k, v in parity.items() if k != "file_sha256"}})
+    writers.write_card(card, fmt, path, {"parity": {k: v for k, v in parity.items() if k != "file_sha256"}},
+                       target=targets.card)
     export_id = _record(lib, run_id, fmt, path, parity)
     state.set_progress(1.0, "export done" if parity["ok"] else "export done: PARITY FAILED")
     return ExportReport(export_id, run_id, fmt, str(path), str(card_path), str(example), parity, bool(parity["ok"]))

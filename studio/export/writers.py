@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 
 from studio.core.errors import InvalidInputError
 from studio.export.predictor import import_onnxruntime
+from studio.export.targets import write_via_temp
 from studio.export.wrapper import ImageClassifier
 from studio.train.card import ModelCard
 
@@ -47,8 +47,8 @@ def input_description(card: ModelCard, fmt: str) -> dict[str, Any]:
     }
 
 
-def write_card(card: ModelCard, fmt: str, model_path: Path, extra: dict[str, Any] | None = None) -> Path:
-    """The model card beside the file (``model.onnx`` -> ``model.json``) with how to feed it."""
+def card_json(card: ModelCard, fmt: str, model_path: Path, extra: dict[str, Any] | None = None) -> str:
+    """The exported model card: the run's card plus how to feed this file (``export``)."""
     data = asdict(card)
     data["export"] = {
         "format": fmt,
@@ -57,10 +57,15 @@ def write_card(card: ModelCard, fmt: str, model_path: Path, extra: dict[str, Any
         "outputs": OUTPUT_NAMES if fmt != "safetensors" else ["logits"],
         **(extra or {}),
     }
-    target = model_path.with_suffix(".json")
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, target)
+    return json.dumps(data, indent=2, default=str)
+
+
+def write_card(card: ModelCard, fmt: str, model_path: Path, extra: dict[str, Any] | None = None,
+               target: Path | None = None) -> Path:
+    """The model card beside the file (``model.onnx`` -> ``model.json``) with how to feed it."""
+    target = target or model_path.with_suffix(".json")
+    text = card_json(card, fmt, model_path, extra)
+    write_via_temp(target, lambda tmp: tmp.write_text(text))
     return target
 
 
@@ -72,8 +77,11 @@ def write_onnx(classifier: ImageClassifier, card: ModelCard, path: Path) -> None
         raise InvalidInputError(
             "ONNX export needs the onnx package, which is not installed", hint="pip install 'model-studio[onnx]'"
         ) from exc
+    write_via_temp(path, lambda tmp: _export_onnx(classifier, card, tmp, onnx))
+
+
+def _export_onnx(classifier: ImageClassifier, card: ModelCard, tmp: Path, onnx) -> None:
     batch, height, width = (torch.export.Dim(n, min=1, max=8192) for n in ("batch", "height", "width"))
-    tmp = path.with_name(path.name + ".tmp")
     noise = io.StringIO()  # the exporter prints progress on stdout, which must stay JSON lines
     try:
         with contextlib.redirect_stdout(noise), warnings.catch_warnings():
@@ -92,36 +100,33 @@ def write_onnx(classifier: ImageClassifier, card: ModelCard, path: Path) -> None
             )
         model = onnx.load(str(tmp))
     except Exception as exc:  # the exporter raises many types; one line for the user
-        tmp.unlink(missing_ok=True)
         raise InvalidInputError(f"ONNX export of {card.architecture} failed ({_first_line(exc)})") from exc
     model.doc_string = f"Model Studio {card.architecture}: uint8 image N x H x W x {card.in_channels} -> probabilities"
     for key, value in (("classes", json.dumps(card.classes)), ("model_card", card.to_json())):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(model, str(tmp))
-    os.replace(tmp, path)
 
 
 def write_torchscript(classifier: ImageClassifier, card: ModelCard, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(classifier.cpu(), (example_input(card),))
-            torch.jit.save(traced, str(tmp))
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        raise InvalidInputError(f"TorchScript export of {card.architecture} failed ({_first_line(exc)})") from exc
-    os.replace(tmp, path)
+    def save(tmp: Path) -> None:
+        try:
+            with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(classifier.cpu(), (example_input(card),))
+                torch.jit.save(traced, str(tmp))
+        except Exception as exc:
+            raise InvalidInputError(f"TorchScript export of {card.architecture} failed ({_first_line(exc)})") from exc
+
+    write_via_temp(path, save)
 
 
 def write_safetensors(network: torch.nn.Module, card: ModelCard, path: Path) -> None:
     from safetensors.torch import save_file
 
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"architecture": card.architecture, "format": "model-studio"})
-    os.replace(tmp, path)
+    metadata = {"architecture": card.architecture, "format": "model-studio"}
+    write_via_temp(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
 
 
 def _first_line(exc: BaseException) -> str:
