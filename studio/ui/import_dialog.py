@@ -7,6 +7,7 @@ loose files to ``import_files`` and adds up their reports. The GUI runs it throu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ class ImportSummary:
     duplicates: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     cancelled: bool = False
+    roots: list[str] = field(default_factory=list)  # what was imported: folders, zips, files
 
     def text(self) -> str:
         parts = f"{self.added:,} added, {self.duplicates:,} duplicates, {len(self.rejected):,} rejected"
@@ -48,6 +50,20 @@ class ImportSummary:
         self.duplicates += int(report.duplicates)
         self.rejected.extend((str(src), str(reason)) for src, reason in report.rejected)
         self.cancelled = self.cancelled or bool(getattr(report, "cancelled", False))
+
+    def shown_source(self, source: str) -> str:
+        """``source`` as the user knows it: relative to the folder or zip it was imported from
+        ("cats/broken.png"), prefixed with that folder's name when several were imported."""
+        for root in self.roots:
+            root = root.rstrip("/" + os.sep) or root
+            name = Path(root).name or root
+            for sep in ("!/", os.sep, "/"):
+                if source.startswith(root + sep) and len(source) > len(root) + len(sep):
+                    inside = source[len(root) + len(sep):]
+                    return f"{name}/{inside}" if len(self.roots) > 1 else inside
+            if source == root:
+                return name
+        return source
 
 
 class _SubState(JobState):
@@ -90,7 +106,7 @@ def run_import(lib: Library, dataset_id: int, paths: Sequence[str | Path], state
     parts: list[tuple[str, object]] = [("path", p) for p in containers]
     if files:
         parts.append(("files", files))
-    summary = ImportSummary()
+    summary = ImportSummary(roots=[str(p) for p in paths])
     share = 1.0 / len(parts)
     for i, (kind, what) in enumerate(parts):
         sub = _SubState(state, i * share, share)
@@ -168,7 +184,8 @@ class ImportSummaryDialog(QDialog):
         where.setStyleSheet("color: #5b6670")
 
         self.details = QTableWidget(len(summary.rejected), 2)
-        self.details.setHorizontalHeaderLabels(["Rejected file", "Reason"])
+        single = Path(summary.roots[0]).name if len(summary.roots) == 1 else ""
+        self.details.setHorizontalHeaderLabels([f"Rejected file (in “{single}”)" if single else "Rejected file", "Reason"])
         self.details.verticalHeader().setVisible(False)
         self.details.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.details.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -177,13 +194,13 @@ class ImportSummaryDialog(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for row, (source, reason) in enumerate(summary.rejected):
-            src_item = QTableWidgetItem(Path(source).name or source)
-            src_item.setToolTip(source)
+            src_item = QTableWidgetItem(summary.shown_source(source))
+            src_item.setToolTip(source)  # the full path
             reason_item = QTableWidgetItem(reason)
             reason_item.setToolTip(reason)
             self.details.setItem(row, 0, src_item)
             self.details.setItem(row, 1, reason_item)
-        self.details.setColumnWidth(0, 240)
+        self.details.setColumnWidth(0, 300)
         self.details.setVisible(False)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
@@ -206,7 +223,7 @@ class ImportSummaryDialog(QDialog):
         self.resize(max(self.width(), 720), 420 if visible else self.minimumSizeHint().height())
 
     def rejected_rows(self) -> list[tuple[str, str]]:
-        """What the Details table shows (file name, reason), for tests."""
+        """What the Details table shows (file as shown, reason), for tests."""
         return [
             (self.details.item(r, 0).text(), self.details.item(r, 1).text())
             for r in range(self.details.rowCount())

@@ -199,8 +199,11 @@ def test_import_folder_updates_grid_counts_and_summary(make_window, qtbot, digit
     assert dialog.details_button.isEnabled()
     dialog.details_button.click()
     assert dialog.details.isVisible()
+    # each rejected file is shown with its folder, relative to what was imported (issue 16)
     names = [name for name, _reason in dialog.rejected_rows()]
-    assert "broken.png" in names
+    assert "3/broken.png" in names and "notes.txt" in names
+    tips = [dialog.details.item(r, 0).toolTip() for r in range(dialog.details.rowCount())]
+    assert str(digits_200 / "3" / "broken.png") in tips
     assert all(reason for _name, reason in dialog.rejected_rows())
     qtbot.wait(50)
     dialog.grab().save(str(artifacts / "import_summary_rejected.png"))
@@ -594,3 +597,18 @@ def test_import_fills_the_class_panel_and_label_buttons(make_window, qtbot, digi
     n = len(list(flat.glob("*.png")))
     assert class_panel_rows(page) == {"unlabelled": str(n)}
     assert labelling.class_buttons.note is not None and labelling.class_buttons.note.isVisibleTo(window)
+
+
+def test_rejected_files_are_shown_relative_to_what_was_imported(tmp_path):
+    from studio.ui.import_dialog import ImportSummary
+
+    one = ImportSummary(roots=[str(tmp_path / "pets")])
+    assert one.shown_source(str(tmp_path / "pets" / "cats" / "a.png")) == "cats/a.png"
+    assert one.shown_source(str(tmp_path / "pets" / "locked") + "/") == "locked/"
+    zipped = ImportSummary(roots=[str(tmp_path / "pets.zip")])
+    assert zipped.shown_source(f"{tmp_path / 'pets.zip'}!/pets/dogs/b.jpg") == "pets/dogs/b.jpg"
+    several = ImportSummary(roots=[str(tmp_path / "pets"), str(tmp_path / "more.zip"), str(tmp_path / "c.png")])
+    assert several.shown_source(str(tmp_path / "pets" / "cats" / "a.png")) == "pets/cats/a.png"
+    assert several.shown_source(f"{tmp_path / 'more.zip'}!/x/y.png") == "more.zip/x/y.png"
+    assert several.shown_source(str(tmp_path / "c.png")) == "c.png"
+    assert several.shown_source("/elsewhere/z.png") == "/elsewhere/z.png"  # not from these: in full
