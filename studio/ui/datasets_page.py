@@ -114,7 +114,8 @@ class DatasetsPage(QWidget):
         self.labelling = LabellingWorkspace(
             LabellingController(self.lib, parent=self), self.grid, self.grid_area, lambda: self.current_id,
             self.thumbnails, on_counts_changed=self.refresh_counts_only,
-            on_samples_added=lambda: self.model.reload(background=True), select_dataset=self.select_dataset)
+            on_samples_added=lambda: self.model.reload(background=True), select_dataset=self.select_dataset,
+            split_dataset=self.split_dataset)
         self.content_layout.removeWidget(self.grid_area)
         self.content_layout.insertWidget(index, self.labelling, 1)
         self.dataset_changed.connect(self.labelling.set_dataset)

@@ -612,3 +612,32 @@ def test_rejected_files_are_shown_relative_to_what_was_imported(tmp_path):
     assert several.shown_source(f"{tmp_path / 'more.zip'}!/x/y.png") == "more.zip/x/y.png"
     assert several.shown_source(str(tmp_path / "c.png")) == "c.png"
     assert several.shown_source("/elsewhere/z.png") == "/elsewhere/z.png"  # not from these: in full
+
+
+def test_problems_view_says_when_nothing_is_split_and_splits(make_window, qtbot, digits_200, monkeypatch, artifacts):
+    """Issue 16: the Problems view did not mention a dataset with no train/validation/test split."""
+    from PySide6.QtCore import QTimer
+
+    window = make_window(demo=False)
+    page = window.datasets
+    page.create_dataset("digits")
+    import_with_keys(qtbot, window, digits_200, monkeypatch)  # class folders: no split
+    qtbot.keyClick(page.grid, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # Problems
+    problems = page.labelling.problems
+    assert page.labelling.mode == "problems"
+    assert problems.split_notice.isVisible() and "No train / validation / test split" in problems.split_notice_label.text()
+    assert problems.split_button.isVisible()
+    qtbot.wait(50)
+    window.grab().save(str(artifacts / "problems_no_split.png"))
+    # Split… opens the page's dialog; its Split button applies it, and the notice goes
+    QTimer.singleShot(100, lambda: page.split_dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click())
+    qtbot.mouseClick(problems.split_button, Qt.MouseButton.LeftButton)
+    with window.lib.session() as s:
+        splits = store_datasets.split_counts(s, page.current_id)
+    assert splits[None] == 0 and splits["train"] > splits["val"] > 0 and splits["test"] > 0
+    assert not problems.split_notice.isVisible()
+    table = problems.table
+    total_row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "Total")
+    assert [table.item(total_row, c).text() for c in range(1, 5)] == [
+        str(splits["train"]), str(splits["val"]), str(splits["test"]), "0"]
+    assert shown_counts(page)["Test"] == splits["test"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -43,8 +44,15 @@ def find_duplicates_job(lib: Library, dataset_id: int, max_distance: int, state:
     return exact + near
 
 
+NO_SPLIT_TEXT = ("No train / validation / test split yet: each training run holds out a random part of "
+                 "the training images for validation, and Evaluate has no test images to give an honest score.")
+
+
 class ProblemsView(QWidget):
+    """``split_requested()``: the user pressed Split… on the no-split notice."""
+
     review_requested = Signal(int, list)
+    split_requested = Signal()
 
     def __init__(self, controller: LabellingController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -89,6 +97,20 @@ class ProblemsView(QWidget):
         self.review_button = QPushButton("Review selected in labelling mode")
         self.review_button.clicked.connect(self.review_selected)
 
+        self.split_notice = QFrame()  # a dataset with no split at all says so, with a way to split
+        self.split_notice.setObjectName("no_split_notice")
+        self.split_notice.setStyleSheet("QFrame#no_split_notice { background: #fff4d6; border-radius: 4px; }")
+        self.split_notice_label = QLabel(NO_SPLIT_TEXT)
+        self.split_notice_label.setWordWrap(True)
+        self.split_button = QPushButton("Split…")
+        self.split_button.setToolTip("Assign the samples at random to train / validation / test")
+        self.split_button.clicked.connect(self.split_requested)
+        notice_row = QHBoxLayout(self.split_notice)
+        notice_row.setContentsMargins(8, 6, 8, 6)
+        notice_row.addWidget(self.split_notice_label, 1)
+        notice_row.addWidget(self.split_button)
+        self.split_notice.hide()
+
         left = QWidget()
         lcol = QVBoxLayout(left)
         lcol.setContentsMargins(0, 0, 0, 0)
@@ -122,7 +144,8 @@ class ProblemsView(QWidget):
         splitter.addWidget(right)
         splitter.setSizes([520, 520])
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.addWidget(self.split_notice)
+        layout.addWidget(splitter, 1)
         for sig in (controller.labels_changed, controller.splits_changed, controller.samples_added):
             sig.connect(lambda ds, _ids: self._changed(ds))
         controller.classes_changed.connect(self._changed)
@@ -153,12 +176,15 @@ class ProblemsView(QWidget):
     def refresh(self) -> None:
         self.table.clear()
         self.small_list.clear()
+        self.split_notice.hide()
         if self.dataset_id is None:
             return
         with self.lib.session() as s:
             table = store_labels.split_table(s, self.dataset_id)
             problems = store_labels.small_classes(s, self.dataset_id, self.min_count.value())
         self._class_names = {r[0]: r[1] for r in table.rows if r[0] is not None}
+        unsplit = table.total() > 0 and table.total(None) == table.total()
+        self.split_notice.setVisible(unsplit)
         self.table.setColumnCount(len(SPLIT_COLUMNS) + 2)
         self.table.setHorizontalHeaderLabels(["Class"] + [t for _, t in SPLIT_COLUMNS] + ["Total"])
         self.table.setRowCount(len(table.rows) + 1)

@@ -44,7 +44,8 @@ SPLIT_ACTIONS = (("train", "Train", "Ctrl+Alt+T"), ("val", "Validation", "Ctrl+A
 class LabellingWorkspace(QWidget):
     """``grid_area`` is the widget holding the grid (page 0); ``dataset_id()`` the current dataset;
     ``on_counts_changed()`` refreshes the page's counts; ``on_samples_added()`` reloads its grid;
-    ``select_dataset(id)`` switches the page to another dataset (for reviews)."""
+    ``select_dataset(id)`` switches the page to another dataset (for reviews); ``split_dataset()``
+    opens the page's Split… dialog (the Problems view offers it when nothing is split)."""
 
     status = Signal(str)
     mode_changed = Signal(str)
@@ -54,6 +55,7 @@ class LabellingWorkspace(QWidget):
                  on_counts_changed: Callable[[], None] = lambda: None,
                  on_samples_added: Callable[[], None] = lambda: None,
                  select_dataset: Callable[[int], object] = lambda _id: None,
+                 split_dataset: Callable[[], object] | None = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.ctl = controller
@@ -73,6 +75,9 @@ class LabellingWorkspace(QWidget):
         self.labelling_view.closed.connect(lambda: self.set_mode("browse"))
         self.capture = CapturePanel(controller)
         self.problems = ProblemsView(controller)
+        self.problems.split_button.setVisible(split_dataset is not None)
+        if split_dataset is not None:
+            self.problems.split_requested.connect(split_dataset)
         self.suggestions = SuggestionsView(controller, thumbnails)
         self.suggestions.review_requested.connect(self._review_with_run)
 
