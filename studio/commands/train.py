@@ -16,16 +16,21 @@ from typing import Any
 
 from studio.commands.common import add_json_flag, emit_json, open_library
 from studio.core.errors import InvalidInputError
+from studio.train import defaults as train_defaults  # no torch: the same table the engine and GUI use
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train or fine-tune a model on a dataset")
     p.add_argument("dataset", help="dataset name or id")
     p.add_argument("--model", help="architecture (`studio models list`); default: simple-cnn for images <= 64 px, else mobilenet_v3_small")
-    p.add_argument("--pretrained", default="none", help="imagenet | RUN_ID (fine-tune a previous run) | none | PATH to a state dict")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, help="peak learning rate (default 3e-3 from scratch, 1e-3 fine-tuning)")
+    d = train_defaults.DEFAULTS
+    p.add_argument("--pretrained", default=d["pretrained"],
+                   help="auto (default: ImageNet weights for torchvision models when cached or downloadable, else "
+                        "from scratch) | imagenet | RUN_ID (fine-tune a previous run) | none | PATH to a state dict")
+    p.add_argument("--epochs", type=int, default=d["epochs"], help=f"(default {d['epochs']})")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help=f"(default {d['batch_size']})")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default {train_defaults.LR_FROM_SCRATCH:g} from scratch, "
+                                            f"{train_defaults.LR_FINE_TUNE:g} fine-tuning)")
     p.add_argument("--image-size", type=int, help="side in pixels the model sees")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--gpus", type=int, default=1, help="data-parallel processes (torchrun + DDP; gloo on CPU)")
@@ -33,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule", default="onecycle", choices=("onecycle", "cosine", "none"))
     p.add_argument("--freeze", default="none", choices=("backbone", "none"), help="train only the new head")
     p.add_argument("--unfreeze-after", type=int, default=0, metavar="N", help="with --freeze backbone: train everything after N epochs")
-    p.add_argument("--augment", default="flip,crop", help="comma list of flip,crop,color,rotate or none")
+    p.add_argument("--augment", default=train_defaults.augment_text(),
+                   help=f"comma list of flip,crop,color,rotate or none (default {train_defaults.augment_text()}); "
+                        "flip and rotate only if a mirrored or turned image is still the same class")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (default: on CUDA only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--early-stopping", type=int, default=0, metavar="N", help="stop after N epochs without val improvement")
@@ -139,6 +146,7 @@ class _ProgressView:
     def __init__(self) -> None:
         self.epochs = 0
         self.steps_per_epoch = 0
+        self.noted: set[str] = set()  # notes already shown: each is said once
 
     def show(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -151,6 +159,7 @@ class _ProgressView:
             print(f"{event['train_samples']} train / {event['val_samples']} val samples, {len(event['classes'])} classes",
                   file=sys.stderr)
             for note in event.get("notes") or []:
+                self.noted.add(note)
                 print(f"note: {note}", file=sys.stderr)
         elif kind == "cache":
             self._bar(event["fraction"], event["message"])
@@ -175,7 +184,8 @@ class _ProgressView:
             if event.get("model_path"):
                 print(f"model: {event['model_path']}")
             for note in event.get("notes") or []:
-                print(f"note: {note}")
+                if note not in self.noted:
+                    print(f"note: {note}")
 
     @staticmethod
     def _bar(fraction: float | None, text: str) -> None:

@@ -20,8 +20,8 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 def parse_augment(text: str | Sequence[str] | None) -> list[str]:
     from studio.core.errors import InvalidInputError
 
-    if text is None:
-        return ["flip", "crop"]
+    if text is None:  # nothing asked: nothing on (the engine's default lives in studio/train/defaults.py)
+        return []
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
     if names in (["none"], []):
         return []

@@ -32,7 +32,7 @@ from studio.data.loader import BatchLoader, epoch_seed
 from studio.data.preprocess import normalise
 from studio.data.samples import DatasetView, apply_holdout, check_trainable, hold_out_validation, load_view
 from studio.store.models import Checkpoint, Run, utcnow
-from studio.train import zoo
+from studio.train import defaults, zoo
 from studio.train.artifacts import CARD_NAME, WEIGHTS_NAME, run_dir
 from studio.train.card import ModelCard
 from studio.train.checkpoints import (
@@ -52,28 +52,7 @@ if TYPE_CHECKING:
 
 Emit = Callable[[dict[str, Any]], None]
 
-DEFAULTS: dict[str, Any] = {
-    "model": None,  # simple-cnn for images <= 64 px, else mobilenet_v3_small
-    "pretrained": "none",  # none | imagenet | RUN_ID | PATH
-    "epochs": 10,
-    "batch_size": 64,
-    "lr": None,  # 3e-3 from scratch, 1e-3 when fine-tuning (AdamW); 0.05 / 0.01 with SGD
-    "weight_decay": 1e-4,
-    "backbone_lr_mult": None,  # the pretrained body learns this much slower than the new head
-    "image_size": None,
-    "device": "auto",
-    "gpus": 1,
-    "optimizer": "adamw",
-    "schedule": "onecycle",
-    "freeze": "none",
-    "unfreeze_after": 0,
-    "augment": ["flip", "crop"],
-    "amp": None,  # on for CUDA only
-    "seed": 0,
-    "early_stopping": 0,
-    "kernel_transforms": [],
-    "log_every": 10,
-}
+DEFAULTS = defaults.DEFAULTS  # the one table (studio/train/defaults.py)
 SMALL_IMAGE = 64
 
 
@@ -87,7 +66,7 @@ def resolve_spec(lib: Library, view: DatasetView, spec: dict[str, Any]) -> dict[
     out = {**DEFAULTS, **{k: v for k, v in spec.items() if v is not None}}
     out["augment"] = parse_augment(out["augment"])
     pretrained = str(out["pretrained"])
-    if pretrained.lower() in ("none", "imagenet"):
+    if pretrained.lower() in ("none", "imagenet", "auto"):
         out["pretrained"] = pretrained.lower()
     elif not pretrained.isdigit():  # a weights file: absolute, so the worker finds it from anywhere
         path = Path(pretrained).expanduser().resolve()
@@ -110,22 +89,44 @@ def resolve_spec(lib: Library, view: DatasetView, spec: dict[str, Any]) -> dict[
     out.setdefault("in_channels", view.channels)
     if "mean" not in out:
         out["mean"], out["std"] = zoo.default_normalisation(out["model"], out["in_channels"])
-    fine_tune = out["pretrained"] not in ("none", None)
-    if out["lr"] is None:
-        out["lr"] = (0.01 if fine_tune else 0.05) if out["optimizer"] == "sgd" else (1e-3 if fine_tune else 3e-3)
+    if out["pretrained"] == "auto" and not entry.pretrained_available:
+        out["pretrained"] = "none"  # simple-cnn: nothing to start from
+    out["start"] = start_text(out["pretrained"], out["model"])
+    if out["lr"] is None and out["pretrained"] != "auto":  # auto: set once the worker knows the start
+        out["lr"] = default_lr(out)
     if out["backbone_lr_mult"] is None:
         out["backbone_lr_mult"] = 1.0
     for key, low in (("epochs", 1), ("batch_size", 1), ("image_size", 4), ("gpus", 1)):
         if int(out[key]) < low:
             raise InvalidInputError(f"{key.replace('_', '-')} must be at least {low}, not {out[key]}")
         out[key] = int(out[key])
-    if not float(out["lr"]) > 0:
+    if out["lr"] is not None and not float(out["lr"]) > 0:
         raise InvalidInputError(f"learning rate must be positive, not {out['lr']}")
     for key, allowed in (("optimizer", ("adamw", "sgd")), ("schedule", ("onecycle", "cosine", "none")), ("freeze", ("backbone", "none"))):
         if out[key] not in allowed:
             raise InvalidInputError(f"{key} must be one of {', '.join(allowed)}, not {out[key]!r}")
     resolve_device(out["device"])  # fail now, not in the worker
     return out
+
+
+def default_lr(spec: dict[str, Any]) -> float:
+    fine_tune = spec["pretrained"] not in ("none", None)
+    if spec["optimizer"] == "sgd":
+        return 0.01 if fine_tune else 0.05
+    return defaults.LR_FINE_TUNE if fine_tune else defaults.LR_FROM_SCRATCH
+
+
+def start_text(pretrained: str, model: str) -> str:
+    """What the run starts from, in words (kept in the spec: `studio runs show`, the model card)."""
+    if pretrained == "auto":
+        return f"ImageNet weights for {model} if available, else from scratch (decided when training starts)"
+    if pretrained == "none":
+        return "from scratch (random weights)"
+    if pretrained == "imagenet":
+        return f"ImageNet weights ({model})"
+    if pretrained.isdigit():
+        return f"the trained model of run {pretrained}"
+    return f"weights file {pretrained}"
 
 
 def _parent_card(lib: Library, pretrained: Any) -> ModelCard | None:
@@ -342,7 +343,28 @@ class _Trainer:
         self.job.set_progress(fraction * 0.05, message)
         self.emit({"event": "cache", "fraction": round(fraction, 4), "message": message})
 
+    def _resolve_auto_start(self) -> None:
+        """pretrained "auto": ImageNet weights when cached or downloadable (with progress events),
+        else from scratch, said once (a note) and recorded in the run's spec."""
+        spec = self.spec
+        if spec["pretrained"] != "auto":
+            return
+        name = spec["model"]
+        try:
+            zoo.imagenet_weights_file(name, self._download_progress)
+            spec["pretrained"] = "imagenet"
+            spec["start"] = f"ImageNet weights ({name}), chosen automatically"
+        except StudioError as exc:
+            spec["pretrained"] = "none"
+            spec["start"] = "from scratch: ImageNet weights were not available"
+            self.notes.append(f"ImageNet weights for {name} are not available, so this run trains from scratch "
+                              f"(slower to learn, needs more images). {_hint(exc)}")
+        if spec["lr"] is None:
+            spec["lr"] = default_lr(spec)
+        self.update_run(spec=dict(spec))
+
     def _prepare_model(self) -> None:
+        self._resolve_auto_start()
         spec = self.spec
         torch.manual_seed(spec["seed"])
         num_classes = len(self.view.classes)
@@ -542,7 +564,7 @@ class _Trainer:
             self.sink.add(engine.state.iteration, float(epoch), "val", loss=val_loss, accuracy=val_acc)
             self.sink.add(engine.state.iteration, float(epoch), "train", epoch_loss=metrics["train_loss"], accuracy=metrics["train_accuracy"])
             self.sink.flush()
-        self.emit({"event": "epoch", "epoch": epoch, **{k: round(v, 6) for k, v in metrics.items()},
+        self.emit({"event": "epoch", "epoch": epoch, "step": engine.state.iteration, **{k: round(v, 6) for k, v in metrics.items()},
                    "eta_s": round(per_epoch * (self.spec["epochs"] - epoch), 1), "seconds": round(seconds, 3),
                    "train_seconds": round(train_seconds, 3)})
         score = (val_acc, -val_loss)
@@ -643,6 +665,12 @@ class _Trainer:
                   "model_path": str(self.folder / WEIGHTS_NAME)}
         self.emit({"event": "done", **result})
         return result
+
+
+def _hint(exc: BaseException) -> str:
+    """The offline error's advice (where to put the file), without its first clause."""
+    text = str(exc)
+    return ("To start from ImageNet: " + text.split(": ", 1)[1]) if ": " in text else text
 
 
 class TrainingError(StudioError):

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.train import defaults as train_defaults  # no torch: the engine's own default table
 from studio.ui.run_process import RunProcess
 from studio.ui.train_jobs import (
     TrainChoices,
@@ -49,10 +50,15 @@ AUTO_MODEL = ""  # the engine picks: simple-cnn for small images, mobilenet_v3_s
 PREVIEW_COUNT = 7
 PREVIEW_PX = 64  # each preview tile is half this plus a frame
 AUGMENTATIONS = (
-    ("flip", "Flip", "Mirror images left-right at random. Good unless left/right matters (e.g. text)."),
-    ("crop", "Crop", "Zoom into a random part of each image, so the model does not rely on exact framing."),
-    ("color", "Colour", "Change brightness, contrast and saturation a little, for varied lighting."),
-    ("rotate", "Rotate", "Turn images by up to 15 degrees either way."),
+    ("flip", "Flip", "Mirror images left-right at random. Only if a mirrored image is still the same "
+                     "class: not for digits, letters or text (a mirrored 2 or b is another shape), nor for "
+                     "left/right arrows. Off by default."),
+    ("crop", "Crop", "Zoom into a random part of each image, so the model does not rely on exact framing. "
+                     "Only if a part of an image still shows its class; costs time on every step."),
+    ("color", "Colour", "Change brightness, contrast and saturation a little, for varied lighting. Only if "
+                        "colour does not decide the class."),
+    ("rotate", "Rotate", "Turn images by up to 15 degrees either way. Only if a turned image is still the "
+                         "same class (a turned 6 can look like a 9 at larger angles). Off by default."),
 )
 
 
@@ -92,9 +98,14 @@ class TrainSettings(QWidget):
         self.image_size.setSuffix(" px")
         form.addRow("Image size", self.image_size)
 
-        self.weights = _tip(QComboBox(), "Where training starts. ImageNet: weights learned from 1.2 million "
-                                         "photos (best for photos, needs a one-time download). A previous "
-                                         "run: continue from a model you trained. None: start from random.")
+        self.weights = _tip(QComboBox(), "Where training starts. Automatic: ImageNet weights for photo "
+                                         "models (MobileNet, ResNet, ...) when they are cached or can be "
+                                         "downloaded, else from scratch (the run says so once and records "
+                                         "which start it used); the small CNN always starts from scratch. "
+                                         "ImageNet: weights learned from 1.2 million photos (best for photos, "
+                                         "needs a one-time download). A previous run: continue from a model "
+                                         "you trained. None: start from random.")
+        self.weights.addItem("Automatic (ImageNet for photo models when available)", "auto")
         self.weights.addItem("None (train from scratch)", "none")
         self.weights.addItem("ImageNet (pretrained)", "imagenet")
         self.weights.addItem("A previous run…", "run")
@@ -117,13 +128,13 @@ class TrainSettings(QWidget):
 
         self.epochs = _tip(QSpinBox(), "How many times training goes through all training images.")
         self.epochs.setRange(1, 10000)
-        self.epochs.setValue(10)
+        self.epochs.setValue(train_defaults.DEFAULT_EPOCHS)
         form.addRow("Epochs", self.epochs)
 
         self.batch_size = _tip(QSpinBox(), "Images per training step. Larger is faster on a GPU but needs "
                                            "more memory; lower it if you run out of memory.")
         self.batch_size.setRange(1, 4096)
-        self.batch_size.setValue(64)
+        self.batch_size.setValue(train_defaults.DEFAULT_BATCH_SIZE)
         form.addRow("Batch size", self.batch_size)
 
         self.lr = _tip(QDoubleSpinBox(), "How big each learning step is. 'auto' picks a good value for the "
@@ -155,13 +166,14 @@ class TrainSettings(QWidget):
         self.augment: dict[str, QCheckBox] = {}
         for key, title, tip in AUGMENTATIONS:
             box = _tip(QCheckBox(title), tip)
-            box.setChecked(key in ("flip", "crop"))
+            box.setChecked(key in train_defaults.DEFAULT_AUGMENT)
             box.toggled.connect(self.preview_wanted)
             aug_row.addWidget(box)
             self.augment[key] = box
         aug_row.addStretch(1)
         form.addRow(_tip(QLabel("Augment"), "Random changes to training images each epoch, so the model "
-                                            "learns what matters and not the exact pictures."), aug_box)
+                                            "learns what matters and not the exact pictures. Off by default: "
+                                            "switch on only changes that keep every image's class."), aug_box)
         preview_row = QHBoxLayout()
         preview_row.setSpacing(3)
         self.preview_labels: list[QLabel] = []
@@ -335,6 +347,7 @@ class TrainPage(QWidget):
         self._jobs: dict[str, Job] = {}
         self._preview_seed = 0
         self._pending_start: tuple[int, dict] | None = None
+        self._preferred_dataset: int | None = None  # the one open on the Datasets page
         self._build()
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
@@ -405,9 +418,17 @@ class TrainPage(QWidget):
         job.failed.connect(lambda msg: self._set_status(f"Could not list models: {msg}", error=True))
         job.done.connect(lambda: self._jobs.pop("choices", None))
 
+    def prefer_dataset(self, dataset_id: int | None) -> None:
+        """Select the dataset the user has open on the Datasets page (now, or when the list loads)."""
+        self._preferred_dataset = dataset_id
+        if dataset_id is not None and not self.is_training():
+            self.settings.select_dataset(dataset_id)
+
     def _choices_loaded(self, choices: TrainChoices) -> None:
         if not choices.datasets:
             self._set_status("No dataset yet: import one on the Datasets page first.", error=True)
+        if self._preferred_dataset is not None and not self.is_training():
+            self.settings.select_dataset(self._preferred_dataset)
         if self._pending_start is not None:
             kind, value = self._pending_start
             if kind == "run":
@@ -540,7 +561,14 @@ class TrainPage(QWidget):
         self.process = proc
         proc.stderr_line.connect(self._on_stderr)
         self.live.attach(proc, f"Run {run_id}: starting…")
-        proc.start_training(self.lib.home, int(run_id), resume=resume)
+        if resume:  # draw what the run recorded before, then let the worker continue the curves
+            from studio.train.history import run_history
+
+            job = start_job(run_history, self.lib, int(run_id), parent=self)
+            job.finished.connect(self.live.show_history)
+            job.done.connect(lambda: proc.start_training(self.lib.home, int(run_id), resume=True))
+        else:
+            proc.start_training(self.lib.home, int(run_id), resume=False)
         self.train_button.setEnabled(False)
         self._set_status(f"Run {run_id} {'resumed' if resume else 'started'}.")
         self.run_started.emit(int(run_id))

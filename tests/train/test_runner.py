@@ -58,8 +58,78 @@ def test_defaults_pick_simple_cnn_for_small_images(digits_lib):
     run_id = create_run(digits_lib, "digits")
     spec = run_row(digits_lib, run_id).spec
     assert spec["model"] == "simple-cnn" and spec["epochs"] == 10 and spec["optimizer"] == "adamw"
-    assert spec["schedule"] == "onecycle" and spec["augment"] == ["flip", "crop"] and spec["seed"] == 0
+    assert spec["schedule"] == "onecycle" and spec["seed"] == 0
     assert spec["in_channels"] == 1 and spec["amp"] is None
+    # nothing that can change what an image means is on by default (a mirrored 2 is not a 2)
+    assert not {"flip", "rotate"} & set(spec["augment"])
+    assert spec["pretrained"] == "none" and spec["start"].startswith("from scratch")  # simple-cnn: nothing to load
+
+
+def test_cli_and_gui_take_their_defaults_from_the_engine_table():
+    import argparse
+
+    from studio.commands import train as train_cmd
+    from studio.train import defaults
+
+    parser = argparse.ArgumentParser()
+    train_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["train", "digits"])
+    spec = train_cmd.spec_from_args(args)
+    assert spec["augment"] == defaults.augment_text() and "flip" not in spec["augment"]
+    assert (spec["epochs"], spec["batch_size"], spec["pretrained"]) == (defaults.DEFAULT_EPOCHS, defaults.DEFAULT_BATCH_SIZE, "auto")
+    assert not set(defaults.MEANING_CHANGING) & set(defaults.DEFAULT_AUGMENT)
+
+
+def _cached_imagenet_file(tmp_path, monkeypatch, name="mobilenet_v3_small"):
+    """A torchvision-format state dict (random init, NOT trained on ImageNet) where torchvision keeps
+    its downloads: the engine finds it as the cached ImageNet file."""
+    import torchvision
+
+    from studio.train.zoo import imagenet_weights_url
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    target = tmp_path / "torch" / "hub" / "checkpoints" / imagenet_weights_url(name).rsplit("/", 1)[-1]
+    target.parent.mkdir(parents=True)
+    torch.manual_seed(7)
+    state = torchvision.models.get_model(name).state_dict()
+    torch.save(state, target)
+    return state
+
+
+def test_imagenet_is_the_default_start_when_its_weights_are_present(digits_lib, tmp_path, monkeypatch):
+    from studio.train import defaults, zoo
+
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")  # found in the cache, never downloaded
+    state = _cached_imagenet_file(tmp_path, monkeypatch)
+    loaded = []
+    real = zoo.load_backbone_weights
+    monkeypatch.setattr(zoo, "load_backbone_weights",
+                        lambda model, *a, **k: (real(model, *a, **k), loaded.append(model.state_dict()["net.features.0.0.weight"].clone()))[0])
+    run_id = create_run(digits_lib, "digits", {"model": "mobilenet_v3_small", "image_size": 16, "epochs": 1, "augment": "none"})
+    assert run_row(digits_lib, run_id).spec["pretrained"] == "auto"
+    events = []
+    assert run_training(digits_lib, run_id, emit=events.append)["status"] == "completed"
+    assert torch.equal(loaded[0], state["features.0.0.weight"])  # the cached file is what it started from
+    assert next(e for e in events if e["event"] == "data")["head_replaced"] is True  # 1000 ImageNet classes -> 10
+    spec = run_row(digits_lib, run_id).spec
+    assert spec["pretrained"] == "imagenet" and "ImageNet" in spec["start"] and spec["lr"] == defaults.LR_FINE_TUNE
+    _, card = load_trained_model(digits_lib, run_id)
+    assert card.training["start"] == spec["start"]
+
+
+def test_offline_without_weights_trains_from_scratch_says_so_once_and_records_it(digits_lib, tmp_path, monkeypatch):
+    from studio.train import defaults
+
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    run_id = create_run(digits_lib, "digits", {"model": "mobilenet_v3_small", "image_size": 16, "epochs": 1, "augment": "none"})
+    events = []
+    assert run_training(digits_lib, run_id, emit=events.append)["status"] == "completed"
+    said = [n for e in events if e["event"] == "data" for n in e["notes"] if "ImageNet" in n]
+    assert len(said) == 1 and "from scratch" in said[0] and "mobilenet_v3_small-047dcff4.pth" in said[0]
+    run = run_row(digits_lib, run_id)
+    assert run.spec["pretrained"] == "none" and run.spec["start"].startswith("from scratch")
+    assert run.spec["lr"] == defaults.LR_FROM_SCRATCH and "ImageNet" in run.notes
 
 
 def test_cancel_stops_and_keeps_a_model(digits_lib):
@@ -238,3 +308,14 @@ def test_freeze_backbone_then_unfreeze_after_n_epochs(digits_lib):
     assert [e["epoch"] for e in events if e["event"] == "unfreeze"] == [2]
     thawed_model, _ = load_trained_model(digits_lib, thawed)
     assert not torch.equal(thawed_model.state_dict()[body], parent.state_dict()[body])
+
+
+def test_cli_progress_says_each_note_once(capsys):
+    from studio.commands.train import _ProgressView
+
+    note = "ImageNet weights for mobilenet_v3_small are not available, so this run trains from scratch"
+    view = _ProgressView()
+    view.show({"event": "data", "train_samples": 10, "val_samples": 2, "classes": ["a", "b"], "notes": [note]})
+    view.show({"event": "done", "run_id": 1, "status": "completed", "metrics": {}, "notes": [note, "early stop"]})
+    out = capsys.readouterr()
+    assert (out.out + out.err).count(note) == 1 and "early stop" in out.out
