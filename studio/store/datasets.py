@@ -24,8 +24,6 @@ PALETTE = (
     "#edc948", "#ff9da7", "#9c755f", "#0072b2", "#d55e00", "#009e73",
 )
 
-_CHUNK = 900  # ids per IN (...) clause: well below SQLite's variable limit
-
 
 @dataclass(frozen=True)
 class DatasetSummary:
@@ -46,12 +44,23 @@ class ClassCount:
     count: int
 
 
+def name_problem(name: str, what: str = "dataset") -> str | None:
+    """Why ``name`` (already stripped) cannot name a dataset or class; None when it can."""
+    from studio.core.limits import limits
+
+    most = limits().max_class_name_chars if what == "class" else 200
+    if not name:
+        return f"{what} name must not be empty"
+    if len(name) > most:
+        return f"{what} name is too long ({len(name)} characters, at most {most})"
+    return None
+
+
 def _clean_name(name: str, what: str = "dataset") -> str:
     name = (name or "").strip()
-    if not name:
-        raise InvalidInputError(f"{what} name must not be empty")
-    if len(name) > 200:
-        raise InvalidInputError(f"{what} name is too long ({len(name)} characters, at most 200)")
+    problem = name_problem(name, what)
+    if problem:
+        raise InvalidInputError(problem)
     return name
 
 
@@ -130,30 +139,17 @@ def rename_dataset(s: Session, dataset_id: int, new_name: str) -> Dataset:
 
 
 def delete_dataset(lib, dataset_id: int) -> int:
-    """Delete a dataset (its classes, samples and predictions cascade in the DB), then remove the
-    blob files and thumbnails no other sample references. Returns the number of files removed."""
+    """Delete a dataset (its classes, samples and predictions cascade in the DB) and queue its
+    blobs for removal in the same transaction; then collect garbage: files no other sample uses
+    are removed now, or when the import in progress (if any) ends. Returns the files removed now."""
+    from studio.store.gc import collect_garbage, queue_for_removal
+
     with lib.transaction() as s:
         get_dataset(s, int(dataset_id))
         blobs = set(s.scalars(select(Sample.blob).where(Sample.dataset_id == dataset_id)))
         s.execute(delete(Dataset).where(Dataset.id == dataset_id))
-    # After the commit: a crash here leaves orphan files (harmless), never rows without files.
-    with lib.session() as s:
-        still_used = set()
-        ordered = sorted(blobs)
-        for i in range(0, len(ordered), _CHUNK):
-            chunk = ordered[i : i + _CHUNK]
-            still_used.update(s.scalars(select(Sample.blob).where(Sample.blob.in_(chunk)).distinct()))
-    removed = 0
-    for digest in blobs - still_used:
-        path = lib.blobs.path(digest)
-        try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
-        for thumb in lib.thumbs_dir.glob(f"*/{digest[:2]}/{digest}.*"):
-            thumb.unlink(missing_ok=True)
-    return removed
+        queue_for_removal(s, blobs)
+    return collect_garbage(lib).removed
 
 
 # --- classes -----------------------------------------------------------------------------------

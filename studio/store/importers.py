@@ -2,39 +2,60 @@
 
 Layout rules: the folder holding a file names its class; folders called train, val/valid/
 validation or test (at any depth) set the split instead and are never class names; files at the
-top are unlabelled. Hidden files, __MACOSX and .DS_Store are skipped silently.
+top are unlabelled. Hidden files, __MACOSX and .DS_Store are skipped silently; special files
+(FIFOs, devices) are skipped with a note, and links that lead out of the chosen folder are noted.
 
-Crash safety: files are read, hashed and fully decoded on a thread pool (Pillow and hashlib drop
-the GIL); each blob file is written (atomically) before the batch of rows that names it is inserted
-in one transaction. An import killed at any moment therefore leaves no row without its file, and a
-re-run skips what is already there (same SHA-256 in this dataset = duplicate).
+Speed: files are read, hashed, fully decoded (validated) and stored by a pool of worker
+processes (one per core) in chunks, while the main process walks, commits rows and reports
+progress. The perceptual hash for near-duplicate search is not computed here: the Problems view
+and `studio labels duplicates` fill it in lazily (``labels.compute_missing_phashes``).
+
+Crash safety: each blob file is written (atomically: temp file + rename) by a worker before the
+batch of rows that names it is inserted in one transaction, and the whole import runs under a
+blob hold (``studio.store.gc``) so a dataset deleted meanwhile cannot remove a file this import
+relies on. An import killed at any moment leaves no row without its file (at worst files
+without rows, which a re-run reuses and `studio doctor --clean` removes); a re-run skips what is
+already there (same SHA-256 in this dataset = duplicate).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import multiprocessing
 import os
+import stat
+import sys
 import threading
 import time
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from studio.core.errors import Cancelled, NotFoundError, StudioError
 from studio.core.jobs import JobState
-from studio.store.images import InvalidImage, read_info_and_image
+from studio.core.limits import MiB, Limits, limits, set_limits
+from studio.store.images import (
+    InvalidImage,
+    inspect_image,
+    large_work,
+    read_image_file,
+    set_large_work_semaphore,
+    special_file_kind,
+)
 from studio.store.models import LabelClass, Sample, utcnow
 
 BATCH_SIZE = 500
-TASK_FILES = 16  # files per thread-pool task
-MAX_FILE_BYTES = 256 * 1024 * 1024  # a single image file larger than this is refused unread
+TASK_FILES = 32  # files per worker task: one task per small PNG costs more than decoding it
 PROGRESS_INTERVAL_S = 0.1  # progress callbacks at most this often (the GUI posts each one)
+ZIP_RATIO_MIN_BYTES = 1 * MiB  # the ratio limit applies to entries bigger than this
 
 SPLIT_FOLDERS = {
     "train": "train", "training": "train",
@@ -42,6 +63,12 @@ SPLIT_FOLDERS = {
     "test": "test", "testing": "test",
 }
 SKIP_NAMES = {"__macosx", ".ds_store", "thumbs.db", "desktop.ini", "__pycache__"}
+# Errors of writing into the library: the import stops (every later file would fail the same way).
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
+
+
+class LibraryWriteError(StudioError):
+    """The library folder cannot be written (full disk, read-only): the import stops."""
 
 
 @dataclass
@@ -52,7 +79,7 @@ class ImportReport:
     cancelled: bool = False
     classes_created: list[str] = field(default_factory=list)
     splits_seen: dict = field(default_factory=dict)  # split -> files imported into it
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # imported, but worth a note
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # imported (or skipped), worth a note
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -63,12 +90,14 @@ class ImportReport:
 
 @dataclass(frozen=True)
 class _Candidate:
-    """One file to import: where it came from, how to read it, and what its path says."""
+    """One file to import: where it came from, how to read it, and what its path says.
+    Plain data, so it can be sent to a worker process."""
 
     source: str  # shown to the user and stored as source_path (valid UTF-8)
-    read: Callable[[], bytes]
+    path: str  # the file, or the zip holding the entry (a str with surrogate escapes is fine)
     class_name: str | None
     split: str | None
+    entry: int = -1  # index in the zip's infolist; -1 = a plain file
 
 
 @dataclass(frozen=True)
@@ -79,7 +108,13 @@ class _Decoded:
     height: int
     channels: int
     byte_size: int
-    phash: str | None
+    wrote: bool  # this import created the blob file
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+    fatal: bool = False  # the library cannot be written: stop the whole import
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -106,14 +141,13 @@ def import_files(
         if not os.path.lexists(path):
             raise NotFoundError(f"no such file or folder: {_display(str(path))}")
     state.set_progress(0.0, "finding files")
-    with _ExitStackOfZips() as zips:
-        try:
-            for path in paths:
-                candidates += _candidates_for(path, report, zips, state)
-        except Cancelled:
-            report.cancelled = True
-            return report
-        _Importer(lib, dataset_id, state, report, batch_size).run(candidates)
+    try:
+        for path in paths:
+            candidates += _candidates_for(path, report, state)
+    except Cancelled:
+        report.cancelled = True
+        return report
+    _Importer(lib, dataset_id, state, report, batch_size).run(candidates)
     return report
 
 
@@ -150,11 +184,28 @@ def _layout(folders: list[str]) -> tuple[str | None, str | None]:
     return class_name, split
 
 
-def _candidates_for(path: Path, report: ImportReport, zips: _ExitStackOfZips, state: JobState) -> list[_Candidate]:
-    if path.is_dir():
+def _class_problem(class_name: str | None) -> str | None:
+    if class_name is None:
+        return None
+    from studio.store.datasets import name_problem
+
+    problem = name_problem(class_name, "class")
+    return f"{problem}; files under it are not imported" if problem else None
+
+
+def _candidates_for(path: Path, report: ImportReport, state: JobState) -> list[_Candidate]:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        report.rejected.append((_display(str(path)), _os_reason(exc, "file")))
+        return []
+    if stat.S_ISDIR(st.st_mode):
         return list(_walk_folder(path, report, state))
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever, /dev/zero never ends
+        report.rejected.append((_display(str(path)), f"not a regular file ({special_file_kind(st.st_mode)}); not read"))
+        return []
     if zipfile.is_zipfile(path):
-        return _zip_candidates(path, report, zips)
+        return _zip_candidates(path, report)
     return [_file_candidate(path, class_name=None, split=None, report=report)]
 
 
@@ -163,21 +214,18 @@ def _file_candidate(path: Path, class_name: str | None, split: str | None, repor
     source = _display(text)
     if not _is_valid_utf8(text):
         report.warnings.append((source, "file name is not valid UTF-8; stored with U+FFFD in its place"))
-    return _Candidate(source=source, read=lambda p=path: _read_file(p), class_name=class_name, split=split)
+    return _Candidate(source=source, path=text, class_name=class_name, split=split)
 
 
-def _read_file(path: Path) -> bytes:
-    size = os.stat(path).st_size
-    if size > MAX_FILE_BYTES:
-        raise InvalidImage(f"file too large ({size // (1024 * 1024)} MB)")
-    with open(path, "rb") as fh:
-        return fh.read()
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _walk_folder(root: Path, report: ImportReport, state: JobState) -> Iterator[_Candidate]:
     """Depth-first, sorted (stable order = stable ids); unreadable folders are reported, not fatal."""
     stack: list[tuple[Path, list[str]]] = [(root, [])]
     seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: links cannot loop us
+    real_root = os.path.realpath(root)
     while stack:
         state.check_cancelled()  # a huge tree takes a while to list
         folder, parts = stack.pop()
@@ -196,16 +244,34 @@ def _walk_folder(root: Path, report: ImportReport, state: JobState) -> Iterator[
         for entry in entries:
             if _skipped(entry.name):
                 continue
+            shown = _display(entry.path)
             try:
                 is_dir = entry.is_dir()
                 is_file = entry.is_file()
-            except OSError as exc:
-                report.rejected.append((_display(entry.path), _os_reason(exc, "file")))
+                mode = entry.stat().st_mode if not (is_dir or is_file) else 0
+            except FileNotFoundError:
+                report.warnings.append((shown, "broken link; skipped"))
                 continue
+            except OSError as exc:
+                report.rejected.append((shown, _os_reason(exc, "file")))
+                continue
+            if not (is_dir or is_file):
+                report.warnings.append((shown, f"{special_file_kind(mode)}, not a file; skipped"))
+                continue
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not _inside(target, real_root):
+                    what = "folder" if is_dir else "file"
+                    report.warnings.append((shown, f"link to a {what} outside the chosen folder "
+                                                   f"({_display(target)}); followed"))
             if is_dir:
                 subfolders.append((Path(entry.path), parts + [entry.name]))
-            elif is_file:
+            else:
                 class_name, split = _layout(parts)
+                problem = _class_problem(class_name)
+                if problem:
+                    report.rejected.append((shown, problem))
+                    continue
                 yield _file_candidate(Path(entry.path), class_name, split, report)
         stack.extend(reversed(subfolders))
 
@@ -216,68 +282,234 @@ def _os_reason(exc: OSError, what: str) -> str:
     return f"cannot read this {what} ({exc.strerror or exc})"
 
 
-class _ExitStackOfZips:
-    """Zip files opened for an import; each worker thread gets its own handle per zip."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._all: list[zipfile.ZipFile] = []
-        self._lock = threading.Lock()
-
-    def handle(self, path: Path) -> zipfile.ZipFile:
-        handles = self._local.__dict__.setdefault("handles", {})
-        zf = handles.get(path)
-        if zf is None:
-            zf = zipfile.ZipFile(path)
-            handles[path] = zf
-            with self._lock:
-                self._all.append(zf)
-        return zf
-
-    def __enter__(self) -> _ExitStackOfZips:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for zf in self._all:
-            zf.close()
-
-
-def _zip_candidates(path: Path, report: ImportReport, zips: _ExitStackOfZips) -> list[_Candidate]:
+def _zip_candidates(path: Path, report: ImportReport) -> list[_Candidate]:
+    """The entries to import, after the archive passed the bomb checks (each failure is one
+    clear reason: the archive, or the entry, is rejected; nothing is decompressed here)."""
+    shown = _display(str(path))
+    lim = limits()
     try:
-        infos = zips.handle(path).infolist()
-    except (OSError, zipfile.BadZipFile) as exc:
-        report.rejected.append((_display(str(path)), f"damaged zip file ({exc})"))
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > lim.max_zip_entries:
+                report.rejected.append((shown, f"zip has {len(infos):,} entries, limit {lim.max_zip_entries:,} "
+                                               "(setting STUDIO_MAX_ZIP_ENTRIES)"))
+                return []
+            overlap = _overlapping_entries(zf.fp, infos)
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        report.rejected.append((shown, f"damaged zip file ({exc})"))
+        return []
+    if overlap:
+        report.rejected.append((shown, f"zip entries overlap ({overlap}): a zip bomb? nothing imported"))
         return []
     files = []
-    for info in infos:
-        parts = [p for p in info.filename.replace("\\", "/").split("/") if p]
+    for index, info in enumerate(infos):
+        name = info.filename.replace("\\", "/")
+        parts = [p for p in name.split("/") if p]
+        source = f"{shown}!/{_display(info.filename)}"
+        if ".." in parts:
+            report.rejected.append((source, "entry path contains '..'; not imported"))
+            continue
         if info.is_dir() or not parts or any(_skipped(p) for p in parts):
             continue
-        files.append((info, parts))
+        files.append((index, info, parts, source))
+    total = sum(info.file_size for _, info, _, _ in files)
+    if total > lim.max_zip_total_bytes:
+        report.rejected.append((shown, f"zip would decompress to {total / MiB:,.0f} MB, limit "
+                                       f"{lim.max_zip_total_bytes / MiB:,.0f} MB (setting STUDIO_MAX_ZIP_TOTAL_BYTES)"))
+        return []
     # A zip that wraps everything in one top folder: that folder is the archive's name, not a class.
-    tops = {parts[0] for _, parts in files}
-    strip = 1 if len(tops) == 1 and all(len(parts) > 1 for _, parts in files) else 0
+    tops = {parts[0] for _, _, parts, _ in files}
+    strip = 1 if len(tops) == 1 and all(len(parts) > 1 for _, _, parts, _ in files) else 0
     out = []
-    for info, parts in sorted(files, key=lambda f: f[0].filename):
+    for index, info, parts, source in sorted(files, key=lambda f: f[1].filename):
         class_name, split = _layout(parts[strip:-1])
-        source = f"{_display(str(path))}!/{info.filename}"
-        if info.flag_bits & 0x1:
-            report.rejected.append((source, "encrypted zip entry"))
+        problem = _entry_problem(info, lim) or _class_problem(class_name)
+        if problem:
+            report.rejected.append((source, problem))
             continue
-        out.append(_Candidate(source, _zip_reader(zips, path, info), class_name, split))
+        out.append(_Candidate(source, str(path), class_name, split, entry=index))
     return out
 
 
-def _zip_reader(zips: _ExitStackOfZips, path: Path, info: zipfile.ZipInfo) -> Callable[[], bytes]:
-    def read() -> bytes:
-        if info.file_size > MAX_FILE_BYTES:
-            raise InvalidImage(f"file too large ({info.file_size // (1024 * 1024)} MB)")
-        try:
-            return zips.handle(path).read(info)
-        except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
-            raise InvalidImage(f"damaged zip entry ({exc})") from None
+def _entry_problem(info: zipfile.ZipInfo, lim: Limits) -> str | None:
+    if info.flag_bits & 0x1:
+        return "encrypted zip entry"
+    if info.file_size > lim.max_file_bytes:
+        return f"file too large ({info.file_size / MiB:,.0f} MB, limit {lim.max_file_bytes / MiB:,.0f} MB)"
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > ZIP_RATIO_MIN_BYTES and ratio > lim.max_zip_ratio:
+        return (f"compressed {ratio:,.0f}:1, limit {lim.max_zip_ratio}:1 for entries over 1 MB "
+                "(a zip bomb? setting STUDIO_MAX_ZIP_RATIO)")
+    return None
 
-    return read
+
+def _overlapping_entries(fp, infos: list[zipfile.ZipInfo]) -> str | None:
+    """Names of two entries whose compressed data share bytes (the overlapping-file zip bomb:
+    many entries pointing at one compressed stream), None when every entry has its own bytes."""
+    spans = []
+    for info in infos:
+        fp.seek(info.header_offset)
+        header = fp.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
+        name_len = int.from_bytes(header[26:28], "little")
+        extra_len = int.from_bytes(header[28:30], "little")
+        start = info.header_offset + 30 + name_len + extra_len
+        spans.append((info.header_offset, start + info.compress_size, info.filename))
+    spans.sort()
+    for (_, end, name), (next_start, _, next_name) in zip(spans, spans[1:]):
+        if next_start < end:
+            return f"{name!r} and {next_name!r}"
+    return None
+
+
+# --- the work done per file (in a worker process or thread) -----------------------------------
+
+
+class _Worker:
+    """Reads, hashes, validates and stores files; the same code in a process or a thread."""
+
+    def __init__(self, blob_root: str, existing: frozenset[str]):
+        self.blob_root = str(blob_root)
+        self.existing = existing  # digests the dataset has: counted as duplicates unread further
+        self._local = threading.local()
+        self._shards: set[str] = set()
+
+    def process_chunk(self, chunk: list[_Candidate]) -> list[_Decoded | _Failure | None]:
+        out: list[_Decoded | _Failure | None] = []
+        for cand in chunk:
+            try:
+                out.append(self.process(cand))
+            except _WriteFailed as exc:
+                out.append(_Failure(str(exc), fatal=True))
+            except Exception as exc:  # noqa: BLE001 - one odd file never aborts the import
+                out.append(_Failure(_reason(exc)))
+        return out
+
+    def process(self, cand: _Candidate) -> _Decoded | None:
+        """Read, hash, skip what the dataset has (None), fully decode, store the blob.
+        Two equal files in one import both get here; the main process keeps the first."""
+        if cand.entry >= 0:
+            data = self._read_entry(cand)
+        else:
+            data = read_image_file(cand.path)
+        with large_work(len(data)):
+            digest = hashlib.sha256(data).hexdigest()
+            if digest in self.existing:
+                return None
+            info = inspect_image(data)
+            wrote = self._put_blob(data, digest)  # only files that decoded get a blob
+        return _Decoded(digest, info.format, info.width, info.height, info.channels, len(data), wrote)
+
+    def _read_entry(self, cand: _Candidate) -> bytes:
+        zips = self._local.__dict__.setdefault("zips", {})
+        zf = zips.get(cand.path)
+        if zf is None:
+            zf = zips[cand.path] = zipfile.ZipFile(cand.path)
+        info = zf.infolist()[cand.entry]
+        # The declared size is a hard cap (zipfile never returns more), checked against the
+        # limits before; big entries wait for a large-work slot so workers cannot add up.
+        with large_work(info.file_size):
+            try:
+                with zf.open(info) as fh:
+                    return fh.read(limits().max_file_bytes + 1)
+            except (zipfile.BadZipFile, EOFError, NotImplementedError, OSError) as exc:
+                raise InvalidImage(f"damaged zip entry ({exc})") from None
+
+    def _put_blob(self, data: bytes, digest: str) -> bool:
+        """BlobStore.put's contract (temp file + atomic rename, existing files kept) without a
+        mkdir call per file. A failed write removes its temp file and stops the import."""
+        shard = os.path.join(self.blob_root, digest[:2])
+        target = os.path.join(shard, digest)
+        if os.path.exists(target):
+            return False
+        tmp = os.path.join(shard, f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            if shard not in self._shards:
+                os.makedirs(shard, exist_ok=True)
+                self._shards.add(shard)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if exc.errno in _WRITE_ERRNOS or isinstance(exc, PermissionError):
+                raise _WriteFailed(_write_reason(exc, Path(self.blob_root).parent)) from None
+            raise
+        return True
+
+    def close(self) -> None:
+        for zf in self._local.__dict__.get("zips", {}).values():
+            zf.close()
+
+
+class _WriteFailed(Exception):
+    """Raised in a worker when the library cannot be written."""
+
+
+def _write_reason(exc: OSError, home: Path) -> str:
+    what = {
+        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the library folder is on a read-only file system",
+        errno.EACCES: "no permission to write into the library folder",
+        errno.EPERM: "no permission to write into the library folder",
+    }.get(exc.errno, exc.strerror or str(exc))
+    return f"cannot write to the library at {_display(str(home))}: {what}"
+
+
+# The worker of a pool process (set by _init_pool_process).
+_POOL_WORKER: _Worker | None = None
+
+
+def _init_pool_process(blob_root: str, existing: frozenset[str], lim: Limits, slots, parent_pid: int) -> None:
+    global _POOL_WORKER
+    set_limits(lim)
+    set_large_work_semaphore(slots)
+    _POOL_WORKER = _Worker(blob_root, existing)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A killed import (kill -9) must not leave its workers behind."""
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except OSError:
+            pass
+
+
+def _pool_process_chunk(chunk: list[_Candidate]) -> list:
+    assert _POOL_WORKER is not None
+    return _POOL_WORKER.process_chunk(chunk)
+
+
+def _mp_context():
+    """fork where it is safe (one thread, no Qt: the CLI) because it starts at once; else the
+    fork server (its start-up is paid once per process) or spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1 and "PySide6.QtCore" not in sys.modules:
+        return multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["studio.store.importers"])
+    return ctx
+
+
+def _worker_count(lim: Limits) -> int:
+    if lim.import_workers:
+        return lim.import_workers
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 # --- the import itself -------------------------------------------------------------------------
@@ -296,68 +528,124 @@ class _Importer:
             from studio.store.datasets import get_dataset
 
             get_dataset(s, int(dataset_id))
-            # Read by the workers (skip decoding what the dataset has), never written after this.
             self._existing = frozenset(s.scalars(select(Sample.blob).where(Sample.dataset_id == dataset_id)))
             self._class_ids = dict(
                 s.execute(select(LabelClass.name, LabelClass.id).where(LabelClass.dataset_id == dataset_id)).all()
             )
         self._last_progress = 0.0
-        self._shards: set[Path] = set()  # blob folders known to exist
         self._seen: set[str] = set()  # digests taken by this import, in file order (main thread)
+        self._written: set[str] = set()  # blob files this import created
+        self._committed: set[str] = set()  # digests whose rows are in
 
     def run(self, candidates: list[_Candidate]) -> None:
-        """Keep the pool busy with a window of files in flight (in small chunks: one task per file
-        costs more in locking than decoding a small PNG); consume results in file order and commit
-        every ``batch_size`` of them, so the next files decode while a batch is written."""
+        from studio.store.gc import hold_blobs
+
         total = len(candidates)
         self._progress(0, total, force=True)
-        workers = min(16, 2 * (os.cpu_count() or 2))
-        window = max(2 * self.batch_size, 4 * workers * TASK_FILES)
+        if not candidates:
+            return
+        uncommitted: list[str] = []
+        with hold_blobs(self.lib, "import", uncommitted=uncommitted):
+            try:
+                self._run_pool(candidates)
+            finally:  # blobs this import wrote whose rows never went in: garbage unless shared
+                uncommitted.extend(self._written - self._committed)
+        if not self.report.cancelled:
+            self._progress(total, total, force=True)
+
+    def _thread_executor(self) -> tuple[Executor, object, _Worker]:
+        """Threads of this process (Pillow and hashlib release the GIL for the heavy parts)."""
+        worker = _Worker(str(self.lib.blobs.root), self._existing)
+        threads = min(4, _worker_count(limits()) + 1)
+        return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="import"), worker.process_chunk, worker
+
+    def _executor(self, total: int) -> tuple[Executor, object, _Worker | None]:
+        lim = limits()
+        workers = _worker_count(lim)
+        if total < lim.import_pool_min_files or workers < 2:
+            return self._thread_executor()
+        ctx = _mp_context()
+        slots = ctx.BoundedSemaphore(max(1, lim.large_decodes))
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_pool_process,
+            initargs=(str(self.lib.blobs.root), self._existing, lim, slots, os.getpid()),
+        )
+        return pool, _pool_process_chunk, None
+
+    def _run_pool(self, candidates: list[_Candidate]) -> None:
+        """Keep the pool busy with a window of chunks in flight; consume results in file order and
+        commit every ``batch_size`` of them, so the next files decode while a batch is written."""
+        total = len(candidates)
+        pool, task, local_worker = self._executor(total)
+        window = max(2 * self.batch_size, 4 * 8 * TASK_FILES)
         pending: deque[tuple[list[_Candidate], Future]] = deque()
         in_flight = 0
         rows: list[tuple[_Candidate, _Decoded]] = []
         done = 0
         next_start = 0
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:
-            try:
-                while True:
-                    while in_flight < window and next_start < total:
-                        chunk = candidates[next_start : next_start + TASK_FILES]
-                        next_start += len(chunk)
-                        pending.append((chunk, pool.submit(self._process_chunk, chunk)))
-                        in_flight += len(chunk)
-                    if not pending:
-                        break
-                    chunk, fut = pending.popleft()
-                    in_flight -= len(chunk)
-                    current = list(zip(chunk, fut.result()))
-                    for done_in_chunk, (cand, outcome) in enumerate(current):
-                        self.state.check_cancelled()
-                        self._collect(cand, outcome, rows)
-                        done += 1
-                        self._progress(done, total)
-                    if len(rows) >= self.batch_size:
-                        self._insert(rows)
-                        rows = []
-            except Cancelled:
-                self.report.cancelled = True
-                for _, later in pending:
-                    later.cancel()
-                # Files already decoded and stored still go in: nothing is wasted or orphaned.
-                # (Those of the current chunk seen before the cancel are in rows or _seen already.)
-                leftovers = current[done_in_chunk:] + [
-                    pair for chunk, later in pending if not later.cancelled()
-                    for pair in zip(chunk, later.result())
-                ]
-                for cand, outcome in leftovers:
-                    self._collect(cand, outcome, rows, quiet=True)
-            except BaseException:
-                for _, fut in pending:  # do not decode a thousand more files before failing
-                    fut.cancel()
-                raise
-            self._insert(rows)
-        if not self.report.cancelled:
-            self._progress(total, total, force=True)
+        current: list = []
+        done_in_chunk = 0
+        fatal: str | None = None
+        try:
+            while fatal is None:
+                while in_flight < window and next_start < total:
+                    chunk = candidates[next_start : next_start + TASK_FILES]
+                    next_start += len(chunk)
+                    pending.append((chunk, pool.submit(task, chunk)))
+                    in_flight += len(chunk)
+                if not pending:
+                    break
+                chunk, fut = pending.popleft()
+                in_flight -= len(chunk)
+                try:
+                    outcomes = fut.result()
+                except BrokenProcessPool:
+                    if local_worker is not None:
+                        raise
+                    # A worker process died (killed, out of memory): finish in threads here.
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool, task, local_worker = self._thread_executor()
+                    self.report.warnings.append(("(import)", "an import worker process died; "
+                                                 "the rest was imported by the main process"))
+                    pending = deque((c, pool.submit(task, c)) for c in [chunk] + [c for c, _ in pending])
+                    in_flight += len(chunk)
+                    continue
+                current = list(zip(chunk, outcomes))
+                for done_in_chunk, (cand, outcome) in enumerate(current):
+                    self.state.check_cancelled()
+                    fatal = self._collect(cand, outcome, rows) or fatal
+                    done += 1
+                    self._progress(done, total)
+                done_in_chunk = len(current)
+                if len(rows) >= self.batch_size:
+                    self._insert(rows)
+                    rows = []
+        except Cancelled:
+            self.report.cancelled = True
+        except BaseException:
+            for _, later in pending:  # do not decode a thousand more files before failing
+                later.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        if self.report.cancelled or fatal:
+            # Files already decoded and stored still go in: nothing is wasted.
+            for _, later in pending:
+                later.cancel()
+            leftovers = current[done_in_chunk:]
+            for chunk, later in pending:
+                if not later.cancelled():
+                    try:
+                        leftovers += zip(chunk, later.result())
+                    except BrokenProcessPool:
+                        pass
+            for cand, outcome in leftovers:
+                self._collect(cand, outcome, rows, quiet=True)
+        pool.shutdown(wait=True, cancel_futures=True)
+        if local_worker is not None:
+            local_worker.close()
+        self._insert(rows)
+        if fatal:
+            raise LibraryWriteError(f"import stopped: {fatal} ({self.report.added} files were imported before)")
 
     def _progress(self, done: int, total: int, force: bool = False) -> None:
         now = time.monotonic()
@@ -365,56 +653,25 @@ class _Importer:
             self._last_progress = now
             self.state.set_progress(done / total if total else 1.0, f"{done}/{total} files")
 
-    def _process_chunk(self, chunk: list[_Candidate]) -> list[_Decoded | None | Exception]:
-        """Worker thread: each file's outcome (an exception is an outcome: that file is rejected)."""
-        out: list[_Decoded | None | Exception] = []
-        for cand in chunk:
-            try:
-                out.append(self._process(cand))
-            except Exception as exc:  # noqa: BLE001 - reported per file by the main thread
-                out.append(exc)
-        return out
-
-    def _process(self, cand: _Candidate) -> _Decoded | None:
-        """Worker thread: read, hash, skip what the dataset has (None), fully decode, store the
-        blob. Two equal files in one import both get here; the main thread keeps the first."""
-        data = cand.read()
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in self._existing:
-            return None
-        info, upright = read_info_and_image(data)
-        phash = _phash(upright)
-        self._put_blob(data, digest)  # only files that decoded get a blob
-        return _Decoded(digest, info.format, info.width, info.height, info.channels, len(data), phash)
-
-    def _put_blob(self, data: bytes, digest: str) -> None:
-        """BlobStore.put's contract (temp file + atomic rename, existing files kept) without a
-        mkdir call per file, which costs as much as the write on a busy disk."""
-        target = self.lib.blobs.path(digest)
-        if target.exists():
-            return
-        shard = target.parent
-        if shard not in self._shards:
-            shard.mkdir(parents=True, exist_ok=True)
-            self._shards.add(shard)
-        tmp = shard / f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-
-    def _collect(self, cand: _Candidate, outcome, rows: list, quiet: bool = False) -> None:
-        """Main thread: turn one file's outcome into a row, a duplicate or a rejection."""
-        if isinstance(outcome, Exception):  # one odd file never aborts the import
+    def _collect(self, cand: _Candidate, outcome, rows: list, quiet: bool = False) -> str | None:
+        """Main thread: turn one file's outcome into a row, a duplicate or a rejection; returns
+        the reason when the library cannot be written (the import stops)."""
+        if isinstance(outcome, _Failure):
+            if outcome.fatal:
+                return outcome.reason
             if not quiet:
-                self.report.rejected.append((cand.source, _reason(outcome)))
-            return
+                self.report.rejected.append((cand.source, outcome.reason))
+            return None
         decoded = outcome
+        if decoded is not None and decoded.wrote:
+            self._written.add(decoded.digest)
         if decoded is None or decoded.digest in self._seen:  # first file in order wins: stable labels
             if not quiet:
                 self.report.duplicates += 1
-            return
+            return None
         self._seen.add(decoded.digest)
         rows.append((cand, decoded))
+        return None
 
     def _insert(self, rows: list[tuple[_Candidate, _Decoded]]) -> None:
         """One transaction per batch: new classes, then every sample row in one executemany.
@@ -437,6 +694,10 @@ class _Importer:
                         Sample.dataset_id == self.dataset_id, Sample.blob.in_(digests))))
                 self.report.duplicates += sum(1 for _, d in rows if d.digest in taken)
                 rows = [(c, d) for c, d in rows if d.digest not in taken]
+            except OperationalError as exc:
+                raise LibraryWriteError(
+                    f"import stopped: cannot write to the library database ({_db_reason(exc)}); "
+                    f"{self.report.added} files were imported before") from None
 
     def _insert_once(self, rows: list[tuple[_Candidate, _Decoded]]) -> None:
         now = utcnow()
@@ -449,12 +710,13 @@ class _Importer:
                     "width": d.width, "height": d.height, "channels": d.channels,
                     "byte_size": d.byte_size, "class_id": self._class_id(s, cand.class_name, new_classes),
                     "split": cand.split, "source_path": cand.source,
-                    "labelled_by": "import" if cand.class_name else "", "phash": d.phash,
+                    "labelled_by": "import" if cand.class_name else "", "phash": None,
                     "created_at": now,
                 })
-            s.execute(insert(Sample), values)
+            s.connection().execute(Sample.__table__.insert(), values)  # Core: 5x faster than ORM bulk
         # Only after the commit: a failed batch must not leave ids of classes that were rolled back.
         self._class_ids.update(new_classes)
+        self._committed.update(v["blob"] for v in values)
         self.report.classes_created += list(new_classes)
         self.report.added += len(values)
         for v in values:
@@ -473,11 +735,18 @@ class _Importer:
         return class_id
 
 
+def _db_reason(exc: OperationalError) -> str:
+    text = str(getattr(exc, "orig", exc) or exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, StudioError):
         return exc.message
     if isinstance(exc, OSError):
         return _os_reason(exc, "file")
+    if isinstance(exc, MemoryError):
+        return "not enough memory to decode this file"
     return f"cannot import ({type(exc).__name__}: {exc})"
 
 
@@ -509,15 +778,3 @@ def phash_hex(img) -> str:
     ordered = np.sort(low, axis=None)  # np.median is slow on 64 values; same result
     median = (ordered[31] + ordered[32]) / 2
     return np.packbits(low > median).tobytes().hex()
-
-
-COMPUTE_PHASH = True  # perceptual hashes at import (near-duplicate search); bench measures its cost
-
-
-def _phash(img) -> str | None:
-    if not COMPUTE_PHASH:
-        return None
-    try:
-        return phash_hex(img)
-    except Exception:  # noqa: BLE001 - a missing hash only disables near-duplicate search
-        return None

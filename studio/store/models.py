@@ -171,3 +171,28 @@ class Export(Base):
     parity: Mapped[dict] = mapped_column(JSON, default=dict)  # agreement, max_prob_diff, n
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BlobHold(Base):
+    """A process writing blob files (an import, a capture) or relying on them: while it holds,
+    no blob is removed, because its rows may not be committed yet. Released when it finishes;
+    a hold whose process is gone is dropped by the next garbage collection."""
+
+    __tablename__ = "blob_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40), default="")
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_started: Mapped[str] = mapped_column(String(40), default="")  # tells a reused pid apart
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BlobTrash(Base):
+    """A blob that lost a reference (its dataset was deleted): removed by the next garbage
+    collection that finds it unreferenced and no hold in progress."""
+
+    __tablename__ = "blob_trash"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -72,8 +72,12 @@ def test_folder_of_class_folders(library, dataset_id, tmp_path):
         assert r.labelled_by == "import" and r.split is None
         assert (r.format, r.width, r.height, r.channels) == ("png", 28, 28, 1)
         assert r.byte_size == lib_file_size(library, r.blob)
-        assert r.phash is not None and len(r.phash) == 16
+        assert r.phash is None  # computed lazily, when near-duplicates are first looked for
     assert counted == per_class
+    from studio.store.labels import compute_missing_phashes
+
+    assert compute_missing_phashes(library, dataset_id) == 60
+    assert all(r.phash is not None and len(r.phash) == 16 for r in samples(library, dataset_id))
     # the class of each file is the folder it came from
     for name, (cls, _) in labels_by_source(library, dataset_id).items():
         assert cls == digit_label(int(name[:5]))
@@ -216,7 +220,7 @@ def test_cancel_keeps_what_was_committed_and_a_rerun_completes(library, dataset_
     state = CancelAfter(120)
     report = import_path(library, dataset_id, tmp_path / "src", state, batch_size=50)
     assert report.cancelled
-    assert 120 <= report.added <= 220
+    assert 110 <= report.added <= 220  # 120 checks, a few of them while walking the folders
     assert len(samples(library, dataset_id)) == report.added
     assert_every_row_has_its_file(library)
     rest = import_path(library, dataset_id, tmp_path / "src")
