@@ -166,3 +166,101 @@ def test_imported_weights_fine_tune_with_studio_train(digits_run, digits_exports
     assert train.returncode == 0, train.stderr[-1500:]
     done = [e for e in json_lines(train.stdout) if e.get("event") == "done"]
     assert done and done[0]["status"] == "completed"
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("studio: error: "), proc.stderr[-2000:]
+    return lines[0]
+
+
+def test_export_never_replaces_a_file_it_did_not_name(digits_run, tmp_path):
+    """-o out/config.safetensors used to replace the user's out/config.json with the model card."""
+    home, run_id = digits_run
+    out = tmp_path / "out"
+    out.mkdir()
+    config = out / "config.json"
+    config.write_text('{"my": "settings"}')
+    target = out / "config.safetensors"
+    line = one_error_line(studio(home, "export", str(run_id), "-f", "safetensors", "-o", str(target)))
+    assert f"{config} already exists" in line and "--force" in line
+    assert config.read_text() == '{"my": "settings"}' and sorted(p.name for p in out.iterdir()) == ["config.json"]
+    proc = studio(home, "export", str(run_id), "-f", "safetensors", "-o", str(target), "--force", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(config.read_text())["export"]["file"] == "config.safetensors"
+    # its own earlier export (model, card, example) is replaced without --force
+    again = studio(home, "export", str(run_id), "-f", "safetensors", "-o", str(target), "--json")
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "config.safetensors", "config.safetensors.example.py"]
+
+
+@pytest.mark.parametrize("existing", ["m.safetensors", "m.safetensors.example.py"])
+def test_export_refuses_an_existing_model_or_example_it_did_not_write(digits_run, tmp_path, existing):
+    home, run_id = digits_run
+    (tmp_path / existing).write_text("mine")
+    line = one_error_line(studio(home, "export", str(run_id), "-f", "safetensors", "-o", str(tmp_path / "m.safetensors")))
+    assert f"{tmp_path / existing} already exists" in line
+    assert (tmp_path / existing).read_text() == "mine" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_export_does_not_write_through_a_symlink_unless_asked(digits_run, tmp_path):
+    home, run_id = digits_run
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "m.safetensors").symlink_to(elsewhere / "target.safetensors")
+    line = one_error_line(studio(home, "export", str(run_id), "-f", "safetensors", "-o", str(out / "m.safetensors")))
+    assert "is a symbolic link" in line and "--follow-symlinks" in line
+    assert list(elsewhere.iterdir()) == [] and [p.name for p in out.iterdir()] == ["m.safetensors"]
+    # a linked card is refused too, even with --force (that replaces files, it does not follow links)
+    (out / "m.safetensors").unlink()
+    secret = elsewhere / "secret.json"
+    secret.write_text("{}")
+    (out / "m.json").symlink_to(secret)
+    line = one_error_line(studio(home, "export", str(run_id), "-f", "safetensors", "-o", str(out / "m.safetensors"), "--force"))
+    assert f"{out / 'm.json'} is a symbolic link" in line and secret.read_text() == "{}"
+    # asked: the model goes where the link points, its card and example beside it
+    (out / "m.json").unlink()
+    (out / "m.safetensors").symlink_to(elsewhere / "target.safetensors")
+    proc = studio(home, "export", str(run_id), "-f", "safetensors", "-o", str(out / "m.safetensors"), "--follow-symlinks", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json_lines(proc.stdout)[0]["path"] == str((elsewhere / "target.safetensors").resolve())
+    assert {p.name for p in elsewhere.iterdir()} == {"secret.json", "target.safetensors", "target.json",
+                                                      "target.safetensors.example.py"}
+
+
+def test_a_file_name_with_triple_quotes_is_not_code_in_the_example(digits_run, tmp_path, digit_files):
+    home, run_id = digits_run
+    name = 'm"""+open("PWNED","w").name+"""\\x.safetensors'
+    proc = studio(home, "export", str(run_id), "-f", "safetensors", "-o", str(tmp_path / name), "--json")
+    assert proc.returncode == 0, proc.stderr
+    example = Path(json_lines(proc.stdout)[0]["example_path"])
+    run = subprocess.run([sys.executable, str(example), str(digit_files[4])], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not (tmp_path / "PWNED").exists()
+    assert run.stdout.splitlines()[0].split("\t")[:2] == [str(digit_files[4]), "4"]
+    import ast
+
+    assert name in ast.get_docstring(ast.parse(example.read_text()))  # the docstring shows the real name
+
+
+def test_kernels_run_output_is_not_overwritten_or_written_through_a_link(tmp_path):
+    def kernel_run(*extra):
+        return studio(tmp_path / "lib", "kernels", "run", "mandelbrot", "--size", "16x12", "-p", "max_iter=16", *extra)
+
+    mine = tmp_path / "picture.png"
+    mine.write_bytes(b"my picture")
+    line = one_error_line(kernel_run("-o", str(mine)))
+    assert f"{mine} already exists" in line and mine.read_bytes() == b"my picture"
+    assert kernel_run("-o", str(mine), "--force").returncode == 0
+    from PIL import Image
+
+    assert Image.open(mine).size == (16, 12)
+    link = tmp_path / "link.png"
+    link.symlink_to(tmp_path / "target.png")
+    line = one_error_line(kernel_run("-o", str(link)))
+    assert "is a symbolic link" in line and not (tmp_path / "target.png").exists()
+    assert kernel_run("-o", str(link), "--follow-symlinks").returncode == 0
+    assert Image.open(tmp_path / "target.png").size == (16, 12) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary files left
