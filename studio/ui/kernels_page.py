@@ -68,6 +68,26 @@ class _Bridge(QObject):
     error = Signal(int, object)
 
 
+def default_panel_sizes(width: int) -> list[int]:
+    """Kernel list + parameters | canvas | source editor: the editor gets as much as the canvas, so
+    kernel source lines (~80 characters) read whole at 1280 px."""
+    left = max(200, min(260, round(width * 0.22)))
+    rest = max(width - left, 2)
+    return [left, rest // 2, rest - rest // 2]
+
+
+def describe_result(result) -> str:
+    """"image 800×600 RGB", "points 250,000", "volume 64×64×64" (width before height, as users say it)."""
+    shape = tuple(int(v) for v in result.shape)
+    if result.kind == "image":
+        channels = shape[2] if len(shape) == 3 else 1
+        mode = {1: "grey", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels} channels")
+        return f"image {shape[1]}×{shape[0]} {mode}"
+    if result.kind == "points":
+        return f"points {shape[0]:,}"
+    return f"{result.kind} " + "×".join(str(v) for v in shape)
+
+
 class KernelsPage(QWidget):
     ran = Signal(object)  # RunResult shown (tests and the status bar listen)
     failed = Signal(str)
@@ -152,12 +172,13 @@ class KernelsPage(QWidget):
         self.export_button.clicked.connect(self.export_dialog)
         self.reset_button = QPushButton("Reset view")
         self.reset_button.clicked.connect(self.reset_view)
-        bar = QHBoxLayout()
+        bar = QHBoxLayout()  # short: the canvas column must stay narrow enough for a readable editor
+        self.device_combo.setToolTip("where the kernel runs")
         self.size_label = QLabel("Size")
-        for w in (QLabel("Device"), self.device_combo, self.compile_check, self.size_label, self.size_combo):
+        for w in (self.device_combo, self.compile_check, self.size_label, self.size_combo):
             bar.addWidget(w)
         bar.addStretch(1)
-        for w in (self.bench_button, self.export_button, self.reset_button):
+        for w in (self.export_button, self.reset_button):
             bar.addWidget(w)
 
         self.view = KernelCanvas(size=(640, 480))
@@ -223,6 +244,11 @@ class KernelsPage(QWidget):
         self.bench_status.setWordWrap(True)
         bench = QWidget()
         bl = QVBoxLayout(bench)
+        bench_row = QHBoxLayout()
+        self.bench_button.setToolTip("time the kernel on each device (and compiled, when Compile is ticked)")
+        bench_row.addWidget(self.bench_button)
+        bench_row.addStretch(1)
+        bl.addLayout(bench_row)
         bl.addWidget(self.bench_table, 1)
         bl.addWidget(self.bench_status)
         self.tabs = QTabWidget()
@@ -233,12 +259,13 @@ class KernelsPage(QWidget):
         split.addWidget(left)
         split.addWidget(centre)
         split.addWidget(self.tabs)
-        split.setStretchFactor(1, 3)
-        split.setStretchFactor(2, 2)
+        split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 1)
+        split.setChildrenCollapsible(True)  # drag a panel shut to give the others its room
         self.editor.setMinimumWidth(240)
         left.setMinimumWidth(180)
-        split.setSizes([270, 490, 370])
         self.splitter = split
+        self._sized = False  # the first show lays the panels out by the page's real width
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
@@ -535,8 +562,7 @@ class KernelsPage(QWidget):
         timing = f"{run.kernel} · {run.device}{' compiled' if run.compiled else ''} · {run.run_ms:.1f} ms"
         if run.compile_ms is not None:
             timing += f" · first compiled call {run.compile_ms / 1000:.1f} s"
-        shape = "×".join(str(s) for s in run.result.shape)
-        text = f"{timing} · {run.result.kind} {shape}"
+        text = f"{timing} · {describe_result(run.result)}"
         if run.note:
             text += f" · {run.note}"
         self.status_label.setText(text)
@@ -555,6 +581,8 @@ class KernelsPage(QWidget):
         if not message:
             self.error_label.hide()
             self.error_label.setText("")
+            if self.editor.error_line is not None:
+                self.editor.mark_error(None)  # the source was replaced (Revert, another kernel)
             return
         self.error_label.setText(message)
         self.error_label.show()
@@ -769,8 +797,20 @@ class KernelsPage(QWidget):
     # ------------------------------------------------------------------ lifecycle
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
+        if not self._sized:
+            self._sized = True
+            self.splitter.setSizes(default_panel_sizes(self.splitter.width()))
         if self._stale:
             self.request_run()
+
+    def save_state(self, settings) -> None:
+        """Remember where the user put the panel dividers (the main window calls this on close)."""
+        settings.setValue("kernels/splitter", self.splitter.saveState())
+
+    def restore_state(self, settings) -> None:
+        state = settings.value("kernels/splitter")
+        if state is not None and self.splitter.restoreState(state):
+            self._sized = True
 
     def shutdown(self) -> None:
         """Stop the runner thread and release the GL canvas (safe to call twice)."""

@@ -59,6 +59,16 @@ class CompactDoubleSpinBox(QDoubleSpinBox):
         return QValidator.State.Acceptable, text, pos
 
 
+def slider_precision(value: float, low: float, high: float, log: bool) -> float:
+    """A slider position only means as many digits as one slider step: round to those, so a
+    slider shows 0 rather than 1.6e-16 and -0.6663 rather than -0.666288000000001."""
+    if log:
+        return float(f"{value:.4g}")
+    step = (high - low) / SLIDER_STEPS
+    decimals = max(0, 1 - math.floor(math.log10(step))) if step > 0 else 6
+    return round(value, decimals) + 0.0  # + 0.0: no "-0"
+
+
 class SliderControl(QWidget):
     """A slider (0..SLIDER_STEPS, mapped linearly or logarithmically) beside an exact value box."""
 
@@ -82,7 +92,8 @@ class SliderControl(QWidget):
             if spec.log:
                 self.box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
         self.box.setKeyboardTracking(False)
-        self.box.setFixedWidth(88)
+        # room for ~10 characters; a longer deep-zoom coordinate scrolls and shows whole in the tooltip
+        self.box.setFixedWidth(self.box.fontMetrics().horizontalAdvance("-0.74364388") + 22)
         self.slider.setMinimumWidth(30)
         row.addWidget(self.slider, 1)
         row.addWidget(self.box)
@@ -103,7 +114,9 @@ class SliderControl(QWidget):
         lo, hi = self.spec.low, self.spec.high
         t = pos / SLIDER_STEPS
         value = math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo))) if self.spec.log else lo + t * (hi - lo)
-        return round(value) if self.is_int else value
+        if self.is_int:
+            return round(value)
+        return min(max(slider_precision(value, lo, hi, self.spec.log), lo), hi)
 
     def value(self) -> Any:
         return int(self.box.value()) if self.is_int else float(self.box.value())
@@ -127,6 +140,7 @@ class SliderControl(QWidget):
         self.valueChanged.emit(self.value())
 
     def _from_box(self, _value) -> None:
+        self.box.setToolTip(self.box.textFromValue(self.box.value()))
         if self._syncing:
             return
         self._syncing = True

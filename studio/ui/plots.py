@@ -70,6 +70,15 @@ class SeriesBuffer:
         self.y_min = np.inf
         self.y_max = -np.inf
 
+    def truncate_from(self, x: float) -> None:
+        """Drop the points at ``x`` and after (x ascending): a resumed run logs them again."""
+        keep = int(np.searchsorted(self._x[: self.size], x, side="left"))
+        if keep < self.size:
+            self.size = keep
+            finite = self._y[:keep][np.isfinite(self._y[:keep])]
+            self.y_min = float(finite.min()) if len(finite) else np.inf
+            self.y_max = float(finite.max()) if len(finite) else -np.inf
+
     @property
     def x(self) -> np.ndarray:
         return self._x[: self.size]
@@ -121,6 +130,7 @@ class LivePlot(pg.PlotWidget):
         self._fixed_y = fixed_y
         self._follow = True
         self._x_upper: float | None = None
+        self._x_extent: float | None = None  # the run's last x when known (steps or epochs)
         self._y_range: tuple[float, float] | None = None
         view = plot.getViewBox()
         view.disableAutoRange()
@@ -180,6 +190,13 @@ class LivePlot(pg.PlotWidget):
         series.buffer.set(_as_array(xs), _as_array(ys))
         series.dirty = True
 
+    def truncate_from(self, x: float) -> None:
+        """Drop every series' points at ``x`` and after (a resumed run replays them)."""
+        for series in self._series.values():
+            before = len(series.buffer)
+            series.buffer.truncate_from(x)
+            series.dirty |= len(series.buffer) != before
+
     def point_count(self, key: str) -> int:
         return len(self._series[key].buffer)
 
@@ -192,8 +209,19 @@ class LivePlot(pg.PlotWidget):
             series.buffer.clear()
             series.dirty = True
         self._x_upper = None
+        self._x_extent = None
         self._y_range = None
         self._follow = True
+
+    def set_x_extent(self, last_x: float | None) -> None:
+        """Where the data will end (a run's last step or epoch), when known: the x axis then spans
+        exactly the run instead of growing in 1-2-5 steps past the data."""
+        extent = float(last_x) if last_x and last_x > 0 else None
+        if extent != self._x_extent:
+            self._x_extent = extent
+            self._x_upper = None  # re-lay the axis on the next flush
+            for series in self._series.values():
+                series.dirty = True
 
     # ---- drawing ---------------------------------------------------------------------------
     def flush(self) -> None:
@@ -230,7 +258,11 @@ class LivePlot(pg.PlotWidget):
             return
         lo = min(float(b.x[0]) for b in filled)
         hi = max(float(b.x[-1]) for b in filled)
-        if self._x_upper is None or hi * 1.05 > self._x_upper:  # keep a margin at the right edge
+        if self._x_extent is not None and hi <= self._x_extent:
+            if self._x_upper != self._x_extent:
+                self._x_upper = self._x_extent
+                view.setXRange(min(lo, 0.0), self._x_upper, padding=0.02)
+        elif self._x_upper is None or hi * 1.05 > self._x_upper:  # keep a margin at the right edge
             self._x_upper = nice_ceiling(max(hi * 1.1, lo + 1))
             view.setXRange(min(lo, 0.0), self._x_upper, padding=0.01)
         if self._fixed_y is None:

@@ -199,7 +199,8 @@ class LiveTrainingView(QWidget):
         stats.setHorizontalSpacing(6)
         self.stats = {
             "step": _Stat("Step", "Training steps (batches) done so far."),
-            "loss": _Stat("Loss", "Latest training loss (smoothed); lower is better."),
+            "loss": _Stat("Step loss (smoothed)", f"Training loss of the latest steps, smoothed over ~{LOSS_SMOOTHING_STEPS:.0f} "
+                          "steps (the dark blue curve); the dots are each epoch's mean train and val loss. Lower is better."),
             "val": _Stat("Val loss / acc", "Loss and accuracy on the validation images after the last epoch."),
             "best": _Stat("Best val acc", "The best validation accuracy so far; its weights are the ones kept."),
             "lr": _Stat("Learning rate", "The current learning rate set by the schedule."),
@@ -333,6 +334,8 @@ class LiveTrainingView(QWidget):
         if steps:
             xs = np.asarray(steps, dtype=np.float64)
             ys = np.asarray(losses, dtype=np.float64)
+            if self._last_loss_step is not None and xs[0] <= self._last_loss_step:
+                self._replay_from(float(xs[0]))
             self.loss_plot.append("step_loss", xs, ys)
             gaps = np.diff(xs, prepend=self._last_loss_step if self._last_loss_step is not None else xs[0] - 1)
             alphas = 1.0 - np.exp(-np.clip(gaps, 1, None) / LOSS_SMOOTHING_STEPS)
@@ -341,6 +344,63 @@ class LiveTrainingView(QWidget):
             self.loss_plot.append("step_loss_smooth", xs, smooth)
         if lrs:
             self.lr_plot.append("lr", lr_steps, lrs)
+
+    def _replay_from(self, step: float) -> None:
+        """A resumed run restarts at its last checkpoint and logs the steps after it again: drop
+        the recorded points from there so the curves do not fold back."""
+        for plot in (self.loss_plot, self.lr_plot):
+            plot.truncate_from(step)
+        xs, ys = self.loss_plot.data("step_loss_smooth")
+        self._loss_ema = float(ys[-1]) if len(ys) else None
+        self._last_loss_step = float(xs[-1]) if len(xs) else None
+
+    def show_history(self, history) -> None:
+        """Draw what a run recorded before (a ``studio.train.history.RunHistory``), so a resumed
+        run shows its whole history; the worker's events continue the curves."""
+        m = self.model
+        m.run_id = history.run_id
+        m.epochs = history.epochs or m.epochs
+        m.epochs_done = history.epochs_done
+        m.step = history.step
+        step_loss = history.get("train/loss")
+        if step_loss is not None and len(step_loss.steps):
+            self.loss_plot.set_series("step_loss", step_loss.steps, step_loss.values)
+            gaps = np.diff(step_loss.steps, prepend=step_loss.steps[0] - 1)
+            smooth, self._loss_ema = ema(step_loss.values, 1.0 - np.exp(-np.clip(gaps, 1, None) / LOSS_SMOOTHING_STEPS))
+            self.loss_plot.set_series("step_loss_smooth", step_loss.steps, smooth)
+            self._last_loss_step = float(step_loss.steps[-1])
+            m.step = max(m.step, int(step_loss.steps[-1]))
+        lr = history.get("train/lr")
+        if lr is not None and len(lr.steps):
+            self.lr_plot.set_series("lr", lr.steps, lr.values)
+            m.lr = float(lr.values[-1])
+        for key, plot, name in (("train/epoch_loss", self.loss_plot, "train_loss"), ("val/loss", self.loss_plot, "val_loss")):
+            series = history.get(key)
+            if series is not None and len(series.steps):
+                plot.set_series(name, series.steps, series.values)
+        for key, name in (("train/accuracy", "train_accuracy"), ("val/accuracy", "val_accuracy")):
+            series = history.get(key)
+            if series is not None and len(series.steps):
+                self.acc_plot.set_series(name, series.epochs, series.values)
+        val_loss, val_acc = history.get("val/loss"), history.get("val/accuracy")
+        if val_loss is not None and len(val_loss.values):
+            m.val_loss = float(val_loss.values[-1])
+        if val_acc is not None and len(val_acc.values):
+            m.val_accuracy = float(val_acc.values[-1])
+            m.best_val_accuracy = float(np.nanmax(val_acc.values))
+            m.epochs_done = max(m.epochs_done, int(val_acc.epochs.max()))
+        self._update_extents()
+        self._update_title()
+        self._refresh_labels()
+
+    def _update_extents(self) -> None:
+        """Once the run's length is known the axes span exactly the run (not 1-2-5 steps past it)."""
+        m = self.model
+        if m.epochs:
+            self.acc_plot.set_x_extent(m.epochs)
+            if m.steps_per_epoch:
+                self.loss_plot.set_x_extent(m.epochs * m.steps_per_epoch)
+                self.lr_plot.set_x_extent(m.epochs * m.steps_per_epoch)
 
     def _note_gpu(self, event: dict) -> None:
         for key in ("gpu_mem_mb", "gpu_memory_mb", "cuda_memory_mb"):
@@ -358,6 +418,7 @@ class LiveTrainingView(QWidget):
         m.device = str(event.get("device", ""))
         m.model = str(event.get("model", ""))
         m.status = "running"
+        self._update_extents()
         self._update_title()
 
     def _on_data(self, event: dict) -> None:
@@ -374,6 +435,7 @@ class LiveTrainingView(QWidget):
         notes = event.get("notes") or []
         if notes:
             m.message = " ".join(str(n) for n in notes)
+        self._update_extents()
         self._update_title()
 
     def _update_title(self) -> None:
@@ -393,7 +455,8 @@ class LiveTrainingView(QWidget):
         m.epochs_done = epoch
         if "eta_s" in event:
             m.eta_s, m.eta_stamp = _num(event.get("eta_s")), time.monotonic()
-        x_step = [float(m.step)]
+        # the epoch's own last step (steps are only logged every log_every, so m.step may lag it)
+        x_step = [_num(event.get("step"), float(m.step))]
         if event.get("train_loss") is not None:
             self.loss_plot.append("train_loss", x_step, [_num(event["train_loss"])])
         if event.get("val_loss") is not None:

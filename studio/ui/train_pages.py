@@ -54,6 +54,12 @@ def install_training_pages(
         pages.evaluate.select_run(run_id)
         window.show_page("evaluate")
 
+    # the Train page starts on the dataset open on the Datasets page, and follows it
+    datasets = getattr(window, "datasets", None)
+    if datasets is not None:
+        pages.train.prefer_dataset(datasets.current_id)
+        datasets.dataset_changed.connect(pages.train.prefer_dataset)
+
     pages.runs.resume_requested.connect(resume)
     pages.runs.fine_tune_requested.connect(fine_tune)
     pages.runs.evaluate_requested.connect(evaluate)

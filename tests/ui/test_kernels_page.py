@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from PySide6.QtCore import Qt
+
 from studio.kernels import Choice, Colour, Range, kernel  # module level: string annotations resolve here
 
 pytestmark = pytest.mark.gui
@@ -279,3 +281,66 @@ def torch_tensor(a):
     import torch
 
     return torch.tensor(a)
+
+
+def test_revert_clears_the_red_error_line(qtbot, page):
+    settle(qtbot, page)
+    lines = page.editor.toPlainText().splitlines()
+    target = next(i for i, line in enumerate(lines) if line.startswith("def mandelbrot("))
+    lines[target] = lines[target].replace("def mandelbrot(", "def mandelbrot((")
+    page.editor.setPlainText("\n".join(lines))
+    page.run_source()
+    assert page.editor.error_line is not None and page.error_label.isVisible()
+    qtbot.mouseClick(page.revert_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, page)
+    assert page.editor.error_line is None
+    assert page.editor.extraSelections() == []
+    assert not page.error_label.isVisible()
+
+
+def test_sliders_give_clean_values_and_the_status_names_width_first(qtbot, page):
+    settle(qtbot, page)
+    control = page.params.widgets["center_y"]
+    control.slider.setValue(control.slider.maximum() // 2)  # the middle of -1.5 .. 1.5
+    settle(qtbot, page)
+    assert control.value() == 0.0 and control.box.text() == "0"
+    control.slider.setValue(277)
+    assert control.box.text() == "-0.669"  # one slider step is 0.003: no float noise digits
+    settle(qtbot, page)
+    page.size_combo.setCurrentIndex(page.size_combo.findText("800x600"))
+    settle(qtbot, page)
+    assert page.last_run.result.shape[:2] == (600, 800)
+    assert "image 800×600 RGB" in page.status_label.text()
+
+
+def test_editor_gets_a_readable_width_and_dividers_are_remembered(qtbot, library, tmp_path, artifacts):
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(library, settings)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_page("kernels")
+    page = window.page("kernels")
+    assert page.wait_idle(60)
+    qtbot.wait(100)
+    assert page.editor.width() >= 400  # ~50 columns of code, the file path readable
+    assert window.width() <= 1280
+    window.grab().save(str(artifacts / "kernels_page_editor_width.png"))
+    left, centre, editor = page.splitter.sizes()
+    page.splitter.setSizes([left, centre - 100, editor + 100])
+    wanted = page.splitter.sizes()
+    window.close()
+
+    again = MainWindow(library, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.resize(1280, 800)
+    again.show()
+    again.show_page("kernels")
+    qtbot.wait(100)
+    assert again.page("kernels").splitter.sizes() == wanted
+    again.close()
