@@ -404,3 +404,39 @@ def test_eta_counts_down_and_stops_while_paused(monkeypatch):
     m2 = train_live.LiveRunModel()
     m2.epochs, m2.steps_per_epoch, m2.batch_size, m2.samples_per_s, m2.step = 2, 10, 32, 64.0, 4
     assert m2.eta_now() == pytest.approx(16 * 32 / 64)
+
+
+@pytest.mark.gui
+def test_form_defaults_are_the_engines_no_flip_and_automatic_start(qtbot, train_page):
+    from studio.train import defaults
+
+    settings = train_page.settings
+    spec = settings.spec()
+    assert spec["augment"] == ["none"] and not any(settings.augment[k].isChecked() for k in defaults.MEANING_CHANGING)
+    assert settings.augmentations() == defaults.DEFAULT_AUGMENT
+    assert spec["pretrained"] == "auto" and spec["epochs"] == defaults.DEFAULT_EPOCHS
+    assert spec["batch_size"] == defaults.DEFAULT_BATCH_SIZE
+    for key in defaults.MEANING_CHANGING:  # the tooltip says when it is safe
+        assert "Only if a" in settings.augment[key].toolTip() and "same class" in settings.augment[key].toolTip()
+
+
+@pytest.mark.gui
+def test_automatic_start_offline_trains_from_scratch_and_says_so_once(qtbot, train_page, monkeypatch, tmp_path):
+    """Offline, no cached weights: the run starts at once (no dialog), trains from scratch, and the
+    live view shows the reason once."""
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")  # inherited by the worker process
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    page = train_page
+    page.settings.model.setCurrentIndex(page.settings.model.findData("mobilenet_v3_small"))
+    page.settings.image_size.setValue(16)
+    page.settings.epochs.setValue(1)
+    assert page.settings.pretrained() == "auto"
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.process is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "from scratch" in (page.live.model.message or ""), timeout=WAIT_MS)
+    assert getattr(page, "weights_box", None) is None  # no question asked: automatic means automatic
+    qtbot.waitUntil(lambda: not page.is_training(), timeout=WAIT_MS)
+    with page.lib.session() as s:
+        run = s.query(Run).order_by(Run.id.desc()).first()
+        assert run.status == "completed" and run.spec["pretrained"] == "none"
+        assert run.spec["start"].startswith("from scratch") and run.notes.count("ImageNet weights for") == 1
