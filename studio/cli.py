@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "studio.commands.export",
     "studio.commands.kernels",
     "studio.commands.worker",
+    "studio.commands.doctor",
 )
 
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
     parser.add_argument("--home", metavar="DIR", help="library folder (default: $STUDIO_HOME or the user data dir)")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -44,6 +46,10 @@ def open_gui(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if getattr(sys, "frozen", False):  # a packaged app: import workers start as the app itself
+        import multiprocessing
+
+        multiprocessing.freeze_support()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "func", None)
@@ -52,11 +58,26 @@ def main(argv: list[str] | None = None) -> int:
             return open_gui(args)
         return int(handler(args) or 0)
     except StudioError as exc:
-        print(f"studio: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(args, exc, str(exc), exc.exit_code)
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a full disk, a read-only library, a bug: one line
+        from studio.core.errors import describe_exception
+
+        hint = "" if args.debug else " (run with --debug to see the traceback)"
+        return _fail(args, exc, describe_exception(exc) + hint, 1)
+
+
+def _fail(args: argparse.Namespace, exc: BaseException, message: str, code: int) -> int:
+    from studio.core.text import for_terminal
+
+    if getattr(args, "debug", False):
+        import traceback
+
+        traceback.print_exception(exc)
+    print(f"studio: error: {for_terminal(message)}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 
 from studio.commands.common import add_json_flag, confirm, emit_json, open_library
 from studio.core.errors import InvalidInputError, NotFoundError
+from studio.core.text import say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,12 +94,12 @@ def cmd_list(args) -> int:
             emit_json(_summary_dict(d))
         return 0
     if not rows:
-        print("no datasets yet: `studio import NAME PATH` creates one")
+        say("no datasets yet: `studio import NAME PATH` creates one")
         return 0
     width = max(4, *(len(d.name) for d in rows))
-    print(f"{'ID':>4}  {'NAME':<{width}}  {'KIND':<5}  {'SAMPLES':>8}  {'LABELLED':>8}  {'CLASSES':>7}")
+    say(f"{'ID':>4}  {'NAME':<{width}}  {'KIND':<5}  {'SAMPLES':>8}  {'LABELLED':>8}  {'CLASSES':>7}")
     for d in rows:
-        print(f"{d.id:>4}  {d.name:<{width}}  {d.kind:<5}  {d.samples:>8}  {d.labelled:>8}  {d.classes:>7}")
+        say(f"{d.id:>4}  {d.name:<{width}}  {d.kind:<5}  {d.samples:>8}  {d.labelled:>8}  {d.classes:>7}")
     return 0
 
 
@@ -112,7 +113,7 @@ def cmd_create(args) -> int:
     if args.json:
         emit_json(out)
     else:
-        print(f"created dataset {out['name']!r} (id {out['id']})")
+        say(f"created dataset {out['name']!r} (id {out['id']})")
     return 0
 
 
@@ -128,7 +129,7 @@ def cmd_rename(args) -> int:
     if args.json:
         emit_json(out)
     else:
-        print(f"renamed dataset {old!r} to {out['name']!r}")
+        say(f"renamed dataset {old!r} to {out['name']!r}")
     return 0
 
 
@@ -144,13 +145,18 @@ def cmd_delete(args) -> int:
         f"Delete dataset {name!r} and its {n} samples?",
         f"refusing to delete dataset {name!r} ({n} samples) without --yes (no terminal to ask)",
     ):
-        print("nothing deleted", file=sys.stderr)
+        say("nothing deleted", file=sys.stderr)
         return 1
+    from studio.store.gc import queued_count
+
     removed = delete_dataset(lib, ds_id)
+    deferred = queued_count(lib)
     if args.json:
-        emit_json({"id": ds_id, "name": name, "deleted_samples": n, "removed_files": removed})
+        emit_json({"id": ds_id, "name": name, "deleted_samples": n, "removed_files": removed,
+                   "deferred_files": deferred})
     else:
-        print(f"deleted dataset {name!r}: {n} samples, {removed} image files no longer used")
+        say(f"deleted dataset {name!r}: {n} samples, {removed} image files no longer used"
+            + (f"; {deferred} more are removed when the import in progress ends" if deferred else ""))
     return 0
 
 
@@ -173,11 +179,11 @@ def cmd_show(args) -> int:
     if args.json:
         emit_json(out)
         return 0
-    print(f"{out['name']} (id {out['id']}, {out['kind']}): {out['samples']} samples, "
+    say(f"{out['name']} (id {out['id']}, {out['kind']}): {out['samples']} samples, "
           f"{out['unlabelled']} unlabelled")
     for c in out["classes"]:
-        print(f"  {c['name']:<24} {c['count']:>8}")
-    print("  splits: " + ", ".join(f"{k} {v}" for k, v in out["splits"].items()))
+        say(f"  {c['name']:<24} {c['count']:>8}")
+    say("  splits: " + ", ".join(f"{k} {v}" for k, v in out["splits"].items()))
     return 0
 
 
@@ -194,7 +200,7 @@ def cmd_split(args) -> int:
     if args.json:
         emit_json({"dataset": name, **counts})
     else:
-        print(f"{name}: train {counts['train']}, val {counts['val']}, test {counts['test']}")
+        say(f"{name}: train {counts['train']}, val {counts['val']}, test {counts['test']}")
     return 0
 
 
@@ -244,17 +250,22 @@ def cmd_import(args) -> int:
     if args.json and created:
         emit_json({"event": "created", "dataset": name, "dataset_id": ds_id})
     state = JobState(on_progress=_progress_printer(args.json))
-    report = import_files(lib, ds_id, paths, state, batch_size=args.batch_size or BATCH_SIZE)
+    try:
+        report = import_files(lib, ds_id, paths, state, batch_size=args.batch_size or BATCH_SIZE)
+    except BaseException:
+        if not args.json:
+            sys.stderr.write("\n")  # the error goes on its own line, not after the progress bar
+        raise
     if args.json:
         emit_json({"event": "done", "dataset": name, "dataset_id": ds_id, **report.to_dict()})
         return 0
     sys.stderr.write("\n")
     if created:
-        print(f"created dataset {name!r}")
-    print(f"{name}: added {report.added}, duplicates {report.duplicates}, rejected {len(report.rejected)}"
+        say(f"created dataset {name!r}")
+    say(f"{name}: added {report.added}, duplicates {report.duplicates}, rejected {len(report.rejected)}"
           + (f"; new classes: {', '.join(report.classes_created)}" if report.classes_created else ""))
     for source, reason in report.rejected:
-        print(f"  rejected {source}: {reason}")
+        say(f"  rejected {source}: {reason}")
     for source, reason in report.warnings:
-        print(f"  note {source}: {reason}")
+        say(f"  note {source}: {reason}")
     return 0

@@ -13,6 +13,7 @@ import sys
 
 from studio.commands.common import add_json_flag, confirm, emit_json, open_library
 from studio.core.errors import InvalidInputError
+from studio.core.text import say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -155,9 +156,9 @@ def cmd_samples_list(args) -> int:
                     emit_json({"id": r.id, "class": r.class_name, "split": r.split,
                                "source_path": r.source_path, "labelled_by": r.labelled_by})
                 else:
-                    print(f"{r.id}\t{r.class_name or '-'}\t{r.split or '-'}\t{r.source_path}")
+                    say(f"{r.id}\t{r.class_name or '-'}\t{r.split or '-'}\t{r.source_path}")
     if not args.json:
-        print(f"{len(ids)} sample(s)", file=sys.stderr)
+        say(f"{len(ids)} sample(s)", file=sys.stderr)
     return 0
 
 
@@ -174,7 +175,7 @@ def cmd_samples_split(args) -> int:
         emit_json({"event": "split", "dataset": ds.name, "split": split, "requested": len(set(ids)),
                    "changed": len(moved)})
     else:
-        print(f"{len(moved)} of {len(set(ids))} sample(s) moved to {args.split}")
+        say(f"{len(moved)} of {len(set(ids))} sample(s) moved to {args.split}")
     return 0
 
 
@@ -202,7 +203,7 @@ def cmd_label(args) -> int:
                    "changed": len(changed)})
     else:
         what = f"labelled {name}" if name else "unlabelled"
-        print(f"{len(changed)} of {len(set(ids))} sample(s) {what}")
+        say(f"{len(changed)} of {len(set(ids))} sample(s) {what}")
     return 0
 
 
@@ -217,7 +218,7 @@ def cmd_classes_list(args) -> int:
         if args.json:
             emit_json(_class_json(c))
         else:
-            print(f"{c.position + 1:>3}  {c.name:<30} {c.colour}  {c.count}")
+            say(f"{c.position + 1:>3}  {c.name:<30} {c.colour}  {c.count}")
     return 0
 
 
@@ -228,7 +229,7 @@ def _report_class(args, event: str, s, dataset_id: int, class_id: int, text: str
     if args.json:
         emit_json({"event": event, **_class_json(row)})
     else:
-        print(text)
+        say(text)
 
 
 def cmd_classes_add(args) -> int:
@@ -275,7 +276,7 @@ def cmd_classes_reorder(args) -> int:
         reorder_classes(s, ds.id, [find_class(s, ds.id, n).id for n in args.names])
         rows = list_classes(s, ds.id)
     for c in rows:
-        emit_json({"event": "reordered", **_class_json(c)}) if args.json else print(f"{c.position + 1:>3}  {c.name}")
+        emit_json({"event": "reordered", **_class_json(c)}) if args.json else say(f"{c.position + 1:>3}  {c.name}")
     return 0
 
 
@@ -305,14 +306,14 @@ def cmd_classes_delete(args) -> int:
         f"Delete class {name!r}? Its {count} sample(s) become unlabelled.",
         f"deleting class {name!r} would unlabel {count} sample(s); add --yes to confirm",
     ):
-        print("nothing deleted", file=sys.stderr)
+        say("nothing deleted", file=sys.stderr)
         return 1
     with lib.transaction() as s:
         removal = delete_class(s, class_id)
     if args.json:
         emit_json({"event": "deleted", "id": class_id, "name": name, "unlabelled": len(removal.previous)})
     else:
-        print(f"deleted class {name}; {len(removal.previous)} sample(s) are now unlabelled")
+        say(f"deleted class {name}; {len(removal.previous)} sample(s) are now unlabelled")
     return 0
 
 
@@ -333,13 +334,13 @@ def cmd_problems(args) -> int:
         if args.json:
             emit_json({"event": "counts", "class_id": cid, "class": name, **counts, "total": sum(per.values())})
         else:
-            print(f"{name:<24} " + "  ".join(f"{k}={v}" for k, v in counts.items()))
+            say(f"{name:<24} " + "  ".join(f"{k}={v}" for k, v in counts.items()))
     for p in problems:
         if args.json:
             emit_json({"event": "small_class", "class_id": p.class_id, "class": p.name, "count": p.count,
                        "reasons": list(p.reasons)})
         else:
-            print(f"problem: class {p.name}: {'; '.join(p.reasons)}")
+            say(f"problem: class {p.name}: {'; '.join(p.reasons)}")
     if args.duplicates:
         compute_missing_phashes(lib, ds.id)
         with lib.session() as s:
@@ -352,7 +353,7 @@ def cmd_problems(args) -> int:
             else:
                 flags = [f for f, on in (("different classes", g.conflicting_classes),
                                          ("in several splits", g.crosses_splits)) if on]
-                print(f"{g.kind} duplicates: {' '.join(map(str, g.sample_ids))}"
+                say(f"{g.kind} duplicates: {' '.join(map(str, g.sample_ids))}"
                       + (f" ({', '.join(flags)})" if flags else ""))
     return 0
 
@@ -382,7 +383,7 @@ def cmd_suggestions(args) -> int:
                        "suggested": g.class_name, "confidence": round(g.confidence, 6),
                        "current": g.current_class_name, "disagrees": g.disagrees})
         else:
-            print(f"{g.sample_id}\t{g.class_name}\t{g.confidence:.3f}\t{g.current_class_name or '-'}"
+            say(f"{g.sample_id}\t{g.class_name}\t{g.confidence:.3f}\t{g.current_class_name or '-'}"
                   + ("\tDISAGREES" if g.disagrees else ""))
     if args.accept:
         with lib.transaction() as s:
@@ -390,5 +391,5 @@ def cmd_suggestions(args) -> int:
         if args.json:
             emit_json({"event": "accepted", "run_id": run_id, "changed": len(changed)})
         else:
-            print(f"accepted {len(changed)} suggestion(s) (human labels kept)", file=sys.stderr)
+            say(f"accepted {len(changed)} suggestion(s) (human labels kept)", file=sys.stderr)
     return 0

@@ -130,6 +130,12 @@ def _drop_dead_holds(s: Session) -> tuple[int, int]:
     return len(holds) - len(dead), len(dead)
 
 
+def queued_count(lib) -> int:
+    """Blobs waiting in the trash (a hold was in progress when they were queued)."""
+    with lib.session() as s:
+        return s.scalar(select(func.count()).select_from(BlobTrash)) or 0
+
+
 def referenced(s: Session, digests: list[str]) -> set[str]:
     used: set[str] = set()
     for i in range(0, len(digests), _CHUNK):

@@ -626,6 +626,9 @@ class _Importer:
             for _, later in pending:  # do not decode a thousand more files before failing
                 later.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
+            # Note the blob files the finished tasks wrote: without rows they are garbage.
+            outcomes = [o for _, o in current] + [o for _, later in pending for o in _results(later)]
+            self._written.update(o.digest for o in outcomes if isinstance(o, _Decoded) and o.wrote)
             raise
         if self.report.cancelled or fatal:
             # Files already decoded and stored still go in: nothing is wasted.
@@ -633,11 +636,7 @@ class _Importer:
                 later.cancel()
             leftovers = current[done_in_chunk:]
             for chunk, later in pending:
-                if not later.cancelled():
-                    try:
-                        leftovers += zip(chunk, later.result())
-                    except BrokenProcessPool:
-                        pass
+                leftovers += zip(chunk, _results(later))
             for cand, outcome in leftovers:
                 self._collect(cand, outcome, rows, quiet=True)
         pool.shutdown(wait=True, cancel_futures=True)
@@ -733,6 +732,16 @@ class _Importer:
             class_id = get_or_create_class(s, self.dataset_id, name).id
             new_classes[name] = class_id
         return class_id
+
+
+def _results(fut: Future) -> list:
+    """A task's outcomes once it has finished; [] if it was cancelled or its process died."""
+    if fut.cancelled():
+        return []
+    try:
+        return fut.result()
+    except Exception:  # noqa: BLE001 - BrokenProcessPool and the like: nothing to collect
+        return []
 
 
 def _db_reason(exc: OperationalError) -> str:

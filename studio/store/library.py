@@ -5,18 +5,36 @@ One engine per process; one session per thread (``library.session()``); short tr
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from studio.core.errors import StudioError
 from studio.core.paths import resolve_home
 from studio.store.blobs import BlobStore
 
 DB_NAME = "library.db"
+
+
+def _open_error(home: Path, exc: Exception) -> StudioError:
+    """One clear line for a library that cannot be opened (read-only, full, not a database)."""
+    from studio.core.errors import describe_exception
+
+    if home.exists() and not os.access(home, os.W_OK):
+        why = "the folder is read-only; the studio needs to write there"
+    elif isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        why = "the disk is full"
+    else:
+        why = describe_exception(exc)
+    return StudioError(f"cannot open the library at {home}: {why}",
+                       hint="choose another with --home or STUDIO_HOME")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -55,14 +73,17 @@ class Library:
         from studio.store.migrate import upgrade_to_head
 
         home = resolve_home(home)
-        home.mkdir(parents=True, exist_ok=True)
         db_path = home / DB_NAME
-        is_new = not db_path.exists()
-        engine = make_engine(db_path)
-        upgrade_to_head(engine)
-        lib = cls(home, engine)
-        for sub in ("thumbs", "runs", "cache", "exports"):
-            (home / sub).mkdir(exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            is_new = not db_path.exists()
+            engine = make_engine(db_path)
+            upgrade_to_head(engine)
+            lib = cls(home, engine)
+            for sub in ("thumbs", "runs", "cache", "exports"):
+                (home / sub).mkdir(exist_ok=True)
+        except (OSError, OperationalError) as exc:
+            raise _open_error(home, exc) from exc
         if is_new and demo:
             from studio.store.demo import add_demo_dataset
 
