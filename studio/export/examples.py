@@ -12,7 +12,8 @@ from studio.train.card import ModelCard
 _DECODE = '''
 def load_image(path):
     """Upright pixels, transparency flattened onto white, as uint8 H x W x C (as the studio does)."""
-    image = ImageOps.exif_transpose(Image.open(path))
+    # raster formats only: Pillow would hand EPS/PostScript to Ghostscript
+    image = ImageOps.exif_transpose(Image.open(path, formats=("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         flat = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -152,6 +152,20 @@ def inspect_image(data: bytes) -> ImageInfo:
     return info
 
 
+def open_image(data: bytes | str | os.PathLike) -> Image.Image:
+    """Decode (allowed formats and limits only) and turn upright, keeping the image's own mode:
+    for code that needs the original pixels (exact-duplicate search, capture checks)."""
+    if not isinstance(data, (bytes, bytearray)):
+        data = read_image_file(data)
+    img = _open_checked(data)
+    _load(img)
+    with large_work(decoded_bytes(img)):
+        try:
+            return _upright(img)
+        except Exception as exc:  # noqa: BLE001
+            raise InvalidImage(_decode_failure_reason(img, exc)) from None
+
+
 def open_upright(data: bytes | str | os.PathLike, *, draft_size: tuple[int, int] | None = None) -> Image.Image:
     """Decode to an upright RGB or L image (alpha flattened onto white, first frame of animations).
 

@@ -680,9 +680,9 @@ def find_near_duplicates(
 
 
 def _decode(data: bytes):
-    from PIL import Image, ImageOps
+    from studio.store.images import open_image
 
-    return ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    return open_image(data)  # allowed formats only, within the decode limits
 
 
 def phash_of(data: bytes) -> str:
@@ -785,6 +785,7 @@ def add_captured_image(
     (labelled_by="capture"). Returns (sample_id, added); an identical frame already in the
     dataset returns its id with added=False."""
     from studio.store.blobs import sha256_bytes
+    from studio.store.gc import hold_blobs
 
     if not data:
         raise InvalidInputError("the captured frame is empty")
@@ -799,7 +800,19 @@ def add_captured_image(
         existing = s.scalar(select(Sample.id).where(Sample.dataset_id == dataset_id, Sample.blob == digest))
     if existing is not None:
         return existing, False
-    lib.blobs.put(data, digest)
+    uncommitted: list[str] = []
+    with hold_blobs(lib, "capture", uncommitted=uncommitted):  # a dataset delete cannot take the file
+        wrote = not lib.blobs.exists(digest)
+        lib.blobs.put(data, digest)
+        try:
+            return _insert_captured(lib, dataset_id, class_id, data, fmt, split, img, digest, phash)
+        except BaseException:
+            if wrote:
+                uncommitted.append(digest)
+            raise
+
+
+def _insert_captured(lib, dataset_id, class_id, data, fmt, split, img, digest, phash) -> tuple[int, bool]:
     with lib.transaction() as s:
         _check_dataset(s, dataset_id)
         if class_id is not None and _get_class(s, class_id).dataset_id != dataset_id:
