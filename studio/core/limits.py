@@ -47,6 +47,18 @@ class Limits:
     """Imports of fewer files decode in threads of the calling process (no process start-up)."""
     max_class_name_chars: int = 200
     """Length of a class (folder) name; files under a longer name are rejected, the rest imports."""
+    # Models from elsewhere (predict, models import): their card and metadata are untrusted
+    max_model_classes: int = 10_000
+    """Outputs a model may name; a model declaring more is refused before any name is made."""
+    max_model_image_size: int = 4096
+    """Side in pixels a model (card or ONNX input) may ask its input to be resized to."""
+    max_card_bytes: int = 8 * MiB
+    """A model card (.json beside the file) or ONNX 'classes' metadata to parse."""
+    # The training worker's pipes
+    max_event_line_bytes: int = 16 * MiB
+    """One JSON line the worker prints; a longer one is skipped, not buffered without end."""
+    max_control_line_bytes: int = 4096
+    """One control line ("stop", "pause", ...) read by the worker on stdin."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Limits:
@@ -114,5 +126,10 @@ _DOCS = {
     "max_zip_entries": "entries in one zip",
     "import_workers": "import processes (0 = one per core, at most 8)",
     "import_pool_min_files": "smaller imports run in threads of the calling process",
-    "max_class_name_chars": "characters in a class (folder) name",
+    "max_class_name_chars": "characters in a class (folder) name, and in a class name of a model from elsewhere",
+    "max_model_classes": "classes (outputs) of a model from elsewhere (predict, models import)",
+    "max_model_image_size": "input side in pixels a model card or ONNX file may ask for",
+    "max_card_bytes": "size of a model card or of an ONNX file's class-list metadata",
+    "max_event_line_bytes": "one JSON line from the training worker (longer lines are skipped)",
+    "max_control_line_bytes": "one control line (stop, pause, resume) sent to the training worker",
 }

@@ -1,7 +1,7 @@
 """Model cards and class lists from files made elsewhere, checked field by field before use.
 
 A card is untrusted JSON: it decides how many outputs are named, what size every input is resized
-to and how it is normalised. Each field is checked for type and bounds (studio.export.limits), so
+to and how it is normalised. Each field is checked for type and bounds (studio.core.limits), so
 a bad card ends in one clear line instead of a traceback or a huge allocation.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import InvalidInputError
-from studio.export.limits import MAX_CARD_BYTES, MAX_CLASS_NAME_CHARS, MAX_MODEL_CLASSES, MAX_MODEL_IMAGE_SIZE
+from studio.core.limits import limits
 from studio.train.card import ModelCard
 
 MAX_ARCHITECTURE_CHARS = 100
@@ -27,9 +27,9 @@ class CardError(InvalidInputError):
 def load_card_file(path: Path) -> ModelCard:
     """The validated card in ``path`` (its size is checked before it is read)."""
     path = Path(path)
-    size = path.stat().st_size
-    if size > MAX_CARD_BYTES:
-        raise CardError(f"{path.name} is not a valid model card: {size:,} bytes, over the {MAX_CARD_BYTES:,} byte limit")
+    size, most = path.stat().st_size, limits().max_card_bytes
+    if size > most:
+        raise CardError(f"{path.name} is not a valid model card: {size:,} bytes, over the {most:,} byte limit")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
@@ -39,8 +39,9 @@ def load_card_file(path: Path) -> ModelCard:
 
 def parse_json(text: str, what: str) -> Any:
     """``json.loads`` with the size bound and one line for any failure (deep nesting included)."""
-    if len(text) > MAX_CARD_BYTES:
-        raise CardError(f"{what}: {len(text):,} characters, over the {MAX_CARD_BYTES:,} limit")
+    most = limits().max_card_bytes
+    if len(text) > most:
+        raise CardError(f"{what}: {len(text):,} characters, over the {most:,} limit")
     try:
         return json.loads(text)
     except RecursionError:
@@ -92,29 +93,32 @@ def card_from_data(data: Any, source: str) -> ModelCard:
 
 
 def check_classes(value: Any, what: str) -> list[str]:
-    """A list of 1..MAX_MODEL_CLASSES class names, each a short text without control characters."""
+    """A list of 1..max_model_classes class names, each a short text without control characters."""
     if not isinstance(value, list):
         raise CardError(f"{what}: 'classes' must be a list of names, not {_json_type(value)}")
     check_class_count(len(value), what)
+    longest = limits().max_class_name_chars
     for index, name in enumerate(value):
         if not isinstance(name, str):
             raise CardError(f"{what}: class {index} must be a text, not {_json_type(name)}")
-        if not 0 < len(name) <= MAX_CLASS_NAME_CHARS:
-            raise CardError(f"{what}: class {index} name must be 1 to {MAX_CLASS_NAME_CHARS} characters (it has {len(name)})")
+        if not 0 < len(name) <= longest:
+            raise CardError(f"{what}: class {index} name must be 1 to {longest} characters (it has {len(name)})")
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
             raise CardError(f"{what}: class {index} name holds control characters")
     return list(value)
 
 
 def check_class_count(count: Any, what: str) -> int:
-    if not _is_int(count) or not 0 < count <= MAX_MODEL_CLASSES:
-        raise CardError(f"{what}: {_short(count)} classes (the limit is 1 to {MAX_MODEL_CLASSES:,})")
+    most = limits().max_model_classes
+    if not _is_int(count) or not 0 < count <= most:
+        raise CardError(f"{what}: {_short(count)} classes (the limit is 1 to {most:,}, STUDIO_MAX_MODEL_CLASSES)")
     return count
 
 
 def check_image_size(value: Any, what: str) -> int:
-    if not _is_int(value) or not 0 < value <= MAX_MODEL_IMAGE_SIZE:
-        raise CardError(f"{what}: image size {_short(value)} (must be 1 to {MAX_MODEL_IMAGE_SIZE} pixels)")
+    most = limits().max_model_image_size
+    if not _is_int(value) or not 0 < value <= most:
+        raise CardError(f"{what}: image size {_short(value)} (must be 1 to {most} pixels, STUDIO_MAX_MODEL_IMAGE_SIZE)")
     return value
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from studio.core.errors import InvalidInputError, NotFoundError, StudioError
 from studio.core.jobs import JobState
+from studio.core.limits import limits
 from studio.export import writers
 from studio.export.examples import example_path_for, write_example
-from studio.export.limits import MAX_CARD_BYTES
 from studio.export.loading import card_path_for, is_torchscript, load_run, read_card, safe_torch_load
 from studio.export.parity import check_parity, held_out_images
 from studio.export.predictor import EngineClassifier, TorchPredictor
@@ -83,7 +83,7 @@ def _is_recorded_export(lib, path: Path) -> bool:
 
 def _is_export_card(path: Path, model_name: str) -> bool:
     """An export card this studio wrote for a model file of this name (safe to rewrite)."""
-    head = read_head(path, MAX_CARD_BYTES + 1)
+    head = read_head(path, limits().max_card_bytes + 1)
     try:
         data = json.loads(head)
     except (ValueError, RecursionError):

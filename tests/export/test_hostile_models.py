@@ -5,6 +5,7 @@ allocation; the well-formed twin of each is accepted, so the refusals are not bl
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -15,13 +16,16 @@ import pytest
 from PIL import Image
 
 from studio.core.errors import InvalidInputError
-from studio.export.limits import MAX_CLASS_NAME_CHARS, MAX_MODEL_CLASSES, MAX_MODEL_IMAGE_SIZE
+from studio.core.limits import Limits
 from studio.export.predictor import open_predictor
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
 
 HUGE = 1_000_000_000
+DEFAULTS = Limits()
+MAX_CLASS_NAME_CHARS, MAX_MODEL_CLASSES = DEFAULTS.max_class_name_chars, DEFAULTS.max_model_classes
+MAX_MODEL_IMAGE_SIZE = DEFAULTS.max_model_image_size
 
 
 def save_model(path: Path, nodes, inputs, outputs, initializers=(), metadata=None, overridable=()) -> Path:
@@ -168,7 +172,7 @@ CARD = {"architecture": "simple-cnn", "classes": ["red", "green", "blue"], "imag
     ("plain text", "expected a JSON object, got a text"),
     (CARD | {"image_size": -16}, "image size -16"),
     (CARD | {"image_size": 0}, "image size 0"),
-    (CARD | {"image_size": 10**6}, f"image size 1000000 \\(must be 1 to {MAX_MODEL_IMAGE_SIZE} pixels\\)"),
+    (CARD | {"image_size": 10**6}, f"image size 1000000 \\(must be 1 to {MAX_MODEL_IMAGE_SIZE} pixels, STUDIO_MAX_MODEL_IMAGE_SIZE\\)"),
     (CARD | {"image_size": "224"}, "image size '224'"),
     (CARD | {"image_size": True}, "image size True"),
     (CARD | {"classes": "red,green,blue"}, "'classes' must be a list of names, not a text"),
@@ -206,13 +210,31 @@ def test_unreadable_cards(tmp_path, text, match):
     refused(model, match)
 
 
-def test_an_oversized_card_is_not_read(tmp_path, monkeypatch):
-    import studio.export.cards as cards
+def test_an_oversized_card_is_not_read(tmp_path):
+    import dataclasses
 
-    monkeypatch.setattr(cards, "MAX_CARD_BYTES", 1000)
+    from studio.core.limits import set_limits
+
     model = mean_colour_model(tmp_path / "m.onnx")
     (tmp_path / "m.json").write_text(json.dumps(CARD | {"notes": "x" * 2000}))
-    refused(model, "over the 1,000 byte limit")
+    set_limits(dataclasses.replace(DEFAULTS, max_card_bytes=1000))
+    try:
+        refused(model, "over the 1,000 byte limit")
+    finally:
+        set_limits(None)
+
+
+def test_the_class_limit_is_a_setting(tmp_path, image):
+    """STUDIO_MAX_MODEL_CLASSES really is what the check reads (here lowered below 3)."""
+    model = mean_colour_model(tmp_path / "m.onnx")
+    env = {**os.environ, "STUDIO_MAX_MODEL_CLASSES": "2"}
+    proc = subprocess.run([sys.executable, "-m", "studio", "--home", str(tmp_path / "lib"), "predict", str(model), str(image)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 1 and "3 classes (the limit is 1 to 2, STUDIO_MAX_MODEL_CLASSES)" in proc.stderr
+    del env["STUDIO_MAX_MODEL_CLASSES"]
+    ok = subprocess.run([sys.executable, "-m", "studio", "--home", str(tmp_path / "lib"), "predict", str(model), str(image)],
+                        capture_output=True, text=True, timeout=300, env=env)
+    assert ok.returncode == 0 and ok.stdout.startswith(f"{image}: class 0 ")
 
 
 def test_the_same_cards_are_refused_for_safetensors_and_import(tmp_path):
