@@ -153,6 +153,9 @@ class ExportPage(QWidget):
         for col in range(5):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.history.setToolTip("Click an export to show its parity report above.")
+        self.history.itemSelectionChanged.connect(self._show_selected_export)
+        self._history_rows: list[dict[str, Any]] = []
 
         page = QVBoxLayout(self)
         page.addWidget(heading)
@@ -274,7 +277,22 @@ class ExportPage(QWidget):
         self.progress_label.setText("Export done." if ok else "Export done: PARITY FAILED.")
         self.progress_label.setStyleSheet(f"color: {colour};")
 
+    def _show_selected_export(self) -> None:
+        """Show the report of the export clicked in the history (the file, its parity, its example)."""
+        rows = sorted({index.row() for index in self.history.selectedIndexes()})
+        if not rows or rows[0] >= len(self._history_rows):
+            return
+        row = self._history_rows[rows[0]]
+        from studio.export.examples import example_path_for
+
+        example = example_path_for(Path(row["path"]))
+        self.show_report(row["parity"], bool(row["ok"]), row["path"], str(example) if example.is_file() else None)
+        when = row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else "earlier"
+        self.progress_label.setText(f"Export of {when} ({row['format']})" + ("" if Path(row["path"]).is_file() else ": the file is gone"))
+
     def _show_history(self, rows: list[dict[str, Any]]) -> None:
+        self._history_rows = list(rows)
+        self.history.blockSignals(True)  # refilling is not a click
         self.history.setRowCount(len(rows))
         for r, row in enumerate(rows):
             parity = row["parity"]
@@ -294,6 +312,8 @@ class ExportPage(QWidget):
                 if c == 5:
                     item.setToolTip(text)
                 self.history.setItem(r, c, item)
+        self.history.clearSelection()
+        self.history.blockSignals(False)
         self.exports_listed.emit()
 
     def open_folder(self) -> None:

@@ -191,3 +191,24 @@ def test_main_window_has_play_and_export_pages(qtbot, digits_run, digits_lib, di
     qtbot.wait(200)
     window.grab().save(str(artifacts / "main_window_play.png"))
     play.pool.waitForDone(30_000)
+
+
+def test_clicking_an_earlier_export_shows_its_report(qtbot, digits_run, digits_exports, digits_lib):
+    from studio.ui.export_page import ExportPage
+
+    page = ExportPage(digits_lib)
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    page.show()
+    page.select_run(digits_run[1])
+    qtbot.waitUntil(lambda: page.history.rowCount() >= len(digits_exports), timeout=WAIT_MS)
+    assert page.verdict.text() == "No export yet"  # listing the history selects nothing
+    for fmt, report in digits_exports.items():
+        row = next(r for r in range(page.history.rowCount()) if page.history.item(r, 5).text() == report.path)
+        rect = page.history.visualItemRect(page.history.item(row, 1))
+        qtbot.mouseClick(page.history.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        assert page.fields["path"].text() == report.path
+        assert page.verdict.text().startswith("OK")
+        assert page.fields["n"].text().startswith(str(report.parity["n"]))
+        assert page.fields["example"].text() == f"python {report.example_path} image.png"
+        assert fmt in page.progress_label.text()
