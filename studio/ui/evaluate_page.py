@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -41,6 +43,9 @@ THUMB_PX = 72
 CELL_SAMPLES_SHOWN = 200
 MISTAKES_SHOWN = 60
 SPLITS = (("test", "Test"), ("val", "Validation"), ("train", "Training"), ("all", "All labelled"))
+
+SPLIT_WORDS = {"test": "test", "val": "validation", "train": "training", "all": "labelled"}
+NO_RESULT_TEXT = "Evaluate a run to see the images it gets most confidently wrong."
 
 Review = Callable[[int, Sequence[int]], None]
 
@@ -120,6 +125,8 @@ class EvaluatePage(QWidget):
         self._cell: tuple[int, int] | None = None
         self._wanted_run: int | None = None  # asked for by select_run, applied when the list arrives
         self._wanted_tries = 0
+        self._listed_runs: set[int] = set()  # a run not listed before is new: it gets selected
+        self.split_dialog = None  # the Split… dialog while it is open
         self._build()
         self._loaded = False  # the run list loads when the page is first shown
 
@@ -169,6 +176,7 @@ class EvaluatePage(QWidget):
         self.progress.hide()
         status.addWidget(self.progress)
         root.addLayout(status)
+        root.addWidget(self._build_split_hint())
 
         self.per_class = QTableWidget(0, 5)
         self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
@@ -198,6 +206,14 @@ class EvaluatePage(QWidget):
         cell_layout.addWidget(self.cell_gallery, 1)
 
         self.mistakes = Gallery()
+        self.mistakes_note = QLabel(NO_RESULT_TEXT)  # shown instead of an empty gallery
+        self.mistakes_note.setObjectName("mistakes_note")
+        self.mistakes_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.mistakes_note.setWordWrap(True)
+        self.mistakes_note.setStyleSheet("color: #5b6670; font-size: 11pt;")
+        self.mistakes_stack = QStackedWidget()
+        self.mistakes_stack.addWidget(self.mistakes_note)
+        self.mistakes_stack.addWidget(self.mistakes)
         self.review_button = QPushButton("Review in labelling")
         self.review_button.setToolTip("Open these mistakes (or the selected ones) in labelling mode "
                                       "to fix wrong labels.")
@@ -205,7 +221,7 @@ class EvaluatePage(QWidget):
         self.review_button.setEnabled(False)
         mistakes_box = QGroupBox("Most confident mistakes")
         m_layout = QVBoxLayout(mistakes_box)
-        m_layout.addWidget(self.mistakes, 1)
+        m_layout.addWidget(self.mistakes_stack, 1)
         m_layout.addWidget(self.review_button)
 
         top = QSplitter(Qt.Orientation.Horizontal)
@@ -224,6 +240,28 @@ class EvaluatePage(QWidget):
         self.run_combo.currentIndexChanged.connect(self._run_changed)
         self._run_changed()
 
+    def _build_split_hint(self) -> QFrame:
+        """Shown when the chosen split has no images: evaluate on validation, or split."""
+        self.split_hint = QFrame()
+        self.split_hint.setObjectName("split_hint")
+        self.split_hint.setStyleSheet("QFrame#split_hint { background: #fff4d6; border-radius: 4px; }")
+        self.split_hint_label = QLabel()
+        self.split_hint_label.setWordWrap(True)
+        self.use_val_button = QPushButton("Evaluate on validation")
+        self.use_val_button.setToolTip("The validation images: kept out of training (they chose the best epoch).")
+        self.use_val_button.clicked.connect(self._evaluate_on_validation)
+        self.split_button = QPushButton("Split the dataset…")
+        self.split_button.setToolTip("Assign the dataset's images at random to train / validation / test.")
+        self.split_button.clicked.connect(self.split_dataset)
+        row = QHBoxLayout(self.split_hint)
+        row.setContentsMargins(8, 6, 8, 6)
+        row.addWidget(self.split_hint_label, 1)
+        row.addWidget(self.use_val_button)
+        row.addWidget(self.split_button)
+        self.split_hint.hide()
+        self._hint_dataset: int | None = None
+        return self.split_hint
+
     # ---- runs ------------------------------------------------------------------------------
     def on_shown(self) -> None:
         self.reload_runs()
@@ -237,8 +275,10 @@ class EvaluatePage(QWidget):
         job.done.connect(lambda: self._jobs.pop("runs", None))
 
     def _fill_runs(self, runs) -> None:
-        ids = [run.run_id for run in runs]
-        keep = self.run_combo.currentData()
+        ids = [run.run_id for run in runs]  # newest first
+        # keep the run shown, unless a run finished since the list was filled: show the newest
+        keep = self.run_combo.currentData() if not ids or ids[0] in self._listed_runs else None
+        self._listed_runs = set(ids)
         if self._wanted_run is not None and self._wanted_run in ids:
             keep, self._wanted_run = self._wanted_run, None
         elif self._wanted_run is not None:
@@ -276,6 +316,7 @@ class EvaluatePage(QWidget):
         if run_id is None or "evaluate" in self._jobs:
             return
         split = self.split_combo.currentData()
+        self.split_hint.hide()
         self.evaluate_button.setEnabled(False)
         self.progress.setValue(0)
         self.progress.show()
@@ -284,7 +325,7 @@ class EvaluatePage(QWidget):
         self._jobs["evaluate"] = job
         job.progress.connect(lambda f, _m: self.progress.setValue(int(f * 1000)))
         job.finished.connect(self._show_result)
-        job.failed.connect(lambda msg: self.summary.setText(f"Could not evaluate: {msg}"))
+        job.failed.connect(lambda msg: self._on_failed(msg, int(run_id), split))
 
         def done() -> None:
             self._jobs.pop("evaluate", None)
@@ -292,6 +333,69 @@ class EvaluatePage(QWidget):
             self._run_changed()
 
         job.done.connect(done)
+
+    def _on_failed(self, message: str, run_id: int, split: str) -> None:
+        self.summary.setText(f"Could not evaluate: {message}")
+        if split in ("test", "val") and f"has no {split} samples" in message:
+            self._offer_split(run_id, split)
+
+    def _offer_split(self, run_id: int, split: str) -> None:
+        from studio.store.models import Dataset, Run
+
+        with self.lib.session() as s:
+            run = s.get(Run, run_id)
+            dataset = s.get(Dataset, run.dataset_id) if run is not None and run.dataset_id is not None else None
+            name = dataset.name if dataset is not None else "The dataset"
+        self._hint_dataset = dataset.id if dataset is not None else None
+        what = "test" if split == "test" else "validation"
+        text = f"“{name}” has no {what} images: its samples were never split into train / validation / test."
+        if split == "test":
+            text += " Evaluate on the validation images instead, or split the dataset so the next run keeps test images apart."
+        else:
+            text += " Split the dataset so that runs keep images apart to be evaluated on."
+        self.split_hint_label.setText(text)
+        self.use_val_button.setVisible(split == "test")
+        self.split_button.setEnabled(self._hint_dataset is not None)
+        self.split_hint.show()
+
+    def _evaluate_on_validation(self) -> None:
+        self.split_combo.setCurrentIndex(self.split_combo.findData("val"))
+        self.evaluate()
+
+    def split_dataset(self) -> dict | None:
+        """The Datasets page's Split… dialog for the evaluated run's dataset; returns the counts."""
+        from studio.core.errors import StudioError
+        from studio.store.datasets import split_counts
+        from studio.store.models import Dataset
+        from studio.store.splits import auto_split
+        from studio.ui.split_dialog import SplitDialog
+
+        dataset_id = self._hint_dataset
+        with self.lib.session() as s:
+            ds = s.get(Dataset, dataset_id) if dataset_id is not None else None
+            if ds is None:
+                return None
+            name, samples = ds.name, sum(split_counts(s, dataset_id).values())
+        self.split_dialog = SplitDialog(name, samples, self)
+        try:
+            if self.split_dialog.exec() != SplitDialog.DialogCode.Accepted:
+                return None
+            fractions, seed = self.split_dialog.fractions(), self.split_dialog.seed.value()
+        finally:
+            self.split_dialog = None
+        try:
+            with self.lib.transaction() as s:
+                counts = auto_split(s, dataset_id, fractions=fractions, seed=seed)
+        except StudioError as exc:
+            self.split_hint_label.setText(f"Could not split “{name}”: {exc}")
+            return None
+        parts = " · ".join(f"{title} {counts.get(key, 0):,}" for key, title in
+                           (("train", "train"), ("val", "validation"), ("test", "test")))
+        self.split_hint_label.setText(
+            f"Split “{name}”: {parts}. The selected run trained before this split and has seen most "
+            "of the new test images: train a new run for an honest test score.")
+        self.split_button.setEnabled(False)
+        return counts
 
     def _show_result(self, result: Evaluation) -> None:
         self.result = result
@@ -355,6 +459,14 @@ class EvaluatePage(QWidget):
         tips = {sid: f"sample {sid}: labelled {truth}, predicted {pred} with {conf:.1%} confidence"
                 for sid, truth, pred, conf in shown}
         self.mistakes.show_samples(ids, captions, tips)
+        if ids:
+            self.mistakes_stack.setCurrentWidget(self.mistakes)
+        else:
+            self.mistakes_note.setText(
+                f"No mistakes: the model got all {result.samples:,} {SPLIT_WORDS.get(result.split, result.split)} "
+                "images right." if result.accuracy is not None
+                else "No labelled images in this split: nothing to compare the predictions with.")
+            self.mistakes_stack.setCurrentWidget(self.mistakes_note)
         self.review_button.setEnabled(bool(ids) and self.review is not None)
         if self.review is None:
             self.review_button.setToolTip("Labelling is not available in this window.")

@@ -120,3 +120,153 @@ def test_split_without_images_gives_a_clear_message(qtbot, evaluate_page):
     qtbot.waitUntil(lambda: page.summary.text().startswith("Could not evaluate"), timeout=WAIT_MS)
     assert "no test samples" in page.summary.text()
     assert page.evaluate_button.isEnabled()
+
+
+# --- on the real main window ------------------------------------------------------------------
+@pytest.fixture
+def app_window(qtbot, runs_template, tmp_path):
+    """The app's window on a copy of the runs library; the run "stopped" is still queued (not
+    finished) until the test finishes it, as a worker would."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from studio.store.models import Run
+    from studio.ui.main_window import MainWindow
+
+    template, runs = runs_template
+    lib = Library.open(copy_home(template, tmp_path / "library"))
+    with lib.transaction() as s:
+        s.get(Run, runs["stopped"]).status = "queued"
+    window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    yield window, lib, runs
+    window.page("evaluate").shutdown()
+    window.datasets.thumbnails.wait(5000)
+    window.close()
+    QApplication.processEvents()
+    lib.close()
+
+
+def open_page(qtbot, window, key: str):
+    """Click the page's entry in the sidebar."""
+    nav = window.nav
+    row = next(r for r in range(nav.count()) if nav.item(r).data(Qt.ItemDataRole.UserRole) == key)
+    qtbot.mouseClick(nav.viewport(), Qt.MouseButton.LeftButton, pos=nav.visualItemRect(nav.item(row)).center())
+    assert window.current_page_key() == key
+    return window.page(key)
+
+
+def finish_run(lib, run_id: int) -> None:
+    from studio.store.models import Run
+
+    with lib.transaction() as s:
+        s.get(Run, run_id).status = "stopped"
+
+
+def test_evaluate_shows_the_newest_run(qtbot, app_window):
+    """Issue 16: the list is newest first, but a run that finished after the page was filled was
+    not selected: the page kept showing the older run."""
+    window, lib, runs = app_window
+    page = open_page(qtbot, window, "evaluate")
+    qtbot.waitUntil(lambda: page.run_combo.count() == 1, timeout=30_000)
+    assert page.run_combo.currentData() == runs["completed"]
+    finish_run(lib, runs["stopped"])  # a newer run finishes while the user looks elsewhere
+    open_page(qtbot, window, "datasets")
+    open_page(qtbot, window, "evaluate")
+    qtbot.waitUntil(lambda: page.run_combo.count() == 2, timeout=30_000)
+    assert page.run_combo.itemData(0) == runs["stopped"]  # newest first
+    assert page.run_combo.currentData() == runs["stopped"]
+    # a run the user picks stays picked while no newer run appears
+    page.run_combo.setCurrentIndex(page.run_combo.findData(runs["completed"]))
+    open_page(qtbot, window, "datasets")
+    open_page(qtbot, window, "evaluate")
+    qtbot.waitUntil(lambda: "runs" not in page._jobs, timeout=30_000)
+    assert page.run_combo.currentData() == runs["completed"]
+
+
+def test_no_test_split_offers_validation_and_split(qtbot, app_window, artifacts):
+    """Issue 16: on a dataset without a test split the page said "has no test samples" and no
+    more; and "Most confident mistakes" was blank when there were none."""
+    from studio.store.datasets import split_counts
+
+    from train_gui_helpers import train_in_process
+
+    window, lib, runs = app_window
+    with lib.transaction() as s:  # a dataset that was never split: every sample without a split
+        s.query(Sample).update({"split": None})
+    unsplit_run = train_in_process(lib, {"epochs": 1})  # holds out a validation part of train
+    page = open_page(qtbot, window, "evaluate")
+    qtbot.waitUntil(lambda: page.run_combo.count() == 2, timeout=30_000)
+    assert page.run_combo.currentData() == unsplit_run
+    assert page.mistakes_note.isVisible() and "Evaluate a run" in page.mistakes_note.text()
+    assert page.split_combo.currentData() == "test"
+    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(page.split_hint.isVisible, timeout=WAIT_MS)
+    assert "no test samples" in page.summary.text()
+    assert "has no test images" in page.split_hint_label.text()
+    assert page.use_val_button.isVisible() and page.split_button.isVisible()
+    qtbot.wait(50)
+    window.grab().save(str(artifacts / "evaluate_no_test_split.png"))
+
+    # "Evaluate on validation": the images the run held out while training
+    qtbot.mouseClick(page.use_val_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT_MS)
+    assert page.result.split == "val" and page.result.samples > 0 and not page.split_hint.isVisible()
+    assert page.split_combo.currentData() == "val"
+
+    # "Split the dataset…": the same dialog as on the Datasets page, answered with its button
+    page.split_combo.setCurrentIndex(page.split_combo.findData("test"))  # test again: the hint is back
+    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(page.split_hint.isVisible, timeout=WAIT_MS)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    accepted = []
+    QTimer.singleShot(100, lambda: accepted.append(page.split_dialog is not None) or
+                      page.split_dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click())
+    qtbot.mouseClick(page.split_button, Qt.MouseButton.LeftButton)
+    assert accepted == [True]
+    with lib.session() as s:
+        counts = split_counts(s, page.result.dataset_id)
+    assert counts["test"] > 0 and counts[None] == 0
+    assert page.split_hint_label.text().startswith("Split “digits”") and "train a new run" in page.split_hint_label.text()
+    # the Datasets page shows the new split when the user goes there
+    datasets = open_page(qtbot, window, "datasets")
+    test_item = datasets.filter_item(("split", "test"))
+    assert int(test_item.text(1).replace(",", "")) == counts["test"]
+
+
+def test_no_mistakes_says_so(qtbot, app_window, artifacts):
+    window, lib, runs = app_window
+    page = open_page(qtbot, window, "evaluate")
+    qtbot.waitUntil(lambda: page.run_combo.count() == 1, timeout=30_000)
+    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT_MS)
+    first = page.result
+    assert first.mistakes and page.mistakes.isVisible() and not page.mistakes_note.isVisible()
+    # "Review in labelling" through the app: the Datasets page, those images, and it says so
+    qtbot.mouseClick(page.review_button, Qt.MouseButton.LeftButton)
+    labelling = window.datasets.labelling
+    assert window.current_page_key() == "datasets" and labelling.mode == "label"
+    assert labelling.labelling_view.ids == [m[0] for m in first.mistakes]
+    n = len(first.mistakes)
+    assert labelling.labelling_view.scope_label.text() == f"Reviewing {n} image{'' if n == 1 else 's'}"
+    qtbot.keyClick(labelling.labelling_view, Qt.Key.Key_Escape)
+    page = open_page(qtbot, window, "evaluate")
+    assert page.result is first
+    # move the images it got wrong out of the test split: on what is left it makes no mistake
+    with lib.transaction() as s:
+        s.query(Sample).filter(Sample.id.in_([m[0] for m in first.mistakes])).update({"split": "train"})
+    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not first, timeout=WAIT_MS)
+    assert page.result.mistakes == [] and page.result.samples == first.samples - len(first.mistakes)
+    assert page.mistakes_note.isVisible() and not page.mistakes.isVisible()
+    assert page.mistakes_note.text() == f"No mistakes: the model got all {page.result.samples:,} test images right."
+    assert not page.review_button.isEnabled()
+    qtbot.wait(50)
+    window.grab().save(str(artifacts / "evaluate_no_mistakes.png"))
