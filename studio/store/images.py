@@ -41,6 +41,10 @@ SUPPORTED_MODES = _GREY_MODES | _GREY_ALPHA_MODES | _ALPHA_MODES | _COLOUR_MODES
 _JPEG_FORMATS = {"JPEG", "MPO"}
 _CONVERT_ROWS_BYTES = 8 * MiB  # 16/32-bit to 8-bit conversion works in row blocks this big
 
+# _open_checked checks the size right after the header, like Pillow's own check, but against the
+# studio's setting and with a message that names the size; Pillow's would fire first otherwise.
+Image.MAX_IMAGE_PIXELS = None
+
 
 class InvalidImage(InvalidInputError):
     """A file that is not a usable image; the message says why in a few words."""
