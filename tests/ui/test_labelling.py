@@ -696,3 +696,45 @@ def test_undo_in_label_one_by_one_returns_to_the_undone_image(qtbot, main_window
     qtbot.keyClick(view, Qt.Key.Key_Right)
     qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert view.current_id == second
+
+
+CAPTURE_THEN_COMPILER = """
+import sys
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtMultimedia import QVideoFrame
+from PySide6.QtWidgets import QApplication
+from studio.store.library import Library
+from studio.ui.labelling.capture import CapturePanel
+from studio.ui.labelling.controller import LabellingController
+
+app = QApplication(sys.argv)
+lib = Library.open(sys.argv[1])
+panel = CapturePanel(LabellingController(lib))
+panel.show()
+image = QImage(64, 48, QImage.Format.Format_RGB32)
+image.fill(Qt.GlobalColor.darkGreen)
+panel.on_frame(QVideoFrame(image))  # what the camera's video sink delivers
+print("frame shown", flush=True)
+import triton  # what Export -> ONNX and Kernels -> Compile pull in afterwards
+print("compiler loaded", flush=True)
+lib.close()
+"""
+
+
+def test_capture_frames_then_a_compiler_in_one_process(tmp_path):
+    """A camera frame is converted through Qt's RHI (an OpenGL context); a compiler stack loaded
+    afterwards (Export ONNX, Compile) segfaulted the process. The in-process suite only met it
+    by test order (capture test, then the Kernels page), so this runs in a fresh process."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("no triton here: nothing can load a second LLVM")
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    proc = subprocess.run([sys.executable, "-c", CAPTURE_THEN_COMPILER, str(tmp_path / "library")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout[-500:]} {proc.stderr[-1500:]}"
+    assert proc.stdout.split() == ["frame", "shown", "compiler", "loaded"]

@@ -48,6 +48,7 @@ def frame_to_image(frame) -> QImage:
     """A QVideoFrame (from the sink) or a QImage -> QImage."""
     if isinstance(frame, QImage):
         return frame
+    load_before_opengl()  # toImage() converts through Qt's RHI: an OpenGL context (studio.core.gl_safety)
     return frame.toImage()
 
 
