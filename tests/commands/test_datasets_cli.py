@@ -141,3 +141,95 @@ def test_rename_then_list_text(tmp_path):
     assert renamed.returncode == 0 and "renamed dataset 'old' to 'new name'" in renamed.stdout
     listed = studio(home, "datasets", "list")
     assert "new name" in listed.stdout and "old" not in listed.stdout
+
+
+# --- errors that are not the studio's own: one line, --debug for the traceback -----------------
+
+
+def test_damaged_database_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    home = tmp_path / "lib"
+    assert studio(home, "datasets", "list").returncode == 0
+    (home / "library.db").write_bytes(b"this is not a database file at all" * 100)
+    for name in ("library.db-wal", "library.db-shm"):
+        (home / name).unlink(missing_ok=True)
+    plain = studio(home, "datasets", "list")
+    assert plain.returncode == 1
+    assert plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
+    assert plain.stderr.startswith("studio: error: ") and "not a database" in plain.stderr
+    assert "--debug" in plain.stderr
+    debug = subprocess.run([sys.executable, "-m", "studio", "--debug", "--home", str(home), "datasets", "list"],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.rstrip().splitlines()[-1].startswith("studio: error: ")
+
+
+@pytest.fixture
+def read_only_library(tmp_path):
+    """A library on a file system mounted read-only (chmod would not stop root)."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        assert studio(mount / "lib", "datasets", "create", "kept").returncode == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        yield mount / "lib"
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("args", [("datasets", "list"), ("datasets", "create", "new"), ("doctor",)])
+def test_read_only_library_is_one_clear_line(read_only_library, args):
+    out = studio(read_only_library, *args)
+    assert out.returncode == 1
+    assert out.stderr == (f"studio: error: cannot open the library at {read_only_library}: the folder is "
+                          "read-only; the studio needs to write there (choose another with --home or STUDIO_HOME)\n")
+
+
+# --- hostile names and files through the CLI --------------------------------------------------
+
+
+def test_terminal_escapes_in_names_are_shown_escaped(tmp_path):
+    src = tmp_path / "src"
+    evil = "\x1b[2J\x1b[31mred"
+    (src / evil).mkdir(parents=True)
+    img = Image.fromarray(np.full((8, 8), 100, np.uint8))
+    img.save(src / evil / "a.png")
+    (src / evil / "b\x07.png").write_bytes(b"")
+    out = studio(tmp_path / "lib", "import", "esc", str(src))
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    assert "\\x1b[2J\\x1b[31mred" in out.stdout and "b\\x07.png" in out.stdout
+    shown = studio(tmp_path / "lib", "datasets", "show", "esc")
+    assert "\x1b" not in shown.stdout and "\\x1b[31mred" in shown.stdout
+    as_json = json_lines(studio(tmp_path / "lib", "datasets", "show", "esc", "--json").stdout)[0]
+    assert as_json["classes"][0]["name"] == evil  # JSON keeps the real name (escaped by JSON itself)
+
+
+@pytest.mark.timeout(120)
+def test_import_of_postscript_named_png_ends_quickly_with_a_reason(tmp_path):
+    bad = tmp_path / "x.png"  # a PostScript program that loops forever in Ghostscript
+    bad.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n{ } loop\nshowpage\n")
+    out = studio(tmp_path / "lib", "import", "ps", str(bad), "--json")
+    assert out.returncode == 0, out.stderr
+    done = json_lines(out.stdout)[-1]
+    assert done["added"] == 0
+    assert done["rejected"][0]["reason"].startswith("EPS/PostScript files are not decoded")
+
+
+def test_delete_reports_files_kept_for_an_import_in_progress(tmp_path, digits_folder):
+    from studio.store.gc import hold_blobs
+    from studio.store.library import Library
+
+    home = tmp_path / "lib"
+    assert studio(home, "import", "digits", str(digits_folder)).returncode == 0
+    lib = Library.open(home)
+    try:
+        with hold_blobs(lib, "import"):
+            out = studio(home, "datasets", "delete", "digits", "--yes", "--json")
+            row = json_lines(out.stdout)[0]
+            assert (row["removed_files"], row["deferred_files"]) == (0, 40)
+        assert not any(p.is_file() for p in (home / "blobs").rglob("*"))
+    finally:
+        lib.close()
