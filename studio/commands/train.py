@@ -17,6 +17,7 @@ from typing import Any
 from studio.commands.common import add_json_flag, emit_json, open_library
 from studio.core.errors import InvalidInputError
 from studio.train import defaults as train_defaults  # no torch: the same table the engine and GUI use
+from studio.train.protocol import JsonLinesParser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -108,32 +109,49 @@ def worker_argv(home: os.PathLike | str, run_id: int, *, resume: bool = False, g
 
 
 def run_worker(home, run_id: int, *, json_mode: bool, resume: bool = False, gpus: int = 1) -> int:
-    """Start the worker, forward or render its JSON lines; Ctrl-C asks it to stop (it checkpoints)."""
+    """Start the worker, forward or render its JSON lines; Ctrl-C asks it to stop (it checkpoints).
+    Whatever ends this loop early, the worker is asked to stop: it never trains on unattended."""
     proc = subprocess.Popen(worker_argv(home, run_id, resume=resume, gpus=gpus), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, bufsize=1)
-    view = _ProgressView() if not json_mode else None
+                            stdout=subprocess.PIPE, bufsize=0)
+    show = _forward if json_mode else _ProgressView().show
+    parser = JsonLinesParser()
     try:
-        for line in proc.stdout:
-            if json_mode:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            elif line.startswith("{"):
-                view.show(json.loads(line))
-            else:
-                sys.stderr.write(line)
-    except KeyboardInterrupt:
+        try:
+            _pump(proc, parser, show)
+        except KeyboardInterrupt:
+            _ask_stop(proc)
+            _pump(proc, parser, show)
+    except BaseException:
         _ask_stop(proc)
-        for line in proc.stdout:
-            if json_mode:
-                sys.stdout.write(line)
-            elif line.startswith("{"):
-                view.show(json.loads(line))
+        raise
     return proc.wait()
 
 
+def _pump(proc: subprocess.Popen, parser, show) -> None:
+    """Worker stdout -> ``show`` for each JSON object; any other line goes to stderr as it came."""
+    while chunk := proc.stdout.read(1 << 16):
+        _deliver(parser.split(chunk), show)
+    _deliver(parser.flush_split(), show)
+
+
+def _deliver(items: list, show) -> None:
+    for item in items:
+        if isinstance(item, dict):
+            show(item)
+        else:
+            sys.stderr.write(item + "\n")
+
+
+def _forward(event: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(event, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def _ask_stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
     try:
-        proc.stdin.write("stop\n")
+        proc.stdin.write(b"stop\n")
         proc.stdin.flush()
     except (BrokenPipeError, OSError):
         pass
@@ -149,6 +167,12 @@ class _ProgressView:
         self.noted: set[str] = set()  # notes already shown: each is said once
 
     def show(self, event: dict[str, Any]) -> None:
+        try:
+            self._show(event)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # an event without the fields this view reads: nothing to draw, keep following
+
+    def _show(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "start":
             self.epochs = event["epochs"]

@@ -63,15 +63,30 @@ class _Controls:
         with self.lib.transaction() as s:
             s.execute(update(Run).where(Run.id == self.run_id, Run.status.in_(("running", "paused"))).values(status=status))
 
-    def read_stdin(self) -> None:
-        for line in sys.stdin:
-            command = line.strip().lower()
-            if command == "stop":
-                self.stop()
-            elif command == "pause":
-                self.pause(True)
-            elif command == "resume":
-                self.pause(False)
+    def read_stdin(self, read=None) -> None:
+        """Apply control lines until stdin closes. Bytes, bounded lines, invalid UTF-8 replaced:
+        no input can end this thread early, so a later "stop" is always heard."""
+        from studio.train.protocol import read_control_lines
+
+        if read is None:
+            fd = sys.stdin.fileno()
+            read = lambda n: os.read(fd, n)  # noqa: E731 - unbuffered: no lock held while blocked
+        for command in read_control_lines(read):
+            try:
+                self.apply(command)
+            except Exception as exc:  # e.g. the library briefly locked: report, keep listening
+                print(f"studio worker: control {command!r} failed: {exc}", file=sys.stderr, flush=True)
+
+    def apply(self, command: str) -> None:
+        if command == "stop":
+            self.stop()
+        elif command == "pause":
+            self.pause(True)
+        elif command == "resume":
+            self.pause(False)
+        elif command:
+            print(f"studio worker: unknown control {command[:40]!r} ignored (use stop, pause or resume)",
+                  file=sys.stderr, flush=True)
 
 
 def cmd_worker_train(args: argparse.Namespace) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from datetime import timedelta
+import subprocess
+from datetime import timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
@@ -82,18 +84,89 @@ def show_run(s: Session, run_id: int | str) -> dict[str, Any]:
 def request_stop(lib: Library, run_id: int | str) -> bool:
     """SIGTERM the worker (it finishes the step, checkpoints, marks the run stopped).
 
+    The stored PID is signalled only while it is still this run's worker: alive, heartbeat
+    fresh, and (where the OS tells) its command line names this run and library and it started
+    before the run did. A PID reused by another process after the worker died is left alone.
     Returns False when there was no live worker (a queued run is then just marked stopped)."""
+    cutoff = utcnow() - timedelta(seconds=HEARTBEAT_TIMEOUT_S)
     with lib.transaction() as s:
         run = get_run(s, run_id)
         if run.status not in ACTIVE:
             raise InvalidInputError(f"run {run.id} is not running (it is {run.status})")
         pid = run.pid
-        if not pid_alive(pid):
+        fresh = run.heartbeat_at is not None and run.heartbeat_at >= cutoff
+        if not (pid_alive(pid) and fresh and is_run_worker(pid, run.id, lib.home, run.started_at)):
             run.status = "stopped" if run.status == "queued" else "interrupted"
             run.pid = None
             return False
     os.kill(pid, signal.SIGTERM)
     return True
+
+
+START_TOLERANCE_S = 5.0  # clock granularity between the OS's process start time and the DB stamp
+
+
+def is_run_worker(pid: int, run_id: int, home, started_at=None) -> bool:
+    """Whether process ``pid`` is the worker of run ``run_id`` of the library at ``home``. Where
+    the OS does not say (no /proc, no ps), the caller's liveness and heartbeat checks stand alone."""
+    argv = process_argv(pid)
+    if argv is None:
+        return True
+    if not _names_run(argv, run_id, home):
+        return False
+    began = process_start(pid)
+    if began is not None and started_at is not None:
+        stamped = started_at.replace(tzinfo=timezone.utc).timestamp()
+        if began > stamped + START_TOLERANCE_S:  # born after the worker marked the run started
+            return False
+    return True
+
+
+def _names_run(argv: list[str], run_id: int, home) -> bool:
+    """`... [--home H] worker train --run|--run-id ID ...` (directly, or under torchrun)."""
+    if "worker" not in argv or "train" not in argv:
+        return False
+    values = {}
+    for index, arg in enumerate(argv):
+        key, eq, value = arg.partition("=")
+        if key in ("--run", "--run-id", "--home"):
+            values[key.lstrip("-").replace("-id", "")] = value if eq else (argv[index + 1] if index + 1 < len(argv) else "")
+    if values.get("run") != str(run_id):
+        return False
+    if "home" in values:
+        try:
+            return Path(values["home"]).expanduser().resolve() == Path(home).resolve()
+        except (OSError, RuntimeError):
+            return False
+    return True
+
+
+def process_argv(pid: int) -> list[str] | None:
+    """The command line of ``pid`` ([] when it has gone), or None when the OS cannot say."""
+    proc = Path(f"/proc/{pid}/cmdline")
+    if Path("/proc/self/cmdline").exists():
+        try:
+            raw = proc.read_bytes()
+        except OSError:
+            return []
+        return [part.decode("utf-8", errors="replace") for part in raw.split(b"\0") if part]
+    try:
+        out = subprocess.run(["ps", "-ww", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+def process_start(pid: int) -> float | None:
+    """Unix time at which ``pid`` started (Linux /proc), else None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "(comm)", which may hold spaces
+        ticks = int(fields[19])  # field 22 of the whole line: starttime in clock ticks since boot
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def delete_run(lib: Library, run_id: int | str) -> None:

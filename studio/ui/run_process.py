@@ -9,7 +9,6 @@ line. Nothing here draws; views connect to ``events``.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,53 +16,18 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from studio.core.paths import worker_command
+from studio.train.protocol import JsonLinesParser  # the one parser `studio train` uses too (bounded lines)
+
+__all__ = ["JsonLinesParser", "RunProcess", "worker_train_argv"]
 
 STDERR_TAIL_LINES = 40
+STDERR_LINE_BYTES = 64 * 1024  # the longest stderr line kept for the error summary
 
 
 def worker_train_argv(home: str | Path, run_id: int, resume: bool = False) -> list[str]:
     """The argv that starts the training worker for ``run_id`` (correct in a frozen app too)."""
     argv = [*worker_command(), "--home", str(home), "worker", "train", "--run", str(run_id)]
     return [*argv, "--resume"] if resume else argv
-
-
-class JsonLinesParser:
-    """Split a byte stream into JSON objects; keeps the unfinished tail for the next chunk.
-
-    Lines that are not JSON objects (a stray print, a warning) are counted and skipped: the live
-    view must survive them.
-    """
-
-    def __init__(self) -> None:
-        self._tail = b""
-        self.skipped = 0
-
-    def feed(self, chunk: bytes) -> list[dict]:
-        data = self._tail + chunk
-        lines = data.split(b"\n")
-        self._tail = lines.pop()
-        events: list[dict] = []
-        for raw in lines:
-            raw = raw.strip()
-            if not raw:
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                self.skipped += 1
-                continue
-            if isinstance(obj, dict):
-                events.append(obj)
-            else:
-                self.skipped += 1
-        return events
-
-    def flush(self) -> list[dict]:
-        """Parse a last line that had no newline (the process ended)."""
-        if not self._tail.strip():
-            self._tail = b""
-            return []
-        return self.feed(b"\n")
 
 
 class _DetachableProcess(QProcess):
@@ -193,7 +157,7 @@ class RunProcess(QObject):
         assert self._proc is not None
         data = self._err_tail + bytes(self._proc.readAllStandardError().data())
         lines = data.split(b"\n")
-        self._err_tail = lines.pop()
+        self._err_tail = lines.pop()[-STDERR_LINE_BYTES:]  # an endless stderr line keeps only its end
         for raw in lines:
             text = raw.decode(errors="replace").rstrip()
             if text:
