@@ -478,9 +478,13 @@ def _init_pool_process(blob_root: str, existing: frozenset[str], lim: Limits, sl
 
 
 def _exit_with_parent(parent_pid: int) -> None:
-    """A killed import (kill -9) must not leave its workers behind."""
+    """A killed import (kill -9) must not leave its workers behind: when the importing process
+    (or the fork server between us) is gone, this process is re-parented, and exits."""
+    first_parent = os.getppid()
     while True:
         time.sleep(0.5)
+        if os.getppid() != first_parent:
+            os._exit(0)
         try:
             os.kill(parent_pid, 0)
         except ProcessLookupError:
