@@ -264,3 +264,21 @@ def test_kernels_run_output_is_not_overwritten_or_written_through_a_link(tmp_pat
     assert kernel_run("-o", str(link), "--follow-symlinks").returncode == 0
     assert Image.open(tmp_path / "target.png").size == (16, 12) and link.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary files left
+
+
+def test_models_import_works_beside_a_leftover_folder(digits_exports, tmp_path, digit_files):
+    """An import interrupted before it was recorded leaves models/<name>/; the next import of that
+    name failed with a FileExistsError traceback. Now it goes beside it and the leftover is kept."""
+    home = tmp_path / "lib"
+    leftover = home / "models" / "digits"
+    leftover.mkdir(parents=True)
+    (leftover / "half-copied.onnx").write_bytes(b"partial")
+    proc = studio(home, "models", "import", digits_exports["onnx"].path, "--name", "digits", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (entry,) = json_lines(proc.stdout)
+    assert entry["name"] == "digits" and Path(entry["path"]).parent == Path("models/digits-2")
+    assert (leftover / "half-copied.onnx").read_bytes() == b"partial"
+    predicted = json_lines(studio(home, "predict", "digits", str(digit_files[2]), "--json").stdout)[0]
+    assert predicted["top"][0]["class"] == "2"
+    again = studio(home, "models", "import", digits_exports["onnx"].path, "--name", "digits")
+    assert again.returncode == 1 and "already imported" in again.stderr
