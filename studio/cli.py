@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "studio.commands.kernels",
     "studio.commands.worker",
     "studio.commands.doctor",
+    "studio.commands.selftest",
 )
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QV
 
 from studio import __version__
 from studio.store.library import Library
+from studio.ui.self_test import SelfTestPanel
 from studio.ui.style import app_icon
 from studio.ui.workers import start_job
 
@@ -73,11 +74,14 @@ class AboutDialog(QDialog):
             form.addRow(f"{titles[key]}:", label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.self_test = SelfTestPanel()
+        self.finished.connect(lambda _result: self.self_test.stop())  # closing the dialog stops it
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addLayout(form)
+        layout.addWidget(self.self_test)
         layout.addWidget(buttons)
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(640)
 
         self.torch_job = start_job(torch_info)
         self.torch_job.finished.connect(self._on_torch_info)

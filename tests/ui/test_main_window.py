@@ -8,7 +8,7 @@ pytestmark = pytest.mark.gui
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, QSize  # noqa: E402
+from PySide6.QtCore import QSettings, QSize, Qt  # noqa: E402
 from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
@@ -217,3 +217,18 @@ def test_reserved_pages_build_on_first_use(open_window):
     assert window.page_keys()[:4] == ["datasets", "train", "runs", "evaluate"]
     window.show_page("evaluate")
     assert window.stack.currentWidget() is pages.evaluate
+
+
+@pytest.mark.slow
+def test_about_dialog_runs_the_self_test(open_window, qtbot, artifacts):
+    window = open_window()
+    dialog = window.show_about()
+    panel = dialog.self_test
+    with qtbot.waitSignal(panel.finished, timeout=900_000) as done:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert done.args == [True]
+    assert panel.status.text() == "passed"
+    lines = panel.output.toPlainText().splitlines()
+    assert len(lines) >= 9 and all(line.startswith("ok") for line in lines)
+    dialog.grab().save(str(artifacts / "about_self_test.png"))
+    dialog.close()
