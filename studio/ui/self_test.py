@@ -68,7 +68,7 @@ class SelfTestPanel(QWidget):
             if isinstance(step, dict) and step.get("event") == "self-test":
                 self.steps.append(step)
                 mark = "ok    " if step.get("ok") else "FAILED"
-                self.output.appendPlainText(f"{mark} {step.get("step", ""):<28} {float(step.get('seconds', 0)):6.1f} s  "
+                self.output.appendPlainText(f"{mark} {step.get('step', ''):<28} {float(step.get('seconds', 0)):6.1f} s  "
                                             f"{step.get('detail', '')}")
 
     def _done(self, exit_code: int, _status) -> None:
