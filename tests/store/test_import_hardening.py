@@ -228,3 +228,51 @@ def test_full_disk_stops_the_import_with_one_reason_and_leaves_no_debris(small_f
         assert check.samples == len(samples(lib, ds))
     finally:
         lib.close()
+
+
+# --- kill -9 -----------------------------------------------------------------------------------
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if text in cmdline and state != "Z":
+                found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.timeout(180)
+def test_kill_9_of_an_import_leaves_no_worker_processes_and_no_dangling_rows(library, dataset_id, tmp_path):
+    import json
+    import signal
+    import sys
+    import time
+
+    write_digit_tree(tmp_path / "src", 1500)
+    home = str(library.home)
+    proc = subprocess.Popen([sys.executable, "-m", "studio", "--home", home, "import", "test set",
+                             str(tmp_path / "src"), "--json", "--batch-size", "25"],
+                            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event.get("event") == "progress" and 0.05 <= event["fraction"] < 0.9:
+            break
+    assert len(_processes_mentioning(home)) >= 2  # the importer and its worker processes
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 60  # the workers notice within a second; allow a slow machine
+    while _processes_mentioning(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_mentioning(home) == []
+    check = check_library(library)
+    assert check.rows_without_files == [] and check.samples > 0
+    again = import_path(library, dataset_id, tmp_path / "src")  # the dead hold defers nothing
+    assert again.added + check.samples == 1500
+    assert check_library(library).rows_without_files == []
