@@ -33,3 +33,22 @@ def test_migrations_match_the_models(tmp_path):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_a_library_from_a_newer_version_is_refused_untouched(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from studio.core.errors import StudioError
+    from studio.store.library import Library
+
+    Library.open(tmp_path / "lib").close()
+    db = tmp_path / "lib" / "library.db"
+    with sqlite3.connect(db) as conn:  # as a newer app would leave it
+        conn.execute("update alembic_version set version_num = '0099_from_the_future'")
+        conn.execute("create table added_by_newer_app (x integer)")
+    before = db.read_bytes()
+    with pytest.raises(StudioError, match="newer Model Studio"):
+        Library.open(tmp_path / "lib")
+    assert db.read_bytes() == before
