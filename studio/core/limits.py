@@ -125,7 +125,7 @@ _DOCS = {
     "max_zip_ratio": "uncompressed/compressed size of one zip entry over 1 MiB",
     "max_zip_entries": "entries in one zip",
     "import_workers": "import processes (0 = one per core, at most 8)",
-    "import_pool_min_files": "smaller imports run in threads of the calling process",
+    "import_pool_min_files": "smaller imports run in threads of the calling process (5x this where the pool cannot fork, e.g. the GUI)",
     "max_class_name_chars": "characters in a class (folder) name, and in a class name of a model from elsewhere",
     "max_model_classes": "classes (outputs) of a model from elsewhere (predict, models import)",
     "max_model_image_size": "input side in pixels a model card or ONNX file may ask for",

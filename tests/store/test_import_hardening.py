@@ -276,3 +276,23 @@ def test_kill_9_of_an_import_leaves_no_worker_processes_and_no_dangling_rows(lib
     again = import_path(library, dataset_id, tmp_path / "src")  # the dead hold defers nothing
     assert again.added + check.samples == 1500
     assert check_library(library).rows_without_files == []
+
+
+@pytest.mark.timeout(120)
+def test_import_pool_without_fork_as_in_the_app(library, dataset_id, tmp_path, custom_limits, monkeypatch):
+    """The app has Qt threads, so its pool starts through the fork server (or spawn): the same
+    result, including the large-decode budget shared by the worker processes."""
+    import threading
+
+    import studio.store.importers as importers
+
+    custom_limits(import_pool_min_files=1, import_workers=2, large_decode_bytes=1000)
+    real_count = threading.active_count
+    monkeypatch.setattr(importers.threading, "active_count", lambda: real_count() + 1)
+    assert importers._mp_context().get_start_method() in ("forkserver", "spawn")
+    write_digit_tree(tmp_path / "src", 30)
+    (tmp_path / "src" / "0" / "x.png").write_bytes(EPS_LOOP)
+    report = import_path(library, dataset_id, tmp_path / "src")
+    assert report.added == 30 and report.warnings == []
+    assert reasons(report)["x.png"].startswith("EPS/PostScript")
+    assert check_library(library).healthy
