@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_gui(args: argparse.Namespace) -> int:
+    from studio.core.system_libs import missing_libraries, missing_message, needs_x11_libraries
+
+    if needs_x11_libraries():  # else Qt aborts with "could not load the Qt platform plugin"
+        missing = missing_libraries()
+        if missing:
+            raise StudioError(missing_message(missing))
     from studio.ui.app import run_app
 
     return run_app(home=args.home)

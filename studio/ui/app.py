@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from studio import __version__
 from studio.core.errors import StudioError
+from studio.core.instance import LibraryInUse, WindowLock
+from studio.core.paths import resolve_home
 from studio.store.library import Library
 from studio.ui.main_window import APPLICATION, ORGANISATION, MainWindow, user_settings
 from studio.ui.style import app_icon
@@ -93,6 +95,15 @@ def run_app(home: str | Path | None = None, settings: QSettings | None = None) -
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = make_application()
     try:
+        held = lock_library_for_window(home, ask_when_busy)
+    except OSError as exc:  # a library folder that cannot be created or written
+        QMessageBox.critical(None, "Model Studio", f"Cannot open the library at {resolve_home(home)}: "
+                             f"{exc.strerror or exc}. Choose another folder with --home.")
+        return 1
+    if held is None:
+        return 0  # the user chose to quit: the library stays with the window that has it
+    lock, home = held
+    try:
         lib = Library.open(home, demo=True)
     except StudioError as exc:
         QMessageBox.critical(None, "Model Studio", f"Cannot open the library: {exc}")
@@ -110,3 +121,34 @@ def run_app(home: str | Path | None = None, settings: QSettings | None = None) -
         return app.exec()
     finally:
         lib.close()
+        lock.release()
+
+
+def lock_library_for_window(home, ask) -> tuple[WindowLock, Path] | None:
+    """Take the library's window lock; while another window holds it, ``ask(busy)`` returns
+    another library folder to try, or None to give up."""
+    path = resolve_home(home)
+    while True:
+        try:
+            return WindowLock(path).acquire(), path
+        except LibraryInUse as busy:
+            chosen = ask(busy)
+            if chosen is None:
+                return None
+            path = Path(chosen)
+
+
+def ask_when_busy(busy: LibraryInUse) -> Path | None:
+    """The choice a second launch gets: another library folder, or quit."""
+    from PySide6.QtWidgets import QFileDialog
+
+    box = QMessageBox(QMessageBox.Icon.Information, "Model Studio",
+                      f"{busy}.\n\nTwo windows on one library would overwrite each other's work. "
+                      "Switch to that window, or open a different library here.")
+    other = box.addButton("Open another library…", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    if box.clickedButton() is not other:
+        return None
+    folder = QFileDialog.getExistingDirectory(None, "Library folder (an empty folder starts a new library)")
+    return Path(folder) if folder else None
