@@ -44,7 +44,7 @@ def evaluate_page(qtbot, runs_template, tmp_path):
 def _evaluate(qtbot, page, run_id: int, split: str = "test"):
     page.run_combo.setCurrentIndex(page.run_combo.findData(run_id))
     page.split_combo.setCurrentIndex(page.split_combo.findData(split))
-    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    click_when_enabled(qtbot, page.evaluate_button)
     qtbot.waitUntil(lambda: page.result is not None and page.result.split == split, timeout=WAIT_MS)
     return page.result
 
@@ -119,7 +119,7 @@ def test_split_without_images_gives_a_clear_message(qtbot, evaluate_page):
     qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.summary.text().startswith("Could not evaluate"), timeout=WAIT_MS)
     assert "no test samples" in page.summary.text()
-    assert page.evaluate_button.isEnabled()
+    qtbot.waitUntil(page.evaluate_button.isEnabled, timeout=5000)  # with the job's done signal, next
 
 
 # --- on the real main window ------------------------------------------------------------------
@@ -159,6 +159,13 @@ def open_page(qtbot, window, key: str):
     qtbot.mouseClick(nav.viewport(), Qt.MouseButton.LeftButton, pos=nav.visualItemRect(nav.item(row)).center())
     assert window.current_page_key() == key
     return window.page(key)
+
+
+def click_when_enabled(qtbot, button) -> None:
+    """A user clicks a button once it is enabled (Evaluate is re-enabled when the last job's
+    ``done`` arrives, just after its result)."""
+    qtbot.waitUntil(button.isEnabled, timeout=WAIT_MS)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def finish_run(lib, run_id: int) -> None:
@@ -205,7 +212,7 @@ def test_no_test_split_offers_validation_and_split(qtbot, app_window, artifacts)
     assert page.run_combo.currentData() == unsplit_run
     assert page.mistakes_note.isVisible() and "Evaluate a run" in page.mistakes_note.text()
     assert page.split_combo.currentData() == "test"
-    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    click_when_enabled(qtbot, page.evaluate_button)
     qtbot.waitUntil(page.split_hint.isVisible, timeout=WAIT_MS)
     assert "no test samples" in page.summary.text()
     assert "has no test images" in page.split_hint_label.text()
@@ -214,14 +221,15 @@ def test_no_test_split_offers_validation_and_split(qtbot, app_window, artifacts)
     window.grab().save(str(artifacts / "evaluate_no_test_split.png"))
 
     # "Evaluate on validation": the images the run held out while training
-    qtbot.mouseClick(page.use_val_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(page.evaluate_button.isEnabled, timeout=WAIT_MS)  # the failed job is done
+    click_when_enabled(qtbot, page.use_val_button)
     qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT_MS)
     assert page.result.split == "val" and page.result.samples > 0 and not page.split_hint.isVisible()
     assert page.split_combo.currentData() == "val"
 
     # "Split the dataset…": the same dialog as on the Datasets page, answered with its button
     page.split_combo.setCurrentIndex(page.split_combo.findData("test"))  # test again: the hint is back
-    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    click_when_enabled(qtbot, page.evaluate_button)
     qtbot.waitUntil(page.split_hint.isVisible, timeout=WAIT_MS)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QDialogButtonBox
@@ -245,7 +253,7 @@ def test_no_mistakes_says_so(qtbot, app_window, artifacts):
     window, lib, runs = app_window
     page = open_page(qtbot, window, "evaluate")
     qtbot.waitUntil(lambda: page.run_combo.count() == 1, timeout=30_000)
-    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    click_when_enabled(qtbot, page.evaluate_button)
     qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT_MS)
     first = page.result
     assert first.mistakes and page.mistakes.isVisible() and not page.mistakes_note.isVisible()
@@ -262,7 +270,7 @@ def test_no_mistakes_says_so(qtbot, app_window, artifacts):
     # move the images it got wrong out of the test split: on what is left it makes no mistake
     with lib.transaction() as s:
         s.query(Sample).filter(Sample.id.in_([m[0] for m in first.mistakes])).update({"split": "train"})
-    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    click_when_enabled(qtbot, page.evaluate_button)
     qtbot.waitUntil(lambda: page.result is not first, timeout=WAIT_MS)
     assert page.result.mistakes == [] and page.result.samples == first.samples - len(first.mistakes)
     assert page.mistakes_note.isVisible() and not page.mistakes.isVisible()
