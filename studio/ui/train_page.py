@@ -373,6 +373,11 @@ class TrainPage(QWidget):
         heading.setStyleSheet("font-size: 13pt; font-weight: 600;")
         left_layout.addWidget(heading)
         self.settings = TrainSettings()
+        for combo in self.settings.findChildren(QComboBox):
+            # long choices ("Automatic (ImageNet for photo models ...)") must not widen the form past
+            # its column: the box shows what fits, the open list shows it whole
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)

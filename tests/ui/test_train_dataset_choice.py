@@ -53,3 +53,31 @@ def test_train_page_follows_the_open_dataset(qtbot, tmp_path):
     finally:
         window.close()
         lib.close()
+
+
+def test_train_form_fits_its_column_at_1280x800(qtbot, tmp_path, artifacts):
+    from PySide6.QtWidgets import QComboBox, QScrollArea
+
+    from studio.ui.main_window import MainWindow
+
+    lib = Library.open(make_digits_home(tmp_path / "library"))
+    window = MainWindow(lib, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.show_page("train")
+        page = window.training.train
+        qtbot.waitUntil(lambda: page.settings.dataset.count() == 1, timeout=WAIT_MS)
+        qtbot.wait(100)
+        scroll = next(w for w in page.findChildren(QScrollArea) if w.widget() is page.settings)
+        assert page.settings.width() <= scroll.viewport().width()  # no hidden right edge
+        for combo in page.settings.findChildren(QComboBox):
+            if combo.isVisible():
+                right = combo.mapTo(scroll.viewport(), combo.rect().topRight()).x()
+                assert right <= scroll.viewport().width(), combo.currentText()
+        window.grab().save(str(artifacts / "train_page_form.png"))
+    finally:
+        window.close()
+        lib.close()
