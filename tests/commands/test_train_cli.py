@@ -56,20 +56,34 @@ def test_train_streams_json_lines_and_reaches_95_percent_on_test(trained):
 
 
 def test_evaluate_stores_predictions_once_per_sample(trained):
-    from sqlalchemy import func, select
+    """Evaluating twice upserts: one stored prediction per (run, sample), for exactly the samples
+    of the evaluated splits, holding the latest numbers."""
+    from sqlalchemy import select
 
-    from studio.store.models import Prediction
+    from studio.store.models import Prediction, Run, Sample
 
     home, run_id, _ = trained
+    results = {}
     for _ in range(2):
-        assert studio(home, "evaluate", str(run_id), "--split", "val", "--json").returncode == 0
+        for split in ("val", "test"):
+            proc = studio(home, "evaluate", str(run_id), "--split", split, "--json")
+            assert proc.returncode == 0, proc.stderr
+            results[split] = lines(proc.stdout)[0]
     lib = Library.open(home)
     with lib.session() as s:
-        count = s.scalar(select(func.count()).select_from(Prediction).where(Prediction.run_id == run_id))
-        pred = s.scalars(select(Prediction).where(Prediction.run_id == run_id)).first()
+        dataset_id = s.get(Run, run_id).dataset_id
+        rows = s.execute(select(Prediction.sample_id, Prediction.class_name, Prediction.confidence, Prediction.probs)
+                         .where(Prediction.run_id == run_id)).all()
+        evaluated = s.scalars(select(Sample.id).where(Sample.dataset_id == dataset_id,
+                                                      Sample.split.in_(("val", "test")))).all()
     lib.close()
-    assert count >= 269  # val (and test from the other test): upserted, never duplicated
-    assert count == len({*range(count)}) and 0 < pred.confidence <= 1 and len(pred.probs) == 10
+    sample_ids = [row.sample_id for row in rows]
+    assert len(sample_ids) == len(set(sample_ids)), "a sample has more than one stored prediction"
+    assert set(sample_ids) == set(evaluated)
+    assert len(rows) == results["val"]["samples"] + results["test"]["samples"]
+    for row in rows:
+        assert len(row.probs) == 10 and abs(sum(row.probs) - 1) < 1e-3
+        assert row.confidence == pytest.approx(max(row.probs), abs=1e-6) and row.class_name == str(row.probs.index(max(row.probs)))
 
 
 def test_evaluate_human_readable(trained):
