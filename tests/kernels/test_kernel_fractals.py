@@ -1,4 +1,7 @@
-"""Mandelbrot and Julia escape counts against an independent NumPy loop (written here, not shared)."""
+"""Mandelbrot and Julia against references written here, independent of the kernel's code: a plain
+complex NumPy loop for the escape counts, the textbook smooth iteration count and a palette lookup
+written per segment for the colours, and a published value (Boll: c = -3/4 + i*eps needs about
+pi/eps iterations to escape)."""
 
 from __future__ import annotations
 
@@ -7,17 +10,44 @@ import pytest
 import torch
 
 from studio.kernels.api import Grid
+from studio.kernels.colour import PALETTES
 from studio.kernels.runtime import run_kernel
 
 
-def numpy_counts(z0: np.ndarray, c: np.ndarray, max_iter: int, radius: float) -> np.ndarray:
+def numpy_counts(z0: np.ndarray, c: np.ndarray, max_iter: int, radius: float, with_modulus: bool = False):
+    """Escape iteration per point (max_iter when bounded), optionally |z| when it escaped."""
     z = z0.copy()
     counts = np.full(z.shape, max_iter)
+    modulus = np.zeros(z.shape)
     for i in range(max_iter):
         escaped_now = (np.abs(z) > radius) & (counts == max_iter)
         counts[escaped_now] = i
+        modulus[escaped_now] = np.abs(z[escaped_now])
         z = np.where(counts == max_iter, z * z + c, z)
-    return counts
+    return (counts, modulus) if with_modulus else counts
+
+
+def palette_lookup(name: str, t: np.ndarray) -> np.ndarray:
+    """Piecewise-linear colour through the palette's stops, one segment at a time."""
+    stops = PALETTES[name]
+    out = np.zeros(t.shape + (3,))
+    for (p0, c0), (p1, c1) in zip(stops, stops[1:]):
+        inside = (t >= p0) & (t <= p1)
+        w = ((t[inside] - p0) / (p1 - p0))[:, None]
+        out[inside] = (1 - w) * np.array(c0) + w * np.array(c1)
+    return out
+
+
+def reference_image(z0, c, *, max_iter, radius, palette="twilight", cycle=64.0):
+    """The documented colouring: smooth count nu = n + 1 - log2(ln|z|) at escape, palette position
+    frac(sqrt(nu) * 4 / sqrt(cycle)), points that never escape black."""
+    counts, modulus = numpy_counts(z0, c, max_iter, radius, with_modulus=True)
+    escaped = counts < max_iter
+    nu = np.zeros(counts.shape)
+    nu[escaped] = counts[escaped] + 1 - np.log2(np.log(modulus[escaped]))
+    image = palette_lookup(palette, np.mod(np.sqrt(nu) * 4 / np.sqrt(cycle), 1.0))
+    image[~escaped] = 0.0
+    return image
 
 
 def plane(width, height, cx, cy, half_height):
@@ -70,12 +100,43 @@ def test_mandelbrot_image_is_coloured_and_inside_is_black(shipped):
     assert float(img.std()) > 0.05
 
 
-def test_mandelbrot_matches_its_numpy_reference_image(shipped):
-    spec = shipped["mandelbrot"]
-    run = run_kernel(spec, {"max_iter": 100}, size=(96, 64))
-    ref = spec.meta.reference(Grid(96, 64), **run.params)
-    close = np.abs(run.result.data.numpy() - ref).max(axis=-1) < 2e-3
-    assert close.mean() >= 0.999
+@pytest.mark.parametrize("name, params", [
+    ("mandelbrot", {"max_iter": 100}),
+    ("mandelbrot", {"max_iter": 300, "center_x": -0.743643887, "center_y": 0.131825904, "scale": 0.002, "palette": "fire"}),
+    ("julia", {"max_iter": 150}),
+    ("julia", {"max_iter": 200, "c_re": 0.285, "c_im": 0.01, "scale": 0.9, "palette": "viridis", "colour_cycle": 32.0}),
+])
+def test_entry_point_image_matches_an_independent_reference(shipped, name, params):
+    spec = shipped[name]
+    run = run_kernel(spec, params, size=(96, 64))
+    p = run.params
+    z = plane(96, 64, p["center_x"], p["center_y"], p["scale"])
+    radius = spec.fn.__globals__["ESCAPE_RADIUS"]
+    if name == "mandelbrot":
+        expected = reference_image(np.zeros_like(z), z, max_iter=p["max_iter"], radius=radius, palette=p["palette"],
+                                   cycle=p["colour_cycle"])
+    else:
+        expected = reference_image(z, np.complex128(complex(p["c_re"], p["c_im"])), max_iter=p["max_iter"],
+                                   radius=radius, palette=p["palette"], cycle=p["colour_cycle"])
+    close = np.abs(run.result.data.numpy() - expected).max(axis=-1) < 2e-3
+    assert close.mean() >= 0.995, close.mean()
+    assert len(np.unique(expected.reshape(-1, 3), axis=0)) > 200  # a detailed view, not a flat one
+
+
+def test_mandelbrot_escape_near_the_neck_takes_pi_over_eps_iterations(shipped):
+    """Published (D. Boll, 1991): c = -3/4 + i*eps escapes after about pi/eps iterations, so pi
+    comes out of the set; the studio's larger escape radius adds only a few iterations."""
+    eps = 1e-3
+    view = {"center_x": -0.75, "center_y": eps, "scale": 1e-9, "smooth": False}
+    inside = run_kernel(shipped["mandelbrot"], view | {"max_iter": 3000}, size=(3, 3)).result.data
+    outside = run_kernel(shipped["mandelbrot"], view | {"max_iter": 3300}, size=(3, 3)).result.data
+    assert torch.all(inside == 0)  # still iterating at 3000 < pi / eps
+    assert torch.all(outside.amax(dim=-1) > 0)  # escaped before 3300
+    module = shipped["mandelbrot"].fn.__globals__
+    zero = torch.zeros(1, dtype=torch.float64)
+    count, _ = module["escape_time"](zero, zero.clone(), torch.tensor([-0.75], dtype=torch.float64),
+                                     torch.tensor([eps], dtype=torch.float64), 10_000)
+    assert abs(float(count) * eps - np.pi) < 0.01
 
 
 def test_deep_zoom_stays_sharp_in_float64(shipped):
