@@ -1,4 +1,6 @@
-"""Colour-blindness simulation and green-screen compositing against values computed here."""
+"""Colour-blindness simulation and green-screen compositing against references written here from
+published definitions: Machado et al.'s matrices, and the JPEG/JFIF (BT.601 full range) YCbCr
+equations, themselves checked against Pillow's own YCbCr conversion."""
 
 from __future__ import annotations
 
@@ -91,6 +93,62 @@ def test_softness_gives_partial_alpha_and_spill_removes_green(shipped):
     no_spill = run_kernel(spec, params | {"spill": 0.0}, inputs={"foreground": fg, "background": bg}).result.data
     green_excess = lambda px: float(px[1] - (px[0] + px[2]) / 2)  # noqa: E731
     assert green_excess(out[0, 1]) < 0.3 * green_excess(no_spill[0, 1])
+
+
+def jfif_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """JPEG File Interchange Format equations, on 0..1 values with Cb/Cr centred on 0."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return np.stack([y, cb, cr], axis=-1)
+
+
+def jfif_rgb(ycc: np.ndarray) -> np.ndarray:
+    y, cb, cr = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
+
+
+def reference_key(fg, bg, key, tolerance, softness, spill):
+    """Chroma-key compositing as the kernel's documentation defines it, step by step in NumPy."""
+    ycc, key_ycc = jfif_ycbcr(fg), jfif_ycbcr(np.asarray(key))
+    chroma, key_chroma = ycc[..., 1:], key_ycc[1:]
+    distance = np.sqrt(((chroma - key_chroma) ** 2).sum(-1, keepdims=True))
+    alpha = np.clip((distance - tolerance) / softness, 0, 1)
+    unit = key_chroma / np.linalg.norm(key_chroma)
+    along = np.maximum((chroma * unit).sum(-1, keepdims=True), 0)  # only chroma pointing towards the key
+    despilled = jfif_rgb(np.concatenate([ycc[..., :1], chroma - spill * along * unit], axis=-1)).clip(0, 1)
+    return alpha, despilled, despilled * alpha + bg * (1 - alpha)
+
+
+def test_jfif_reference_agrees_with_pillow():
+    from PIL import Image as PILImage
+
+    rgb = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    pillow = np.asarray(PILImage.fromarray(rgb).convert("YCbCr"), dtype=np.float64)
+    ours = jfif_ycbcr(rgb / 255.0) * 255 + np.array([0, 128, 128])
+    assert np.abs(pillow - ours).max() <= 1.0  # Pillow rounds to whole levels
+    np.testing.assert_allclose(jfif_rgb(jfif_ycbcr(rgb / 255.0)), rgb / 255.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("spill", [0.0, 0.6, 1.0])
+def test_green_screen_matches_the_reference_on_random_images(shipped, spill):
+    rng = np.random.default_rng(7)
+    screen = np.array([0.0, 0.69, 0.25])
+    fg = rng.random((24, 32, 3))
+    fg[:, :10] = screen * rng.uniform(0.7, 1.1, (24, 10, 1)).clip(0, 1)  # screen, with shading
+    fg[:, 10:14] = 0.6 * screen + 0.4 * rng.random((24, 4, 3))  # soft edge
+    bg = rng.random((24, 32, 3))
+    params = {"key": "#00b040", "tolerance": 0.12, "softness": 0.1, "spill": spill}
+    key = tuple(int("00b040"[i:i + 2], 16) / 255 for i in (0, 2, 4))  # exactly the hex colour passed
+    alpha, despilled, composite = reference_key(fg, bg, key, 0.12, 0.1, spill)
+    inputs = {"foreground": torch.tensor(fg, dtype=torch.float32), "background": torch.tensor(bg, dtype=torch.float32)}
+    out = {show: run_kernel(shipped["green_screen"], params | {"show": show}, inputs=inputs).result.data.numpy()
+           for show in ("alpha", "foreground", "composite")}
+    np.testing.assert_allclose(out["alpha"][..., 0], alpha[..., 0], atol=1e-4)
+    np.testing.assert_allclose(out["foreground"][..., :3], despilled, atol=1e-4)
+    np.testing.assert_allclose(out["composite"], composite, atol=1e-4)
+    assert (alpha == 0).mean() > 0.2 and (alpha == 1).mean() > 0.4 and ((alpha > 0) & (alpha < 1)).any()
 
 
 def test_bundled_inputs_are_used_by_default(shipped):
