@@ -335,7 +335,10 @@ class EvaluatePage(QWidget):
         job.done.connect(done)
 
     def _on_failed(self, message: str, run_id: int, split: str) -> None:
-        self.summary.setText(f"Could not evaluate: {message}")
+        shown = self.result
+        still = (f" (still showing run {shown.run_id} on its {SPLIT_WORDS.get(shown.split, shown.split)} images)"
+                 if shown is not None else "")
+        self.summary.setText(f"Could not evaluate: {message}{still}")
         if split in ("test", "val") and f"has no {split} samples" in message:
             self._offer_split(run_id, split)
 

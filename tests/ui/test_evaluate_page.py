@@ -243,6 +243,8 @@ def test_no_test_split_offers_validation_and_split(qtbot, app_window, artifacts)
         counts = split_counts(s, page.result.dataset_id)
     assert counts["test"] > 0 and counts[None] == 0
     assert page.split_hint_label.text().startswith("Split “digits”") and "train a new run" in page.split_hint_label.text()
+    qtbot.wait(50)
+    window.grab().save(str(artifacts / "evaluate_after_split.png"))
     # the Datasets page shows the new split when the user goes there
     datasets = open_page(qtbot, window, "datasets")
     test_item = datasets.filter_item(("split", "test"))

@@ -221,7 +221,8 @@ class LabellingWorkspace(QWidget):
         self.class_panel.refresh()
         self.class_buttons.refresh()
         self.capture.set_dataset(self._shown_dataset)
-        self.problems.refresh()
+        if self.problems.isVisible():  # it re-reads when shown
+            self.problems.refresh()
 
     @property
     def mode(self) -> str:
