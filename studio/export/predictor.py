@@ -5,7 +5,6 @@ go through ``open_predictor`` + ``Predictor.predict_file``, so they show the sam
 
 from __future__ import annotations
 
-import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
