@@ -204,15 +204,17 @@ def _noise_pngs(folder: Path, count: int, side: int = 48) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_full_disk_stops_the_import_with_one_reason_and_leaves_no_debris(small_fs, tmp_path):
-    """7 KB images into a 2 MB file system: the blob writes fail part-way. The import stops
-    with one clear reason (not "cannot read this file"), committed rows keep their files, and no
-    temp file or orphan blob is left."""
+@pytest.mark.parametrize("side,count,fails", [(48, 400, "database"), (256, 40, "blob file")])
+def test_full_disk_stops_the_import_with_one_reason_and_leaves_no_debris(small_fs, tmp_path, side, count, fails):
+    """Images into a 2 MB file system: 7 KB ones fill it so the database write fails first,
+    200 KB ones so a blob write fails first. Either way the import stops with one clear reason
+    (not "cannot read this file"), committed rows keep their files, and no temp file or orphan
+    blob is left."""
     from studio.store.datasets import create_dataset
     from studio.store.library import Library
 
     src = tmp_path / "src"
-    _noise_pngs(src, 400)
+    _noise_pngs(src, count, side)
     lib = Library.open(small_fs / "lib")
     try:
         with lib.transaction() as s:
@@ -220,8 +222,11 @@ def test_full_disk_stops_the_import_with_one_reason_and_leaves_no_debris(small_f
         with pytest.raises(LibraryWriteError) as caught:
             import_path(lib, ds, src, batch_size=20)
         message = str(caught.value)
-        assert message.startswith("import stopped: cannot write to the library")
-        assert "full" in message and "cannot read" not in message
+        if fails == "database":
+            assert message.startswith("import stopped: cannot write to the library database (database or disk is full)")
+        else:
+            assert message.startswith(f"import stopped: cannot write to the library at {small_fs / 'lib'}: the disk is full")
+        assert "cannot read" not in message
         check = check_library(lib)
         assert check.rows_without_files == [] and check.temp_files == []
         assert check.files_without_rows == []
