@@ -302,8 +302,12 @@ def test_text_file_named_jpg_is_rejected(library, dataset_id, tmp_path):
 
 
 def test_decompression_bomb_is_rejected(library, dataset_id, tmp_path):
-    report = import_with_bad_file(library, dataset_id, tmp_path, "bomb.png", png_with_header(30000, 30000))
-    assert single_reason(report, "bomb.png").startswith("image too large")
+    """A real bomb: 30000 x 30000 grey with every row in its compressed stream (not a header)."""
+    from hostile import real_png
+
+    data = real_png(tmp_path / "made.png", 30000, 30000).read_bytes()
+    report = import_with_bad_file(library, dataset_id, tmp_path, "bomb.png", data)
+    assert single_reason(report, "bomb.png").startswith("image too large (30000x30000 pixels")
 
 
 def test_rejected_file_leaves_no_blob(library, dataset_id, tmp_path):
