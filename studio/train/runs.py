@@ -113,7 +113,8 @@ def is_run_worker(pid: int, run_id: int, home, started_at=None) -> bool:
     if argv is None:
         return True
     if not _names_run(argv, run_id, home):
-        return False
+        if not argv or not _is_ps_line(argv) or not _ps_names_run(argv[0], run_id, home):
+            return False
     began = process_start(pid)
     if began is not None and started_at is not None:
         stamped = started_at.replace(tzinfo=timezone.utc).timestamp()
@@ -141,8 +142,27 @@ def _names_run(argv: list[str], run_id: int, home) -> bool:
     return True
 
 
+_PS_MARK = "\0ps"
+
+
+def _is_ps_line(argv: list[str]) -> bool:
+    return len(argv) == 2 and argv[1] == _PS_MARK
+
+
+def _ps_names_run(text: str, run_id: int, home) -> bool:
+    """`ps` gives one string, so paths with spaces cannot be split back out: match the pieces."""
+    tokens = text.split()
+    if "worker" not in tokens or "train" not in tokens:
+        return False
+    run_ok = any(tokens[i] in ("--run", "--run-id") and tokens[i + 1] == str(run_id) for i in range(len(tokens) - 1)) \
+        or f"--run={run_id}" in tokens or f"--run-id={run_id}" in tokens
+    homes = {str(home), str(Path(home).resolve())}
+    return run_ok and ("--home" not in text or any(f"--home {h}" in text or f"--home={h}" in text for h in homes))
+
+
 def process_argv(pid: int) -> list[str] | None:
-    """The command line of ``pid`` ([] when it has gone), or None when the OS cannot say."""
+    """The command line of ``pid`` ([] when it has gone), or None when the OS cannot say. Without
+    /proc (macOS) it is ``[text, _PS_MARK]``: ps's one-line rendering, which _ps_names_run reads."""
     proc = Path(f"/proc/{pid}/cmdline")
     if Path("/proc/self/cmdline").exists():
         try:
@@ -154,7 +174,7 @@ def process_argv(pid: int) -> list[str] | None:
         out = subprocess.run(["ps", "-ww", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.split() if out.returncode == 0 else []
+    return [out.stdout.strip(), _PS_MARK] if out.returncode == 0 else []  # one string, marked as from ps
 
 
 def process_start(pid: int) -> float | None:
