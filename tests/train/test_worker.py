@@ -298,3 +298,17 @@ def test_runs_stop_stops_the_real_worker(digits_home):
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
     assert json_lines(out)[-1]["status"] == "stopped" and run_status(digits_home, run_id).status == "stopped"
+
+
+def test_worker_command_lines_are_recognised_as_ps_prints_them():
+    """Without /proc (macOS) only ps's one-line rendering is there; the default library lives in
+    "Application Support", whose space must not make a live worker look like a stranger."""
+    from studio.train.runs import _ps_names_run
+
+    home = "/Users/ann/Library/Application Support/ModelStudio"
+    assert _ps_names_run(f"/usr/bin/python3 -m studio --home {home} worker train --run 12", 12, home)
+    assert _ps_names_run(f"/usr/bin/python3 -m torch.distributed.run --standalone --nproc_per_node=2 -m studio "
+                         f"--home {home} worker train --run-id 12", 12, home)
+    assert not _ps_names_run(f"/usr/bin/python3 -m studio --home {home} worker train --run 13", 12, home)
+    assert not _ps_names_run("/usr/bin/python3 -m studio --home /Users/ann/other worker train --run 12", 12, home)
+    assert not _ps_names_run("/bin/sleep 120", 12, home)
