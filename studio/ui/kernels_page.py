@@ -494,12 +494,12 @@ class KernelsPage(QWidget):
 
     def choose_dataset_sample(self, name: str, dataset_name: str | None = None) -> None:
         """Use a random picture of a dataset (asked for when not given) as input ``name``."""
-        from sqlalchemy import select
-
-        from studio.store.models import Dataset, Sample
+        from studio.store.datasets import list_datasets
+        from studio.store.samples import sample_ids
 
         with self.library.session() as s:
-            datasets = [d.name for d in s.scalars(select(Dataset).where(Dataset.kind == "image").order_by(Dataset.name))]
+            by_name = {d.name: d.id for d in list_datasets(s) if d.kind == "image"}
+        datasets = sorted(by_name)
         if not datasets:
             self._show_error("the library has no image datasets yet; import one on the Datasets page")
             return
@@ -508,7 +508,7 @@ class KernelsPage(QWidget):
             if not ok:
                 return
         with self.library.session() as s:
-            ids = list(s.scalars(select(Sample.id).join(Dataset).where(Dataset.name == dataset_name)))
+            ids = sample_ids(s, by_name[dataset_name]) if dataset_name in by_name else []
         if not ids:
             self._show_error(f"dataset {dataset_name!r} has no samples")
             return
