@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         import multiprocessing
 
         multiprocessing.freeze_support()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["torchrun"]:  # multi-GPU launcher (studio.commands.train.worker_argv), frozen apps too
+        from torch.distributed.run import main as torchrun
+
+        torchrun(argv[1:])
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "func", None)

@@ -101,10 +101,12 @@ def worker_argv(home: os.PathLike | str, run_id: int, *, resume: bool = False, g
 
     tail = ["--home", str(home), "worker", "train", "--run", str(run_id)] + (["--resume"] if resume else [])
     if gpus > 1:
-        if getattr(sys, "frozen", False):
-            raise InvalidInputError("--gpus > 1 needs a Python install with torchrun (not the packaged app)")
+        # torchrun through the app's own entry (`studio torchrun ...`), so a packaged app, whose
+        # executable is not a Python interpreter, launches its ranks the same way: --no-python
+        # runs each rank as `<app> worker ...`
         tail = [("--run-id" if arg == "--run" else arg) for arg in tail]  # torchrun would take --run as --run-path
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}", "-m", "studio", *tail]
+        return [*worker_command(), "torchrun", "--standalone", f"--nproc_per_node={gpus}", "--no-python",
+                *worker_command(), *tail]
     return worker_command() + tail
 
 
