@@ -353,7 +353,8 @@ class EvaluatePage(QWidget):
         what = "test" if split == "test" else "validation"
         text = f"“{name}” has no {what} images: its samples were never split into train / validation / test."
         if split == "test":
-            text += " Evaluate on the validation images instead, or split the dataset so the next run keeps test images apart."
+            text += (" Evaluate on the validation images instead, or split the dataset so the next run "
+                     "keeps test images apart.")
         else:
             text += " Split the dataset so that runs keep images apart to be evaluated on."
         self.split_hint_label.setText(text)

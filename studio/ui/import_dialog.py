@@ -185,7 +185,8 @@ class ImportSummaryDialog(QDialog):
 
         self.details = QTableWidget(len(summary.rejected), 2)
         single = Path(summary.roots[0]).name if len(summary.roots) == 1 else ""
-        self.details.setHorizontalHeaderLabels([f"Rejected file (in “{single}”)" if single else "Rejected file", "Reason"])
+        first = f"Rejected file (in “{single}”)" if single else "Rejected file"
+        self.details.setHorizontalHeaderLabels([first, "Reason"])
         self.details.verticalHeader().setVisible(False)
         self.details.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.details.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

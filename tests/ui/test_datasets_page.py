@@ -625,7 +625,8 @@ def test_problems_view_says_when_nothing_is_split_and_splits(make_window, qtbot,
     qtbot.keyClick(page.grid, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # Problems
     problems = page.labelling.problems
     assert page.labelling.mode == "problems"
-    assert problems.split_notice.isVisible() and "No train / validation / test split" in problems.split_notice_label.text()
+    assert problems.split_notice.isVisible()
+    assert "No train / validation / test split" in problems.split_notice_label.text()
     assert problems.split_button.isVisible()
     qtbot.wait(50)
     window.grab().save(str(artifacts / "problems_no_split.png"))

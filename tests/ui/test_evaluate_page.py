@@ -242,7 +242,8 @@ def test_no_test_split_offers_validation_and_split(qtbot, app_window, artifacts)
     with lib.session() as s:
         counts = split_counts(s, page.result.dataset_id)
     assert counts["test"] > 0 and counts[None] == 0
-    assert page.split_hint_label.text().startswith("Split “digits”") and "train a new run" in page.split_hint_label.text()
+    hint = page.split_hint_label.text()
+    assert hint.startswith("Split “digits”") and "train a new run" in hint
     qtbot.wait(50)
     window.grab().save(str(artifacts / "evaluate_after_split.png"))
     # the Datasets page shows the new split when the user goes there
