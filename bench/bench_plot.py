@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import machine  # noqa: E402  (bench/ is sys.path[0])
+from _common import load_average, machine, replace_marked  # noqa: E402  (bench/ is sys.path[0])
 
 
 def loss_curve(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
 
     import pyqtgraph as pg
@@ -102,9 +103,25 @@ def main() -> int:
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
+    if not args.no_write:
+        write_table(out, args.repeats)
     live.close()
     bare.close()
     return 0
+
+
+def write_table(out: dict, repeats: int) -> None:
+    from datetime import date
+
+    lines = [f"`bench/bench_plot.py`: one frame = append 200 points, hand the buffers to the curve, repaint the "
+             f"{out['widget_px'][0]}x{out['widget_px'][1]} plot synchronously; median and max of {repeats} frames with "
+             f"{out['points']:,} points held. Reference in the same run: a bare pyqtgraph `PlotDataItem.setData` of the "
+             "same points (no downsampling or clipping), then repaint.", "",
+             "| `LivePlot` median / max | bare `setData` median / max (reference) | ratio |", "|---|---|---|",
+             f"| {out['live_median_ms']} ms / {out['live_max_ms']} ms | {out['bare_median_ms']} ms / {out['bare_max_ms']} ms | "
+             f"{out['speedup_bare_over_live']}x faster |", "",
+             f"Machine: {out['machine']}; Xvfb; load average at the end {load_average()}. Measured {date.today().isoformat()}."]
+    replace_marked("plot-redraw", "\n".join(lines), "## Training GUI")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from studio.train.protocol import JsonLinesParser
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train or fine-tune a model on a dataset")
     p.add_argument("dataset", help="dataset name or id")
-    p.add_argument("--model", help="architecture (`studio models list`); default: simple-cnn for images <= 64 px, else mobilenet_v3_small")
+    p.add_argument("--model", help="architecture (`studio models list`); default: simple-cnn for images <= 64 px, else "
+                                   "mobilenet_v3_small from ImageNet weights (simple-cnn when those are not available)")
     d = train_defaults.DEFAULTS
     p.add_argument("--pretrained", default=d["pretrained"],
                    help="auto (default: ImageNet weights for torchvision models when cached or downloadable, else "

@@ -54,6 +54,13 @@ Emit = Callable[[dict[str, Any]], None]
 
 DEFAULTS = defaults.DEFAULTS  # the one table (studio/train/defaults.py)
 SMALL_IMAGE = 64
+PHOTO_MODEL = "mobilenet_v3_small"  # the automatic model for larger images when ImageNet weights are there
+
+
+def _auto_image_size(model: str, view: DatasetView) -> int:
+    if model == zoo.SIMPLE_CNN:
+        return min(max(view.median_size, 16), 128)
+    return zoo.get_entry(model).default_image_size
 
 
 # --- spec -------------------------------------------------------------------------------------
@@ -82,10 +89,12 @@ def resolve_spec(lib: Library, view: DatasetView, spec: dict[str, Any]) -> dict[
         out["in_channels"] = parent.in_channels
         out["mean"], out["std"] = parent.mean, parent.std
     if not out["model"]:
-        out["model"] = zoo.SIMPLE_CNN if 0 < view.median_size <= SMALL_IMAGE else "mobilenet_v3_small"
+        out["model"] = zoo.SIMPLE_CNN if 0 < view.median_size <= SMALL_IMAGE else PHOTO_MODEL
+        out["auto_model"] = True  # chosen here: the worker may pick simple-cnn if ImageNet is unavailable
     entry = zoo.get_entry(out["model"])
     if not out["image_size"]:
-        out["image_size"] = min(max(view.median_size, 16), 128) if entry.name == zoo.SIMPLE_CNN else entry.default_image_size
+        out["image_size"] = _auto_image_size(out["model"], view)
+        out["auto_image_size"] = True
     out.setdefault("in_channels", view.channels)
     if "mean" not in out:
         out["mean"], out["std"] = zoo.default_normalisation(out["model"], out["in_channels"])
@@ -256,12 +265,14 @@ class _Trainer:
             self.update_run(status="running", pid=os.getppid() if self.dist.world > 1 else os.getpid(),
                             device=self._device_text(), started_at=utcnow(), heartbeat_at=utcnow(),
                             error="", finished_at=None)
-            self.emit({"event": "start", "run_id": self.run_id, "model": self.spec["model"], "device": self._device_text(),
-                       "epochs": self.spec["epochs"], "batch_size": self.spec["batch_size"],
-                       "image_size": self.spec["image_size"], "resume": resume})
             self.heartbeat = Heartbeat(self.lib, self.run_id) if self.dist.is_main else None
             if self.heartbeat:
                 self.heartbeat.start()
+            if dataset_id is not None:
+                self._resolve_auto_start(dataset_id)  # may download, or change the model and size: before all else
+            self.emit({"event": "start", "run_id": self.run_id, "model": self.spec["model"], "device": self._device_text(),
+                       "epochs": self.spec["epochs"], "batch_size": self.spec["batch_size"],
+                       "image_size": self.spec["image_size"], "resume": resume})
             self._prepare_data(dataset_id)
             self._prepare_model()
             return self._train(resume, control)
@@ -343,12 +354,14 @@ class _Trainer:
         self.job.set_progress(fraction * 0.05, message)
         self.emit({"event": "cache", "fraction": round(fraction, 4), "message": message})
 
-    def _resolve_auto_start(self) -> None:
+    def _resolve_auto_start(self, dataset_id: int) -> None:
         """pretrained "auto": ImageNet weights when cached or downloadable (with progress events),
         else from scratch, said once (a note) and recorded in the run's spec."""
         spec = self.spec
         if spec["pretrained"] != "auto":
             return
+        with self.lib.session() as s:
+            view = load_view(s, dataset_id)
         name = spec["model"]
         try:
             zoo.imagenet_weights_file(name, self._download_progress)
@@ -357,14 +370,26 @@ class _Trainer:
         except StudioError as exc:
             spec["pretrained"] = "none"
             spec["start"] = "from scratch: ImageNet weights were not available"
-            self.notes.append(f"ImageNet weights for {name} are not available, so this run trains from scratch "
-                              f"(slower to learn, needs more images). {_hint(exc)}")
+            if spec.get("auto_model"):  # a MobileNet from random weights learns little from few photos
+                self._use_small_cnn(view)
+                what = f"this run trains the small CNN ({spec['model']} at {spec['image_size']} px) from scratch instead"
+            else:
+                what = "this run trains from scratch (slower to learn, needs more images)"
+            self.notes.append(f"ImageNet weights for {name} are not available, so {what}. {_hint(exc)}")
         if spec["lr"] is None:
             spec["lr"] = default_lr(spec)
-        self.update_run(spec=dict(spec))
+        self.update_run(spec=dict(spec), model=spec["model"])
+
+    def _use_small_cnn(self, view: DatasetView) -> None:
+        """Measured (docs/benchmarks.md, Training): from scratch on a few hundred photos, simple-cnn at
+        the images' own size learns where mobilenet_v3_small at 224 px stays near chance, 10x slower."""
+        spec = self.spec
+        spec["model"] = zoo.SIMPLE_CNN
+        if spec.get("auto_image_size"):
+            spec["image_size"] = _auto_image_size(zoo.SIMPLE_CNN, view)
+        spec["mean"], spec["std"] = zoo.default_normalisation(zoo.SIMPLE_CNN, spec["in_channels"])
 
     def _prepare_model(self) -> None:
-        self._resolve_auto_start()
         spec = self.spec
         torch.manual_seed(spec["seed"])
         num_classes = len(self.view.classes)

@@ -84,7 +84,9 @@ class TrainSettings(QWidget):
         form.addRow("Dataset", self.dataset)
 
         self.model = _tip(QComboBox(), "The network to train. 'Automatic' picks a small CNN for small "
-                                       "images and MobileNetV3 (small) for photos.")
+                                       "images and MobileNetV3 (small) for photos, starting from ImageNet "
+                                       "weights; offline without them, the small CNN (a MobileNet from "
+                                       "random weights learns little from a few hundred photos).")
         self.model_info = QLabel("")
         self.model_info.setWordWrap(True)
         self.model_info.setStyleSheet("color: #555; font-size: 9pt;")
@@ -264,7 +266,8 @@ class TrainSettings(QWidget):
         name = self.model.currentData()
         entry = next((e for e in self.choices.models if e.name == name), None)
         if entry is None:
-            self.model_info.setText("Picks a small CNN for images up to 64 px, else MobileNetV3 small.")
+            self.model_info.setText("Picks a small CNN for images up to 64 px, else MobileNetV3 small from "
+                                    "ImageNet weights (the small CNN when those are not available).")
         else:
             pretrained = "ImageNet weights available" if entry.pretrained_available else "trains from scratch"
             self.model_info.setText(f"{entry.description}. Default size {entry.default_image_size} px; {pretrained}.")

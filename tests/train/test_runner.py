@@ -319,3 +319,21 @@ def test_cli_progress_says_each_note_once(capsys):
     view.show({"event": "done", "run_id": 1, "status": "completed", "metrics": {}, "notes": [note, "early stop"]})
     out = capsys.readouterr()
     assert (out.out + out.err).count(note) == 1 and "early stop" in out.out
+
+
+def test_automatic_model_offline_falls_back_to_the_small_cnn_for_photo_sized_images(digits_lib, tmp_path, monkeypatch):
+    from studio.data.digits import add_digits_dataset
+
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    add_digits_dataset(digits_lib, "big", upscale=72, per_class=8)
+    run_id = create_run(digits_lib, "big", {"epochs": 1})
+    assert run_row(digits_lib, run_id).spec["model"] == "mobilenet_v3_small"  # with ImageNet weights it would be
+    events = []
+    assert run_training(digits_lib, run_id, emit=events.append)["status"] == "completed"
+    assert next(e for e in events if e["event"] == "start")["model"] == "simple-cnn"
+    run = run_row(digits_lib, run_id)
+    assert run.model == "simple-cnn" and run.spec["image_size"] == 72 and run.spec["mean"] == [0.5]
+    assert run.spec["start"].startswith("from scratch") and "small CNN" in run.notes
+    _, card = load_trained_model(digits_lib, run_id)
+    assert card.architecture == "simple-cnn" and card.image_size == 72
