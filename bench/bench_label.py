@@ -23,7 +23,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from studio.store import labels as store_labels  # noqa: E402
+from studio.store import classes as store_classes  # noqa: E402
+from studio.store import labelling as store_labelling  # noqa: E402
 from studio.store.library import Library  # noqa: E402
 from studio.store.models import Dataset, Sample  # noqa: E402
 
@@ -61,8 +62,8 @@ def run(n: int, repeat: int) -> dict:
             s.flush()
             s.execute(insert(Sample), [{"dataset_id": ds.id, "blob": f"{i:064x}", "source_path": f"/b/{i}.png"}
                                        for i in range(n)])
-            a = store_labels.add_class(s, ds.id, "a").id
-            b = store_labels.add_class(s, ds.id, "b").id
+            a = store_classes.add_class(s, ds.id, "a").id
+            b = store_classes.add_class(s, ds.id, "b").id
             dataset_id = ds.id
         with lib.session() as s:
             ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == dataset_id).order_by(Sample.id)))
@@ -83,11 +84,11 @@ def run(n: int, repeat: int) -> dict:
             bare_update(lib.db_path, ids, other)  # put them back so the next step changes every row
             t0 = time.perf_counter()
             with lib.transaction() as s:
-                prev = store_labels.set_labels(s, dataset_id, ids, target)
+                prev = store_labelling.set_labels(s, dataset_id, ids, target)
             store_only.append(time.perf_counter() - t0)
             assert len(prev) == n
             with lib.transaction() as s:
-                store_labels.restore_labels(s, prev)
+                store_labelling.restore_labels(s, prev)
             t0 = time.perf_counter()
             ctl.label(dataset_id, ids, target)  # what a number key does: command + refresh
             app.processEvents()

@@ -138,7 +138,7 @@ def _class_json(c) -> dict:
 # --------------------------------------------------------------------------- handlers
 
 def cmd_samples_list(args) -> int:
-    from studio.store.labels import find_class
+    from studio.store.classes import find_class
     from studio.store.samples import SampleFilter, sample_ids, sample_rows
 
     if args.unlabelled and args.class_name:
@@ -163,7 +163,7 @@ def cmd_samples_list(args) -> int:
 
 
 def cmd_samples_split(args) -> int:
-    from studio.store.labels import set_splits
+    from studio.store.labelling import set_splits
 
     ids = _sample_ids(args.sample_ids)
     lib = open_library(args)
@@ -180,7 +180,8 @@ def cmd_samples_split(args) -> int:
 
 
 def cmd_label(args) -> int:
-    from studio.store.labels import add_class, find_class, set_labels
+    from studio.store.classes import add_class, find_class
+    from studio.store.labelling import set_labels
     from studio.core.errors import NotFoundError
 
     ids = _sample_ids(args.sample_ids)
@@ -208,7 +209,7 @@ def cmd_label(args) -> int:
 
 
 def cmd_classes_list(args) -> int:
-    from studio.store.labels import list_classes
+    from studio.store.classes import list_classes
 
     lib = open_library(args)
     with lib.session() as s:
@@ -223,7 +224,7 @@ def cmd_classes_list(args) -> int:
 
 
 def _report_class(args, event: str, s, dataset_id: int, class_id: int, text: str) -> None:
-    from studio.store.labels import list_classes
+    from studio.store.classes import list_classes
 
     row = next(c for c in list_classes(s, dataset_id) if c.id == class_id)
     if args.json:
@@ -233,7 +234,7 @@ def _report_class(args, event: str, s, dataset_id: int, class_id: int, text: str
 
 
 def cmd_classes_add(args) -> int:
-    from studio.store.labels import add_class
+    from studio.store.classes import add_class
 
     lib = open_library(args)
     with lib.transaction() as s:
@@ -244,7 +245,7 @@ def cmd_classes_add(args) -> int:
 
 
 def cmd_classes_rename(args) -> int:
-    from studio.store.labels import find_class, rename_class
+    from studio.store.classes import find_class, rename_class
 
     lib = open_library(args)
     with lib.transaction() as s:
@@ -256,7 +257,7 @@ def cmd_classes_rename(args) -> int:
 
 
 def cmd_classes_recolour(args) -> int:
-    from studio.store.labels import find_class, recolour_class
+    from studio.store.classes import find_class, recolour_class
 
     lib = open_library(args)
     with lib.transaction() as s:
@@ -268,7 +269,7 @@ def cmd_classes_recolour(args) -> int:
 
 
 def cmd_classes_reorder(args) -> int:
-    from studio.store.labels import find_class, list_classes, reorder_classes
+    from studio.store.classes import find_class, list_classes, reorder_classes
 
     lib = open_library(args)
     with lib.transaction() as s:
@@ -281,7 +282,7 @@ def cmd_classes_reorder(args) -> int:
 
 
 def cmd_classes_merge(args) -> int:
-    from studio.store.labels import find_class, merge_classes
+    from studio.store.classes import find_class, merge_classes
 
     lib = open_library(args)
     with lib.transaction() as s:
@@ -295,7 +296,7 @@ def cmd_classes_merge(args) -> int:
 
 
 def cmd_classes_delete(args) -> int:
-    from studio.store.labels import class_sample_count, delete_class, find_class
+    from studio.store.classes import class_sample_count, delete_class, find_class
 
     lib = open_library(args)
     with lib.session() as s:
@@ -318,8 +319,8 @@ def cmd_classes_delete(args) -> int:
 
 
 def cmd_problems(args) -> int:
-    from studio.store.labels import (compute_missing_phashes, find_exact_duplicates,
-                                     find_near_duplicates, small_classes, split_table)
+    from studio.store.duplicates import compute_missing_phashes, find_exact_duplicates, find_near_duplicates
+    from studio.store.problems import small_classes, split_table
 
     if args.min_count < 0 or not 0 <= args.max_distance <= 64:
         raise InvalidInputError("--min-count must be >= 0 and --max-distance between 0 and 64")
@@ -360,7 +361,7 @@ def cmd_problems(args) -> int:
 
 def cmd_suggestions(args) -> int:
     from studio.core.errors import NotFoundError
-    from studio.store.labels import accept_suggestions, prediction_runs, predictions_for
+    from studio.store.suggestions import accept_suggestions, prediction_runs, predictions_for
 
     lib = open_library(args)
     with lib.session() as s:

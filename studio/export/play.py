@@ -3,16 +3,14 @@ into the run's dataset with the right label (so mistakes found while playing bec
 
 from __future__ import annotations
 
-import tempfile
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
 from studio.core.errors import InvalidInputError, NotFoundError
-from studio.core.jobs import JobState
 from studio.export.registry import list_exports, list_imported
-from studio.store.blobs import sha256_bytes
 
 
 @dataclass(frozen=True)
@@ -65,26 +63,20 @@ def run_dataset_classes(lib, run_id: int | None) -> tuple[int | None, list[tuple
         return run.dataset_id, [(cid, name) for cid, name in rows]
 
 
-def add_to_dataset(lib, dataset_id: int, class_id: int, image: Path | bytes, state: JobState | None = None) -> int:
-    """Import the image file (or encoded bytes, e.g. a pasted image) into the dataset and label
-    it ``class_id``; returns the sample id. Already there: it is just (re)labelled."""
-    from studio.store.importers import import_files
-    from studio.store.labels import set_labels
-    from studio.store.models import Sample
+def add_to_dataset(lib, dataset_id: int, class_id: int, image: Path | bytes) -> int:
+    """Store the image file (or encoded bytes, e.g. a pasted image) in the dataset labelled
+    ``class_id``, as an import would; returns the sample id. Already there: it is just relabelled."""
+    from studio.store.adding import add_image
+    from studio.store.images import read_image_file
 
-    state = state or JobState()
     if isinstance(image, bytes):
-        with tempfile.TemporaryDirectory(prefix="studio-play-") as tmp:
-            path = Path(tmp) / "pasted.png"
-            path.write_bytes(image)
-            return add_to_dataset(lib, dataset_id, class_id, path, state)
-    data = Path(image).read_bytes()
-    report = import_files(lib, dataset_id, [Path(image)], state)
-    if report.rejected:
-        raise InvalidInputError(f"cannot add {Path(image).name}: {report.rejected[0][1]}")
-    with lib.transaction() as s:
-        sample_id = s.scalar(select(Sample.id).where(Sample.dataset_id == dataset_id, Sample.blob == sha256_bytes(data)))
-        if sample_id is None:
-            raise NotFoundError(f"{Path(image).name} was not stored in the dataset")
-        set_labels(s, dataset_id, [sample_id], class_id)
-    return sample_id
+        name, source = "the pasted image", "play:pasted image"
+    else:
+        name, source = Path(image).name, os.path.abspath(image)
+    try:
+        data = image if isinstance(image, bytes) else read_image_file(image)
+        return add_image(lib, dataset_id, data, class_id=class_id, source=source, relabel_existing=True)[0]
+    except FileNotFoundError:
+        raise NotFoundError(f"no such file: {source}") from None
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"cannot add {name}: {exc.message}") from None

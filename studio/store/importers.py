@@ -8,7 +8,7 @@ top are unlabelled. Hidden files, __MACOSX and .DS_Store are skipped silently; s
 Speed: files are read, hashed, fully decoded (validated) and stored by a pool of worker
 processes (one per core) in chunks, while the main process walks, commits rows and reports
 progress. The perceptual hash for near-duplicate search is not computed here: the Problems view
-and `studio labels duplicates` fill it in lazily (``labels.compute_missing_phashes``).
+and `studio labels duplicates` fill it in lazily (``duplicates.compute_missing_phashes``).
 
 Crash safety: each blob file is written (atomically: temp file + rename) by a worker before the
 batch of rows that names it is inserted in one transaction, and the whole import runs under a
@@ -20,8 +20,6 @@ already there (same SHA-256 in this dataset = duplicate).
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import multiprocessing
 import os
 import stat
@@ -42,9 +40,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from studio.core.errors import Cancelled, NotFoundError, StudioError
 from studio.core.jobs import JobState
 from studio.core.limits import MiB, Limits, limits, set_limits
+from studio.store.adding import LibraryWriteError, StoredImage, display_text, sample_values, store_image
 from studio.store.images import (
     InvalidImage,
-    inspect_image,
     large_work,
     read_image_file,
     set_large_work_semaphore,
@@ -64,12 +62,6 @@ SPLIT_FOLDERS = {
     "test": "test", "testing": "test",
 }
 SKIP_NAMES = {"__macosx", ".ds_store", "thumbs.db", "desktop.ini", "__pycache__"}
-# Errors of writing into the library: the import stops (every later file would fail the same way).
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
-
-
-class LibraryWriteError(StudioError):
-    """The library folder cannot be written (full disk, read-only): the import stops."""
 
 
 @dataclass
@@ -102,17 +94,6 @@ class _Candidate:
 
 
 @dataclass(frozen=True)
-class _Decoded:
-    digest: str
-    fmt: str
-    width: int
-    height: int
-    channels: int
-    byte_size: int
-    wrote: bool  # this import created the blob file
-
-
-@dataclass(frozen=True)
 class _Failure:
     reason: str
     fatal: bool = False  # the library cannot be written: stop the whole import
@@ -140,7 +121,7 @@ def import_files(
     paths = [Path(os.path.abspath(p)) for p in paths]  # source_path must mean something later
     for path in paths:  # all or nothing: a typo in one path imports none of them
         if not os.path.lexists(path):
-            raise NotFoundError(f"no such file or folder: {_display(str(path))}")
+            raise NotFoundError(f"no such file or folder: {display_text(str(path))}")
     state.set_progress(0.0, "finding files")
     try:
         for path in paths:
@@ -153,11 +134,6 @@ def import_files(
 
 
 # --- finding files -----------------------------------------------------------------------------
-
-
-def _display(text: str) -> str:
-    """A str that is valid UTF-8: undecodable bytes of a file name become U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _is_valid_utf8(text: str) -> bool:
@@ -181,7 +157,7 @@ def _layout(folders: list[str]) -> tuple[str | None, str | None]:
         if as_split:
             split = as_split
         else:
-            class_name = _display(folder).strip() or None
+            class_name = display_text(folder).strip() or None
     return class_name, split
 
 
@@ -198,12 +174,12 @@ def _candidates_for(path: Path, report: ImportReport, state: JobState) -> list[_
     try:
         st = os.stat(path)
     except OSError as exc:
-        report.rejected.append((_display(str(path)), _os_reason(exc, "file")))
+        report.rejected.append((display_text(str(path)), _os_reason(exc, "file")))
         return []
     if stat.S_ISDIR(st.st_mode):
         return list(_walk_folder(path, report, state))
     if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever, /dev/zero never ends
-        report.rejected.append((_display(str(path)), f"not a regular file ({special_file_kind(st.st_mode)}); not read"))
+        report.rejected.append((display_text(str(path)), f"not a regular file ({special_file_kind(st.st_mode)}); not read"))
         return []
     if zipfile.is_zipfile(path):
         return _zip_candidates(path, report)
@@ -212,7 +188,7 @@ def _candidates_for(path: Path, report: ImportReport, state: JobState) -> list[_
 
 def _file_candidate(path: Path, class_name: str | None, split: str | None, report: ImportReport) -> _Candidate:
     text = str(path)
-    source = _display(text)
+    source = display_text(text)
     if not _is_valid_utf8(text):
         report.warnings.append((source, "file name is not valid UTF-8; stored with U+FFFD in its place"))
     return _Candidate(source=source, path=text, class_name=class_name, split=split)
@@ -233,19 +209,19 @@ def _walk_folder(root: Path, report: ImportReport, state: JobState) -> Iterator[
         try:
             st = os.stat(folder)
             if (st.st_dev, st.st_ino) in seen:
-                report.warnings.append((_display(str(folder)), "folder link seen before; skipped"))
+                report.warnings.append((display_text(str(folder)), "folder link seen before; skipped"))
                 continue
             seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            report.rejected.append((_display(str(folder)) + os.sep, _os_reason(exc, "folder")))
+            report.rejected.append((display_text(str(folder)) + os.sep, _os_reason(exc, "folder")))
             continue
         subfolders = []
         for entry in entries:
             if _skipped(entry.name):
                 continue
-            shown = _display(entry.path)
+            shown = display_text(entry.path)
             try:
                 is_dir = entry.is_dir()
                 is_file = entry.is_file()
@@ -264,7 +240,7 @@ def _walk_folder(root: Path, report: ImportReport, state: JobState) -> Iterator[
                 if not _inside(target, real_root):
                     what = "folder" if is_dir else "file"
                     report.warnings.append((shown, f"link to a {what} outside the chosen folder "
-                                                   f"({_display(target)}); followed"))
+                                                   f"({display_text(target)}); followed"))
             if is_dir:
                 subfolders.append((Path(entry.path), parts + [entry.name]))
             else:
@@ -286,7 +262,7 @@ def _os_reason(exc: OSError, what: str) -> str:
 def _zip_candidates(path: Path, report: ImportReport) -> list[_Candidate]:
     """The entries to import, after the archive passed the bomb checks (each failure is one
     clear reason: the archive, or the entry, is rejected; nothing is decompressed here)."""
-    shown = _display(str(path))
+    shown = display_text(str(path))
     lim = limits()
     try:
         with zipfile.ZipFile(path) as zf:
@@ -306,7 +282,7 @@ def _zip_candidates(path: Path, report: ImportReport) -> list[_Candidate]:
     for index, info in enumerate(infos):
         name = info.filename.replace("\\", "/")
         parts = [p for p in name.split("/") if p]
-        source = f"{shown}!/{_display(info.filename)}"
+        source = f"{shown}!/{display_text(info.filename)}"
         if ".." in parts:
             report.rejected.append((source, "entry path contains '..'; not imported"))
             continue
@@ -376,31 +352,25 @@ class _Worker:
         self._local = threading.local()
         self._shards: set[str] = set()
 
-    def process_chunk(self, chunk: list[_Candidate]) -> list[_Decoded | _Failure | None]:
-        out: list[_Decoded | _Failure | None] = []
+    def process_chunk(self, chunk: list[_Candidate]) -> list[StoredImage | _Failure | None]:
+        out: list[StoredImage | _Failure | None] = []
         for cand in chunk:
             try:
                 out.append(self.process(cand))
-            except _WriteFailed as exc:
+            except LibraryWriteError as exc:
                 out.append(_Failure(str(exc), fatal=True))
             except Exception as exc:  # noqa: BLE001 - one odd file never aborts the import
                 out.append(_Failure(_reason(exc)))
         return out
 
-    def process(self, cand: _Candidate) -> _Decoded | None:
+    def process(self, cand: _Candidate) -> StoredImage | None:
         """Read, hash, skip what the dataset has (None), fully decode, store the blob.
         Two equal files in one import both get here; the main process keeps the first."""
         if cand.entry >= 0:
             data = self._read_entry(cand)
         else:
             data = read_image_file(cand.path)
-        with large_work(len(data)):
-            digest = hashlib.sha256(data).hexdigest()
-            if digest in self.existing:
-                return None
-            info = inspect_image(data)
-            wrote = self._put_blob(data, digest)  # only files that decoded get a blob
-        return _Decoded(digest, info.format, info.width, info.height, info.channels, len(data), wrote)
+        return store_image(self.blob_root, data, skip=self.existing, made_shards=self._shards)
 
     def _read_entry(self, cand: _Candidate) -> bytes:
         zips = self._local.__dict__.setdefault("zips", {})
@@ -417,53 +387,9 @@ class _Worker:
             except (zipfile.BadZipFile, EOFError, NotImplementedError, OSError) as exc:
                 raise InvalidImage(f"damaged zip entry ({exc})") from None
 
-    def _put_blob(self, data: bytes, digest: str) -> bool:
-        """BlobStore.put's contract (temp file + atomic rename, existing files kept) without a
-        mkdir call per file. A failed write removes its temp file and stops the import."""
-        shard = os.path.join(self.blob_root, digest[:2])
-        target = os.path.join(shard, digest)
-        if os.path.exists(target):
-            return False
-        tmp = os.path.join(shard, f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            if shard not in self._shards:
-                os.makedirs(shard, exist_ok=True)
-                self._shards.add(shard)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-        except OSError as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if exc.errno in _WRITE_ERRNOS or isinstance(exc, PermissionError):
-                raise _WriteFailed(_write_reason(exc, Path(self.blob_root).parent)) from None
-            raise
-        return True
-
     def close(self) -> None:
         for zf in self._local.__dict__.get("zips", {}).values():
             zf.close()
-
-
-class _WriteFailed(Exception):
-    """Raised in a worker when the library cannot be written."""
-
-
-def _write_reason(exc: OSError, home: Path) -> str:
-    what = {
-        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-        errno.EROFS: "the library folder is on a read-only file system",
-        errno.EACCES: "no permission to write into the library folder",
-        errno.EPERM: "no permission to write into the library folder",
-    }.get(exc.errno, exc.strerror or str(exc))
-    return f"cannot write to the library at {_display(str(home))}: {what}"
 
 
 # The worker of a pool process (set by _init_pool_process).
@@ -588,7 +514,7 @@ class _Importer:
         window = max(2 * self.batch_size, 4 * 8 * TASK_FILES)
         pending: deque[tuple[list[_Candidate], Future]] = deque()
         in_flight = 0
-        rows: list[tuple[_Candidate, _Decoded]] = []
+        rows: list[tuple[_Candidate, StoredImage]] = []
         done = 0
         next_start = 0
         current: list = []
@@ -636,7 +562,7 @@ class _Importer:
             pool.shutdown(wait=True, cancel_futures=True)
             # Note the blob files the finished tasks wrote: without rows they are garbage.
             outcomes = [o for _, o in current] + [o for _, later in pending for o in _results(later)]
-            self._written.update(o.digest for o in outcomes if isinstance(o, _Decoded) and o.wrote)
+            self._written.update(o.digest for o in outcomes if isinstance(o, StoredImage) and o.wrote)
             raise
         if self.report.cancelled or fatal:
             # Files already decoded and stored still go in: nothing is wasted.
@@ -680,7 +606,7 @@ class _Importer:
         rows.append((cand, decoded))
         return None
 
-    def _insert(self, rows: list[tuple[_Candidate, _Decoded]]) -> None:
+    def _insert(self, rows: list[tuple[_Candidate, StoredImage]]) -> None:
         """One transaction per batch: new classes, then every sample row in one executemany.
 
         If another import (another window, the CLI) committed some of the same files or classes
@@ -706,20 +632,15 @@ class _Importer:
                     f"import stopped: cannot write to the library database ({_db_reason(exc)}); "
                     f"{self.report.added} files were imported before") from None
 
-    def _insert_once(self, rows: list[tuple[_Candidate, _Decoded]]) -> None:
+    def _insert_once(self, rows: list[tuple[_Candidate, StoredImage]]) -> None:
         now = utcnow()
         new_classes: dict[str, int] = {}
         with self.lib.transaction() as s:
-            values = []
-            for cand, d in rows:
-                values.append({
-                    "dataset_id": self.dataset_id, "blob": d.digest, "format": d.fmt,
-                    "width": d.width, "height": d.height, "channels": d.channels,
-                    "byte_size": d.byte_size, "class_id": self._class_id(s, cand.class_name, new_classes),
-                    "split": cand.split, "source_path": cand.source,
-                    "labelled_by": "import" if cand.class_name else "", "phash": None,
-                    "created_at": now,
-                })
+            values = [
+                sample_values(self.dataset_id, image, class_id=self._class_id(s, cand.class_name, new_classes),
+                              split=cand.split, source=cand.source, labelled_by="import", created_at=now)
+                for cand, image in rows
+            ]
             s.connection().execute(Sample.__table__.insert(), values)  # Core: 5x faster than ORM bulk
         # Only after the commit: a failed batch must not leave ids of classes that were rolled back.
         self._class_ids.update(new_classes)
@@ -765,33 +686,3 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, MemoryError):
         return "not enough memory to decode this file"
     return f"cannot import ({type(exc).__name__}: {exc})"
-
-
-def _dct_matrix(n: int):
-    """DCT-II basis as a matrix: two small matmuls instead of scipy's per-call overhead."""
-    import numpy as np
-
-    k = np.arange(n)[:, None]
-    return np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n))
-
-
-_PHASH_SIZE, _PHASH_HIGHFREQ = 8, 4
-_DCT = None
-
-
-def phash_hex(img) -> str:
-    """imagehash.phash(img) as its hex string, bit for bit (tests check), about 5x faster:
-    grey, Lanczos to 32x32, 2-D DCT-II, top-left 8x8 against its median."""
-    import numpy as np
-    from PIL import Image
-
-    global _DCT
-    if _DCT is None:
-        _DCT = _dct_matrix(_PHASH_SIZE * _PHASH_HIGHFREQ)
-    size = _PHASH_SIZE * _PHASH_HIGHFREQ
-    grey = img if img.mode == "L" else img.convert("L")
-    pixels = np.asarray(grey.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = (_DCT @ pixels @ _DCT.T)[:_PHASH_SIZE, :_PHASH_SIZE]
-    ordered = np.sort(low, axis=None)  # np.median is slow on 64 values; same result
-    median = (ordered[31] + ordered[32]) / 2
-    return np.packbits(low > median).tobytes().hex()

@@ -88,7 +88,7 @@ def expand_job(paths: list[str], state: JobState) -> list[Path]:
 def add_to_dataset_job(lib, dataset_id: int, class_id: int, source: Any, state: JobState) -> int:
     from studio.export.play import add_to_dataset
 
-    return add_to_dataset(lib, dataset_id, class_id, source, state)
+    return add_to_dataset(lib, dataset_id, class_id, source)
 
 
 def _to_grey(rgb: np.ndarray) -> np.ndarray:

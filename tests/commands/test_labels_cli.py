@@ -22,7 +22,8 @@ from studio.store.models import Dataset, Prediction, Run, Sample
 def lib_home(home):
     """A library with dataset "pets": 6 samples, classes cat (2 samples) and dog (1)."""
     lib = Library.open(home)
-    from studio.store import labels as L
+    from studio.store import classes as store_classes
+    from studio.store import labelling as store_labelling
 
     with lib.transaction() as s:
         ds = Dataset(name="pets")
@@ -34,10 +35,10 @@ def lib_home(home):
             for i in range(6)
         ])
         ids = list(s.scalars(select(Sample.id).order_by(Sample.id)))
-        cat = L.add_class(s, ds.id, "cat").id
-        dog = L.add_class(s, ds.id, "dog").id
-        L.set_labels(s, ds.id, ids[:2], cat)
-        L.set_labels(s, ds.id, ids[2:3], dog)
+        cat = store_classes.add_class(s, ds.id, "cat").id
+        dog = store_classes.add_class(s, ds.id, "dog").id
+        store_labelling.set_labels(s, ds.id, ids[:2], cat)
+        store_labelling.set_labels(s, ds.id, ids[2:3], dog)
     lib.close()
     return home, ids
 

@@ -102,12 +102,12 @@ def test_hold_of_a_killed_process_is_dropped(library, tmp_path):
 
 
 def test_capture_takes_a_hold_and_lands_with_its_file(library):
-    from studio.store.labels import add_captured_image
+    from studio.store.adding import add_image
 
     with library.transaction() as s:
         ds = create_dataset(s, "cam").id
     take_hold(library, "another import")  # a live hold (this process) defers removals only
-    sample_id, added = add_captured_image(library, ds, None, digit_png(3), "png")
+    sample_id, added = add_image(library, ds, digit_png(3), source="capture:now", labelled_by="capture")
     assert added and rows_without_files(library) == []
 
 

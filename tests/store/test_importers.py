@@ -74,7 +74,7 @@ def test_folder_of_class_folders(library, dataset_id, tmp_path):
         assert r.byte_size == lib_file_size(library, r.blob)
         assert r.phash is None  # computed lazily, when near-duplicates are first looked for
     assert counted == per_class
-    from studio.store.labels import compute_missing_phashes
+    from studio.store.duplicates import compute_missing_phashes
 
     assert compute_missing_phashes(library, dataset_id) == 60
     assert all(r.phash is not None and len(r.phash) == 16 for r in samples(library, dataset_id))

@@ -1,5 +1,5 @@
 """Labelling in the store (no Qt): classes, labels with exact undo data, splits, suggestions,
-duplicates, problem classes and captured frames."""
+duplicates and problem classes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from PIL import Image
 from sqlalchemy import insert, select
 
 from studio.core.errors import InvalidInputError, NotFoundError
-from studio.store import labels as L
+from studio.store import classes as store_classes
+from studio.store import duplicates as store_duplicates
+from studio.store import labelling as store_labelling
+from studio.store import problems as store_problems
+from studio.store import suggestions as store_suggestions
 from studio.store.models import Dataset, LabelClass, Prediction, Run, Sample
 
 
@@ -50,13 +54,13 @@ def png_bytes(array: np.ndarray, **save_kw) -> bytes:
 def test_add_class_gets_distinct_colours_and_positions(library):
     ds = make_dataset(library)
     with library.transaction() as s:
-        a = L.add_class(s, ds, " cat ")
-        b = L.add_class(s, ds, "dog")
-        c = L.add_class(s, ds, "bird", colour="#ABCDEF")
+        a = store_classes.add_class(s, ds, " cat ")
+        b = store_classes.add_class(s, ds, "dog")
+        c = store_classes.add_class(s, ds, "bird", colour="#ABCDEF")
     assert (a.name, a.position, b.position, c.position) == ("cat", 0, 1, 2)
     assert a.colour != b.colour and c.colour == "#abcdef"
     with library.session() as s:
-        assert [r.name for r in L.list_classes(s, ds)] == ["cat", "dog", "bird"]
+        assert [r.name for r in store_classes.list_classes(s, ds)] == ["cat", "dog", "bird"]
 
 
 @pytest.mark.parametrize("name, colour, message", [
@@ -69,89 +73,89 @@ def test_add_class_gets_distinct_colours_and_positions(library):
 def test_add_class_rejects_bad_input_and_keeps_the_rest(library, name, colour, message):
     ds = make_dataset(library)
     with library.transaction() as s:
-        L.add_class(s, ds, "cat")
+        store_classes.add_class(s, ds, "cat")
     with pytest.raises(InvalidInputError, match=message), library.transaction() as s:
-        L.add_class(s, ds, name, colour=colour)
+        store_classes.add_class(s, ds, name, colour=colour)
     with library.session() as s:
-        assert [r.name for r in L.list_classes(s, ds)] == ["cat"]
+        assert [r.name for r in store_classes.list_classes(s, ds)] == ["cat"]
 
 
 def test_add_class_to_missing_dataset(library):
     with pytest.raises(NotFoundError), library.transaction() as s:
-        L.add_class(s, 999, "cat")
+        store_classes.add_class(s, 999, "cat")
 
 
 def test_rename_recolour_reorder_return_what_undo_needs(library):
     ds = make_dataset(library)
     with library.transaction() as s:
-        a, b, c = (L.add_class(s, ds, n).id for n in ("a", "b", "c"))
-        assert L.rename_class(s, a, "apple") == "a"
+        a, b, c = (store_classes.add_class(s, ds, n).id for n in ("a", "b", "c"))
+        assert store_classes.rename_class(s, a, "apple") == "a"
         old_colour = s.get(LabelClass, b).colour
-        assert L.recolour_class(s, b, "#010203") == old_colour
-        assert L.reorder_classes(s, ds, [c, a, b]) == [a, b, c]
+        assert store_classes.recolour_class(s, b, "#010203") == old_colour
+        assert store_classes.reorder_classes(s, ds, [c, a, b]) == [a, b, c]
     with library.session() as s:
-        assert [(r.name, r.position) for r in L.list_classes(s, ds)] == [("c", 0), ("apple", 1), ("b", 2)]
+        assert [(r.name, r.position) for r in store_classes.list_classes(s, ds)] == [("c", 0), ("apple", 1), ("b", 2)]
     with library.transaction() as s:
         with pytest.raises(InvalidInputError, match="already exists"):
-            L.rename_class(s, b, "APPLE")
+            store_classes.rename_class(s, b, "APPLE")
         with pytest.raises(InvalidInputError, match="every class"):
-            L.reorder_classes(s, ds, [a, b])
+            store_classes.reorder_classes(s, ds, [a, b])
         with pytest.raises(NotFoundError):
-            L.rename_class(s, 12345, "x")
+            store_classes.rename_class(s, 12345, "x")
 
 
 def test_find_class_by_name_or_id(library):
     ds = make_dataset(library)
     other = make_dataset(library, "other")
     with library.transaction() as s:
-        cat = L.add_class(s, ds, "Cat").id
-        foreign = L.add_class(s, other, "dog").id
+        cat = store_classes.add_class(s, ds, "Cat").id
+        foreign = store_classes.add_class(s, other, "dog").id
     with library.session() as s:
-        assert L.find_class(s, ds, "cat").id == cat
-        assert L.find_class(s, ds, str(cat)).id == cat
+        assert store_classes.find_class(s, ds, "cat").id == cat
+        assert store_classes.find_class(s, ds, str(cat)).id == cat
         with pytest.raises(NotFoundError, match="classes: Cat"):
-            L.find_class(s, ds, "horse")
+            store_classes.find_class(s, ds, "horse")
         with pytest.raises(NotFoundError):
-            L.find_class(s, ds, str(foreign))  # a class of another dataset is not found by id
+            store_classes.find_class(s, ds, str(foreign))  # a class of another dataset is not found by id
 
 
 def test_merge_moves_samples_and_undo_restores_class_and_labels(library):
     ds = make_dataset(library, n=6)
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        cat, kitten = L.add_class(s, ds, "cat").id, L.add_class(s, ds, "kitten").id
-        L.set_labels(s, ds, ids[:2], cat)
-        L.set_labels(s, ds, ids[2:4], kitten, by="import")
+        cat, kitten = store_classes.add_class(s, ds, "cat").id, store_classes.add_class(s, ds, "kitten").id
+        store_labelling.set_labels(s, ds, ids[:2], cat)
+        store_labelling.set_labels(s, ds, ids[2:4], kitten, by="import")
     before = labels_of(library, ids)
     with library.transaction() as s:
-        removal = L.merge_classes(s, kitten, cat)
+        removal = store_classes.merge_classes(s, kitten, cat)
     with library.session() as s:
-        assert [(r.name, r.count) for r in L.list_classes(s, ds)] == [("cat", 4)]
+        assert [(r.name, r.count) for r in store_classes.list_classes(s, ds)] == [("cat", 4)]
     assert labels_of(library, ids[2:4]) == {ids[2]: (cat, "import"), ids[3]: (cat, "import")}
     with library.transaction() as s:
-        L.undo_removal(s, removal)
+        store_classes.undo_removal(s, removal)
     assert labels_of(library, ids) == before
     with library.session() as s:
-        assert [(r.id, r.name, r.count) for r in L.list_classes(s, ds)] == [(cat, "cat", 2), (kitten, "kitten", 2)]
+        assert [(r.id, r.name, r.count) for r in store_classes.list_classes(s, ds)] == [(cat, "cat", 2), (kitten, "kitten", 2)]
     with library.transaction() as s, pytest.raises(InvalidInputError, match="itself"):
-        L.merge_classes(s, cat, cat)
+        store_classes.merge_classes(s, cat, cat)
 
 
 def test_delete_class_unlabels_its_samples_and_undo_restores(library):
     ds = make_dataset(library, n=5)
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        cat = L.add_class(s, ds, "cat", colour="#123456").id
-        dog = L.add_class(s, ds, "dog").id
-        L.set_labels(s, ds, ids[:3], cat)
-        L.set_labels(s, ds, ids[3:], dog)
-        assert L.class_sample_count(s, cat) == 3
+        cat = store_classes.add_class(s, ds, "cat", colour="#123456").id
+        dog = store_classes.add_class(s, ds, "dog").id
+        store_labelling.set_labels(s, ds, ids[:3], cat)
+        store_labelling.set_labels(s, ds, ids[3:], dog)
+        assert store_classes.class_sample_count(s, cat) == 3
     before = labels_of(library, ids)
     with library.transaction() as s:
-        removal = L.delete_class(s, cat)
+        removal = store_classes.delete_class(s, cat)
     assert [labels_of(library, ids)[i][0] for i in ids] == [None, None, None, dog, dog]
     with library.transaction() as s:
-        L.undo_removal(s, removal)
+        store_classes.undo_removal(s, removal)
     assert labels_of(library, ids) == before
     with library.session() as s:
         restored = s.get(LabelClass, cat)
@@ -164,20 +168,20 @@ def test_set_labels_returns_previous_and_restore_is_exact(library):
     ds = make_dataset(library, n=4, labelled_by="import")
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        a, b = L.add_class(s, ds, "a").id, L.add_class(s, ds, "b").id
-        L.set_labels(s, ds, ids[:2], a, by="import")
+        a, b = store_classes.add_class(s, ds, "a").id, store_classes.add_class(s, ds, "b").id
+        store_labelling.set_labels(s, ds, ids[:2], a, by="import")
     before = labels_of(library, ids)
     with library.transaction() as s:
-        prev = L.set_labels(s, ds, ids, b)
+        prev = store_labelling.set_labels(s, ds, ids, b)
     assert dict(prev) == {ids[0]: a, ids[1]: a, ids[2]: None, ids[3]: None}
     assert all(v == (b, "user") for v in labels_of(library, ids).values())
     with library.transaction() as s:
-        again = L.set_labels(s, ds, ids, b)  # nothing changes -> nothing to undo
+        again = store_labelling.set_labels(s, ds, ids, b)  # nothing changes -> nothing to undo
         assert dict(again) == {}
-        L.restore_labels(s, prev)
+        store_labelling.restore_labels(s, prev)
     assert labels_of(library, ids) == before
     with library.transaction() as s:
-        L.set_labels(s, ds, ids[:1], None)
+        store_labelling.set_labels(s, ds, ids[:1], None)
     assert labels_of(library, ids[:1]) == {ids[0]: (None, "")}
 
 
@@ -186,16 +190,16 @@ def test_set_labels_bad_input_changes_nothing(library):
     other = make_dataset(library, "other", n=1)
     ids, foreign = ids_of(library, ds), ids_of(library, other)
     with library.transaction() as s:
-        cat = L.add_class(s, ds, "cat").id
-        other_cls = L.add_class(s, other, "x").id
+        cat = store_classes.add_class(s, ds, "cat").id
+        other_cls = store_classes.add_class(s, other, "x").id
     with pytest.raises(NotFoundError, match="not in this dataset"), library.transaction() as s:
-        L.set_labels(s, ds, ids + foreign, cat)
+        store_labelling.set_labels(s, ds, ids + foreign, cat)
     with pytest.raises(InvalidInputError, match="another dataset"), library.transaction() as s:
-        L.set_labels(s, ds, ids, other_cls)
+        store_labelling.set_labels(s, ds, ids, other_cls)
     with pytest.raises(NotFoundError), library.transaction() as s:
-        L.set_labels(s, ds, ids, 9999)
+        store_labelling.set_labels(s, ds, ids, 9999)
     with pytest.raises(InvalidInputError, match="whole numbers"), library.transaction() as s:
-        L.set_labels(s, ds, ["abc"], cat)
+        store_labelling.set_labels(s, ds, ["abc"], cat)
     assert all(v[0] is None for v in labels_of(library, ids).values())
 
 
@@ -204,30 +208,30 @@ def test_bulk_label_of_25000_samples_is_exact(library):
     ds = make_dataset(library, n=25_000)
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        a, b = L.add_class(s, ds, "a").id, L.add_class(s, ds, "b").id
-        L.set_labels(s, ds, ids[::2], a)
+        a, b = store_classes.add_class(s, ds, "a").id, store_classes.add_class(s, ds, "b").id
+        store_labelling.set_labels(s, ds, ids[::2], a)
     with library.transaction() as s:
-        prev = L.set_labels(s, ds, ids, b)
+        prev = store_labelling.set_labels(s, ds, ids, b)
     assert len(prev) == 25_000
     with library.session() as s:
-        assert [r.count for r in L.list_classes(s, ds)] == [0, 25_000]
+        assert [r.count for r in store_classes.list_classes(s, ds)] == [0, 25_000]
     with library.transaction() as s:
-        L.restore_labels(s, prev)
+        store_labelling.restore_labels(s, prev)
     with library.session() as s:
-        assert [r.count for r in L.list_classes(s, ds)] == [12_500, 0]
+        assert [r.count for r in store_classes.list_classes(s, ds)] == [12_500, 0]
 
 
 def test_set_splits_and_restore(library):
     ds = make_dataset(library, n=4)
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        L.set_splits(s, ds, ids[:2], "train")
-        prev = L.set_splits(s, ds, ids, "test")
+        store_labelling.set_splits(s, ds, ids[:2], "train")
+        prev = store_labelling.set_splits(s, ds, ids, "test")
     assert prev == {ids[0]: "train", ids[1]: "train", ids[2]: None, ids[3]: None}
     with library.transaction() as s:
-        L.restore_splits(s, prev)
+        store_labelling.restore_splits(s, prev)
         with pytest.raises(InvalidInputError, match="split must be one of"):
-            L.set_splits(s, ds, ids, "holdout")
+            store_labelling.set_splits(s, ds, ids, "holdout")
     with library.session() as s:
         got = dict(s.execute(select(Sample.id, Sample.split).where(Sample.id.in_(ids))).all())
     assert got == {ids[0]: "train", ids[1]: "train", ids[2]: None, ids[3]: None}
@@ -237,11 +241,11 @@ def test_labelling_order_puts_unlabelled_first(library):
     ds = make_dataset(library, n=5)
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        cat = L.add_class(s, ds, "cat").id
-        L.set_labels(s, ds, [ids[0], ids[2]], cat)
+        cat = store_classes.add_class(s, ds, "cat").id
+        store_labelling.set_labels(s, ds, [ids[0], ids[2]], cat)
     with library.session() as s:
-        assert L.labelling_order(s, ds) == [ids[1], ids[3], ids[4], ids[0], ids[2]]
-        assert L.labelling_order(s, ds, [ids[2], ids[4], ids[0], 99999]) == [ids[4], ids[2], ids[0]]
+        assert store_labelling.labelling_order(s, ds) == [ids[1], ids[3], ids[4], ids[0], ids[2]]
+        assert store_labelling.labelling_order(s, ds, [ids[2], ids[4], ids[0], 99999]) == [ids[4], ids[2], ids[0]]
 
 
 # --------------------------------------------------------------------------- suggestions
@@ -252,9 +256,9 @@ def predicted(library):
     ds = make_dataset(library, n=6)
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        cat, dog = L.add_class(s, ds, "cat").id, L.add_class(s, ds, "dog").id
-        L.set_labels(s, ds, ids[:2], cat)
-        L.set_labels(s, ds, ids[2:3], dog)
+        cat, dog = store_classes.add_class(s, ds, "cat").id, store_classes.add_class(s, ds, "dog").id
+        store_labelling.set_labels(s, ds, ids[:2], cat)
+        store_labelling.set_labels(s, ds, ids[2:3], dog)
         run = Run(dataset_id=ds, name="r1", status="completed", classes=["cat", "dog"])
         s.add(run)
         s.flush()
@@ -270,36 +274,36 @@ def predicted(library):
 def test_predictions_orders(predicted):
     lib, ds, ids, cat, dog, run = predicted
     with lib.session() as s:
-        assert [r.run_id for r in L.prediction_runs(s, ds)] == [run]
-        by_conf = L.predictions_for(s, ds, run, order="confidence")
+        assert [r.run_id for r in store_suggestions.prediction_runs(s, ds)] == [run]
+        by_conf = store_suggestions.predictions_for(s, ds, run, order="confidence")
         assert [g.sample_id for g in by_conf] == [ids[3], ids[1], ids[0], ids[5], ids[2], ids[4]]
-        assert [g.sample_id for g in L.predictions_for(s, ds, run, order="uncertainty")][:2] == [ids[4], ids[2]]
-        dis = L.predictions_for(s, ds, run, order="disagreement")
+        assert [g.sample_id for g in store_suggestions.predictions_for(s, ds, run, order="uncertainty")][:2] == [ids[4], ids[2]]
+        dis = store_suggestions.predictions_for(s, ds, run, order="disagreement")
         assert dis[0].sample_id == ids[1] and dis[0].disagrees  # labelled cat, model says dog at 0.95
         assert sum(g.disagrees for g in dis) == 1
-        unl = L.predictions_for(s, ds, run, only="unlabelled")
+        unl = store_suggestions.predictions_for(s, ds, run, only="unlabelled")
         assert {g.sample_id for g in unl} == set(ids[3:])
         bird = next(g for g in unl if g.sample_id == ids[5])
         assert bird.class_id is None  # the model's class does not exist in the dataset
         with pytest.raises(InvalidInputError, match="order must be"):
-            L.predictions_for(s, ds, run, order="random")
+            store_suggestions.predictions_for(s, ds, run, order="random")
         with pytest.raises(NotFoundError):
-            L.predictions_for(s, ds, 777)
+            store_suggestions.predictions_for(s, ds, 777)
 
 
 def test_accept_suggestions_never_overwrites_human_labels_silently(predicted):
     lib, ds, ids, cat, dog, run = predicted
     before = labels_of(lib, ids)
     with lib.transaction() as s:
-        prev = L.accept_suggestions(s, run, ids)
+        prev = store_suggestions.accept_suggestions(s, run, ids)
     after = labels_of(lib, ids)
     assert after[ids[1]] == before[ids[1]]  # human "cat" kept although the model says dog
     assert after[ids[3]] == (cat, "model") and after[ids[4]] == (dog, "model")
     assert after[ids[5]] == (None, "")  # "bird" is no class of this dataset: skipped
     assert set(prev) == {ids[3], ids[4]}
     with lib.transaction() as s:
-        L.restore_labels(s, prev)
-        explicit = L.accept_suggestions(s, run, [ids[1]], overwrite=True)
+        store_labelling.restore_labels(s, prev)
+        explicit = store_suggestions.accept_suggestions(s, run, [ids[1]], overwrite=True)
     assert labels_of(lib, ids)[ids[1]] == (dog, "model") and dict(explicit) == {ids[1]: cat}
     assert labels_of(lib, ids)[ids[3]] == (None, "")
 
@@ -310,21 +314,21 @@ def test_split_table_and_small_classes(library):
     ds = make_dataset(library, n=30)
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        big, small = L.add_class(s, ds, "big").id, L.add_class(s, ds, "small").id
-        L.add_class(s, ds, "empty")
-        L.set_labels(s, ds, ids[:20], big)
-        L.set_labels(s, ds, ids[20:25], small)
-        L.set_splits(s, ds, ids[:16], "train")
-        L.set_splits(s, ds, ids[16:18], "val")
-        L.set_splits(s, ds, ids[18:20], "test")
-        L.set_splits(s, ds, ids[20:25], "train")
+        big, small = store_classes.add_class(s, ds, "big").id, store_classes.add_class(s, ds, "small").id
+        store_classes.add_class(s, ds, "empty")
+        store_labelling.set_labels(s, ds, ids[:20], big)
+        store_labelling.set_labels(s, ds, ids[20:25], small)
+        store_labelling.set_splits(s, ds, ids[:16], "train")
+        store_labelling.set_splits(s, ds, ids[16:18], "val")
+        store_labelling.set_splits(s, ds, ids[18:20], "test")
+        store_labelling.set_splits(s, ds, ids[20:25], "train")
     with library.session() as s:
-        table = L.split_table(s, ds)
+        table = store_problems.split_table(s, ds)
         assert [r[1] for r in table.rows] == ["big", "small", "empty", "(unlabelled)"]
         assert table.rows[0][3] == {"train": 16, "val": 2, "test": 2}
         assert table.rows[3][3] == {None: 5}
         assert table.total() == 30 and table.total("train") == 21
-        problems = {p.name: p.reasons for p in L.small_classes(s, ds, min_count=10)}
+        problems = {p.name: p.reasons for p in store_problems.small_classes(s, ds, min_count=10)}
     assert "big" not in problems
     assert problems["small"] == ("only 5 samples (at least 10 needed)", "no val sample", "no test sample")
     assert problems["empty"] == ("only 0 samples (at least 10 needed)",)
@@ -367,20 +371,20 @@ def test_near_duplicates_found_after_lazy_phash(library):
     arr1 = np.array(Image.open(io.BytesIO(base[1])))
     datas = base + [png_bytes(arr), png_bytes(arr1, pnginfo=meta)]
     with library.transaction() as s:
-        a, b = L.add_class(s, ds, "a").id, L.add_class(s, ds, "b").id
+        a, b = store_classes.add_class(s, ds, "a").id, store_classes.add_class(s, ds, "b").id
     classes = [a] * 8 + [b, a]
     splits = ["train"] * 9 + ["test"]
     ids = add_blob_samples(library, ds, datas, classes, splits)
     with library.session() as s:
-        assert L.find_near_duplicates(s, ds) == []  # no hashes yet
-        assert len(L.missing_phash_ids(s, ds)) == 10
+        assert store_duplicates.find_near_duplicates(s, ds) == []  # no hashes yet
+        assert len(store_duplicates.missing_phash_ids(s, ds)) == 10
     seen = []
-    assert L.compute_missing_phashes(library, ds, JobState(on_progress=lambda f, m: seen.append(f))) == 10
+    assert store_duplicates.compute_missing_phashes(library, ds, JobState(on_progress=lambda f, m: seen.append(f))) == 10
     assert seen and seen[-1] == 1.0
     with library.session() as s:
-        assert L.missing_phash_ids(s, ds) == []
-        near = L.find_near_duplicates(s, ds, max_distance=4)
-        exact = L.find_exact_duplicates(s, ds, library.blobs)
+        assert store_duplicates.missing_phash_ids(s, ds) == []
+        near = store_duplicates.find_near_duplicates(s, ds, max_distance=4)
+        exact = store_duplicates.find_exact_duplicates(s, ds, library.blobs)
     near_sets = [set(g.sample_ids) for g in near]
     assert {ids[0], ids[8]} in near_sets and {ids[1], ids[9]} in near_sets
     first = near[0]
@@ -400,53 +404,26 @@ def test_compute_phash_skips_unreadable_blobs_and_can_be_cancelled(library):
     state = JobState()
     state.cancel()
     with pytest.raises(Cancelled):
-        L.compute_missing_phashes(library, ds, state)
-    assert L.compute_missing_phashes(library, ds) == 3
+        store_duplicates.compute_missing_phashes(library, ds, state)
+    assert store_duplicates.compute_missing_phashes(library, ds) == 3
     with library.session() as s:
-        assert len(L.missing_phash_ids(s, ds)) == 1
+        assert len(store_duplicates.missing_phash_ids(s, ds)) == 1
         assert all(s.get(Sample, i).phash for i in ids)
-
-
-# --------------------------------------------------------------------------- capture
-
-def test_captured_frame_is_stored_like_an_import(library):
-    ds = make_dataset(library)
-    with library.transaction() as s:
-        cat = L.add_class(s, ds, "cat").id
-    data = digits_pngs(1)[0]
-    sid, added = L.add_captured_image(library, ds, cat, data, "png")
-    assert added
-    again, added_again = L.add_captured_image(library, ds, cat, data, "png")
-    assert (again, added_again) == (sid, False)
-    with library.session() as s:
-        smp = s.get(Sample, sid)
-        assert (smp.class_id, smp.labelled_by, smp.width, smp.height) == (cat, "capture", 32, 32)
-        assert smp.phash and smp.source_path.startswith("capture:")
-    assert library.blobs.read(smp.blob) == data
-
-
-@pytest.mark.parametrize("data, message", [(b"", "empty"), (b"hello", "not a readable image")])
-def test_captured_frame_bad_bytes(library, data, message):
-    ds = make_dataset(library)
-    with pytest.raises(InvalidInputError, match=message):
-        L.add_captured_image(library, ds, None, data)
-    with library.session() as s:
-        assert s.scalar(select(Sample.id)) is None
 
 
 def test_light_queries_for_views(library):
     ds = make_dataset(library, n=3)
     ids = ids_of(library, ds)
     with library.transaction() as s:
-        a = L.add_class(s, ds, "a", colour="#000001").id
-        b = L.add_class(s, ds, "b", colour="#000002").id
-        L.reorder_classes(s, ds, [b, a])
-        L.set_labels(s, ds, ids[:1], a)
-        L.set_splits(s, ds, ids[1:2], "val")
+        a = store_classes.add_class(s, ds, "a", colour="#000001").id
+        b = store_classes.add_class(s, ds, "b", colour="#000002").id
+        store_classes.reorder_classes(s, ds, [b, a])
+        store_labelling.set_labels(s, ds, ids[:1], a)
+        store_labelling.set_splits(s, ds, ids[1:2], "val")
     with library.session() as s:
-        assert L.class_order(s, ds) == [(b, "b"), (a, "a")]
-        assert L.class_styles(s, ds) == {a: ("a", "#000001"), b: ("b", "#000002")}
-        assert L.label_states(s, ids) == {ids[0]: (a, None, "user"), ids[1]: (None, "val", ""),
+        assert store_classes.class_order(s, ds) == [(b, "b"), (a, "a")]
+        assert store_classes.class_styles(s, ds) == {a: ("a", "#000001"), b: ("b", "#000002")}
+        assert store_labelling.label_states(s, ids) == {ids[0]: (a, None, "user"), ids[1]: (None, "val", ""),
                                           ids[2]: (None, None, "")}
 
 
@@ -454,4 +431,4 @@ def test_lazy_phash_equals_the_importers_and_imagehash(library):
     import imagehash
 
     data = digits_pngs(1)[0]
-    assert L.phash_of(data) == str(imagehash.phash(Image.open(io.BytesIO(data))))
+    assert store_duplicates.phash_of(data) == str(imagehash.phash(Image.open(io.BytesIO(data))))

@@ -19,7 +19,8 @@ from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget, QVBoxLayout  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from studio.store import labels as store_labels  # noqa: E402
+from studio.store import classes as store_classes  # noqa: E402
+from studio.store import labelling as store_labelling  # noqa: E402
 from studio.store.library import Library  # noqa: E402
 from studio.store.models import Dataset, LabelClass, Prediction, Run, Sample  # noqa: E402
 
@@ -44,7 +45,7 @@ def add_dataset(lib: Library, name: str, n: int, classes=("zero", "one", "two"),
         s.add(ds)
         s.flush()
         for c in classes:
-            store_labels.add_class(s, ds.id, c)
+            store_classes.add_class(s, ds.id, c)
         rows = []
         for i, data in enumerate(digit_pngs(n, offset)):
             rows.append({"dataset_id": ds.id, "blob": lib.blobs.put(data), "format": "png", "width": 32,
@@ -65,7 +66,7 @@ def db_labels(lib: Library, dataset_id: int) -> list[str | None]:
 
 def class_id(lib, dataset_id, name) -> int:
     with lib.session() as s:
-        return store_labels.find_class(s, dataset_id, name).id
+        return store_classes.find_class(s, dataset_id, name).id
 
 
 class Harness(QWidget):
@@ -345,7 +346,7 @@ def test_class_panel_manage_classes_with_undo(qtbot, lib, harness, artifacts):
     panel.ask_text = lambda *a: "three"
     click(qtbot, panel.buttons["add"])
     with lib.session() as s:
-        assert [c.name for c in store_labels.list_classes(s, ds)] == ["zero", "one", "two", "three"]
+        assert [c.name for c in store_classes.list_classes(s, ds)] == ["zero", "one", "two", "three"]
     assert [b.text() for b in h.workspace.class_buttons.class_buttons][-1] == "4  three"
     # label 3 samples "one", then delete "one": the confirmation says how many
     h.grid.setFocus()
@@ -368,7 +369,7 @@ def test_class_panel_manage_classes_with_undo(qtbot, lib, harness, artifacts):
     click(qtbot, panel.buttons["colour"])
     click(qtbot, panel.buttons["up"])
     with lib.session() as s:
-        rows = store_labels.list_classes(s, ds)
+        rows = store_classes.list_classes(s, ds)
     assert [r.name for r in rows] == ["zero", "deux", "one", "three"] and rows[1].colour == "#123456"
     panel.select_class(class_id(lib, ds, "one"))
     panel.ask_item = lambda title, label, items: "zero"
@@ -378,7 +379,7 @@ def test_class_panel_manage_classes_with_undo(qtbot, lib, harness, artifacts):
     for _ in range(4):  # merge, reorder, recolour, rename
         qtbot.keyClick(h.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     with lib.session() as s:
-        assert [(r.name, r.count) for r in store_labels.list_classes(s, ds)] == [
+        assert [(r.name, r.count) for r in store_classes.list_classes(s, ds)] == [
             ("zero", 0), ("one", 3), ("two", 0), ("three", 0)]
     # bad input: a duplicate name is refused with a message and nothing is pushed
     depth = h.ctl.undo_stack.count()
@@ -395,7 +396,7 @@ def test_labelling_mode_unlabelled_first_keys_and_suggestions(qtbot, lib, harnes
     ds = add_dataset(lib, "digits", 8)
     with lib.transaction() as s:
         sample_ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds).order_by(Sample.id)))
-        store_labels.set_labels(s, ds, sample_ids[:2], class_id(lib, ds, "zero"))
+        store_labelling.set_labels(s, ds, sample_ids[:2], class_id(lib, ds, "zero"))
         run = Run(dataset_id=ds, name="digits-net", status="completed", classes=["zero", "one", "two"])
         s.add(run)
         s.flush()
@@ -487,10 +488,10 @@ def test_problems_view_counts_and_duplicates(qtbot, lib, harness, artifacts):
     ds = add_dataset(lib, "digits", 12)
     with lib.transaction() as s:
         ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds).order_by(Sample.id)))
-        store_labels.set_labels(s, ds, ids[:10], class_id(lib, ds, "zero"))
-        store_labels.set_labels(s, ds, ids[10:], class_id(lib, ds, "one"))
-        store_labels.set_splits(s, ds, ids[:8], "train")
-        store_labels.set_splits(s, ds, ids[8:10], "val")
+        store_labelling.set_labels(s, ds, ids[:10], class_id(lib, ds, "zero"))
+        store_labelling.set_labels(s, ds, ids[10:], class_id(lib, ds, "one"))
+        store_labelling.set_splits(s, ds, ids[:8], "train")
+        store_labelling.set_splits(s, ds, ids[8:10], "val")
     from PIL import Image
 
     data = digit_pngs(1)[0]  # the same picture as sample 0, saved as BMP: exact duplicate
@@ -525,7 +526,7 @@ def test_suggestions_view_accept_in_bulk_keeps_human_labels(qtbot, lib, harness,
     ds = add_dataset(lib, "digits", 6)
     with lib.transaction() as s:
         ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds).order_by(Sample.id)))
-        store_labels.set_labels(s, ds, ids[:1], class_id(lib, ds, "zero"))
+        store_labelling.set_labels(s, ds, ids[:1], class_id(lib, ds, "zero"))
         run = Run(dataset_id=ds, name="digits-net", status="completed")
         s.add(run)
         s.flush()
@@ -576,7 +577,7 @@ def test_main_window_labelling_on_the_datasets_page(qtbot, tmp_path, artifacts):
     qtbot.waitUntil(lambda: not page.model.loading and page.model.rowCount() > 0, timeout=WAIT_MS)
     ds = page.current_id
     with lib.session() as s:
-        classes = store_labels.list_classes(s, ds)
+        classes = store_classes.list_classes(s, ds)
         before = db_labels(lib, ds)
     assert [page.labelling.class_panel.tree.topLevelItem(i).text(1) for i in range(len(classes))] == [
         c.name for c in classes]
@@ -675,7 +676,7 @@ def test_undo_in_label_one_by_one_returns_to_the_undone_image(qtbot, main_window
     view = page.labelling.labelling_view
     first, second, third = view.ids[:3]
     with lib.session() as s:
-        classes = store_labels.list_classes(s, ds)
+        classes = store_classes.list_classes(s, ds)
         before = s.get(Sample, first).class_id
     target = next(c for c in classes if c.id != before)  # a label that really changes something
     position = [c.id for c in classes].index(target.id)

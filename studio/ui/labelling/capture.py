@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.gl_safety import load_before_opengl
-from studio.store import labels as store_labels
+from studio.store import adding as store_adding
+from studio.store import classes as store_classes
 from studio.store.library import Library
 from studio.ui.labelling.controller import LabellingController
 from studio.ui.style import colour_swatch
@@ -66,8 +67,9 @@ def encode_frame(image: QImage, fmt: str = "jpeg", quality: int = 92) -> bytes:
 
 
 def save_frame(lib: Library, dataset_id: int, class_id: int | None, image: QImage, state=None) -> tuple[int, bool]:
-    """A job (worker thread): store one frame; returns (sample_id, added)."""
-    return store_labels.add_captured_image(lib, dataset_id, class_id, encode_frame(image), "jpeg")
+    """A job (worker thread): store one frame like an imported file; returns (sample_id, added)."""
+    return store_adding.add_image(lib, dataset_id, encode_frame(image), class_id=class_id, labelled_by="capture",
+                                  source=f"capture:{time.strftime('%Y-%m-%dT%H:%M:%S')}")
 
 
 class CapturePanel(QWidget):
@@ -142,7 +144,7 @@ class CapturePanel(QWidget):
         self.class_combo.clear()
         if self.dataset_id is not None:
             with self.lib.session() as s:
-                for c in store_labels.list_classes(s, self.dataset_id):
+                for c in store_classes.list_classes(s, self.dataset_id):
                     self.class_combo.addItem(colour_swatch(c.colour), c.name, c.id)
         self.class_combo.addItem("(unlabelled)", None)
         i = self.class_combo.findData(keep) if keep is not None else -1

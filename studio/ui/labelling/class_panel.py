@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.store import labels as store_labels
+from studio.store import classes as store_classes
 from studio.ui.labelling.controller import LabellingController
 from studio.ui.labelling.selection import ids_from_mime
 from studio.ui.style import colour_swatch
@@ -93,7 +93,7 @@ class ClassPanel(QWidget):
         super().__init__(parent)
         self.ctl = controller
         self.dataset_id: int | None = None
-        self.classes: list[store_labels.ClassRow] = []
+        self.classes: list[store_classes.ClassRow] = []
         # dialogs as attributes, so tests (and scripts) can answer them
         self.ask_text = self._ask_text
         self.ask_colour = self._ask_colour
@@ -167,7 +167,7 @@ class ClassPanel(QWidget):
             from studio.store.datasets import unlabelled_count
 
             with self.ctl.lib.session() as s:
-                self.classes = store_labels.list_classes(s, self.dataset_id)
+                self.classes = store_classes.list_classes(s, self.dataset_id)
                 unlabelled = unlabelled_count(s, self.dataset_id)
             for pos, c in enumerate(self.classes):
                 item = QTreeWidgetItem([key_for(pos), c.name, str(c.count)])
@@ -204,7 +204,7 @@ class ClassPanel(QWidget):
                 return item
         return None
 
-    def _row(self, class_id: int) -> store_labels.ClassRow:
+    def _row(self, class_id: int) -> store_classes.ClassRow:
         return next(c for c in self.classes if c.id == class_id)
 
     def _update_buttons(self) -> None:
@@ -338,7 +338,7 @@ class ClassButtonBar(QWidget):
         classes = []
         if self.dataset_id is not None:
             with self.ctl.lib.session() as s:
-                classes = store_labels.list_classes(s, self.dataset_id)
+                classes = store_classes.list_classes(s, self.dataset_id)
         shown = (self.dataset_id, [(c.id, c.name, c.colour) for c in classes])
         if shown == self._shown:
             return  # a running import refreshes often: keep the same buttons (no flicker)

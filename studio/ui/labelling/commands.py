@@ -1,4 +1,4 @@
-"""Undoable labelling actions: thin QUndoCommands over the store functions in studio.store.labels.
+"""Undoable labelling actions: thin QUndoCommands over the store functions in studio.store.classes and .labelling.
 
 Each command remembers its dataset (the one undo stack serves the whole session, across dataset
 switches) and exactly what its store call returned, so undo puts the library back as it was.
@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QUndoCommand
 
-from studio.store import labels as store_labels
+from studio.store import classes as store_classes
+from studio.store import labelling as store_labelling
+from studio.store import suggestions as store_suggestions
 
 if TYPE_CHECKING:
     from studio.ui.labelling.controller import LabellingController
@@ -67,7 +69,7 @@ class SetLabelsCommand(StoreCommand):
         self.class_id = class_id
         self.run_id = run_id
         self.overwrite = overwrite
-        self.previous: store_labels.LabelSnapshot = store_labels.LabelSnapshot()
+        self.previous: store_labelling.LabelSnapshot = store_labelling.LabelSnapshot()
         n = _plural(len(self.sample_ids))
         if run_id is not None:
             self.setText(f"Accept suggestions for {n}")
@@ -79,14 +81,14 @@ class SetLabelsCommand(StoreCommand):
     def do(self) -> None:
         with self.ctl.lib.transaction() as s:
             if self.run_id is not None:
-                self.previous = store_labels.accept_suggestions(s, self.run_id, self.sample_ids, self.overwrite)
+                self.previous = store_suggestions.accept_suggestions(s, self.run_id, self.sample_ids, self.overwrite)
             else:
-                self.previous = store_labels.set_labels(s, self.dataset_id, self.sample_ids, self.class_id)
+                self.previous = store_labelling.set_labels(s, self.dataset_id, self.sample_ids, self.class_id)
         self.ctl.labels_changed.emit(self.dataset_id, list(self.previous))
 
     def revert(self) -> None:
         with self.ctl.lib.transaction() as s:
-            store_labels.restore_labels(s, self.previous)
+            store_labelling.restore_labels(s, self.previous)
         self.ctl.labels_changed.emit(self.dataset_id, list(self.previous))
 
 
@@ -99,12 +101,12 @@ class SetSplitsCommand(StoreCommand):
 
     def do(self) -> None:
         with self.ctl.lib.transaction() as s:
-            self.previous = store_labels.set_splits(s, self.dataset_id, self.sample_ids, self.split)
+            self.previous = store_labelling.set_splits(s, self.dataset_id, self.sample_ids, self.split)
         self.ctl.splits_changed.emit(self.dataset_id, list(self.previous))
 
     def revert(self) -> None:
         with self.ctl.lib.transaction() as s:
-            store_labels.restore_splits(s, self.previous)
+            store_labelling.restore_splits(s, self.previous)
         self.ctl.splits_changed.emit(self.dataset_id, list(self.previous))
 
 
@@ -112,19 +114,19 @@ class AddClassCommand(StoreCommand):
     def __init__(self, ctl, dataset_id: int, name: str, colour: str | None = None):
         super().__init__(ctl, dataset_id, f"Add class {name.strip()}")
         self.name, self.colour = name, colour
-        self.snapshot: store_labels.ClassSnapshot | None = None
+        self.snapshot: store_classes.ClassSnapshot | None = None
 
     def do(self) -> None:
         with self.ctl.lib.transaction() as s:
             if self.snapshot is None:
-                self.snapshot = store_labels.add_class(s, self.dataset_id, self.name, self.colour)
+                self.snapshot = store_classes.add_class(s, self.dataset_id, self.name, self.colour)
             else:  # redo brings back the same class (same id), so later commands still apply
-                store_labels.restore_class(s, self.snapshot)
+                store_classes.restore_class(s, self.snapshot)
         self.ctl.classes_changed.emit(self.dataset_id)
 
     def revert(self) -> None:
         with self.ctl.lib.transaction() as s:
-            store_labels.delete_class(s, self.snapshot.id)
+            store_classes.delete_class(s, self.snapshot.id)
         self.ctl.classes_changed.emit(self.dataset_id)
 
 
@@ -135,12 +137,12 @@ class RenameClassCommand(StoreCommand):
 
     def do(self) -> None:
         with self.ctl.lib.transaction() as s:
-            self.old_name = store_labels.rename_class(s, self.class_id, self.new_name)
+            self.old_name = store_classes.rename_class(s, self.class_id, self.new_name)
         self.ctl.classes_changed.emit(self.dataset_id)
 
     def revert(self) -> None:
         with self.ctl.lib.transaction() as s:
-            store_labels.rename_class(s, self.class_id, self.old_name)
+            store_classes.rename_class(s, self.class_id, self.old_name)
         self.ctl.classes_changed.emit(self.dataset_id)
 
 
@@ -151,12 +153,12 @@ class RecolourClassCommand(StoreCommand):
 
     def do(self) -> None:
         with self.ctl.lib.transaction() as s:
-            self.old_colour = store_labels.recolour_class(s, self.class_id, self.colour)
+            self.old_colour = store_classes.recolour_class(s, self.class_id, self.colour)
         self.ctl.classes_changed.emit(self.dataset_id)
 
     def revert(self) -> None:
         with self.ctl.lib.transaction() as s:
-            store_labels.recolour_class(s, self.class_id, self.old_colour)
+            store_classes.recolour_class(s, self.class_id, self.old_colour)
         self.ctl.classes_changed.emit(self.dataset_id)
 
 
@@ -167,12 +169,12 @@ class ReorderClassesCommand(StoreCommand):
 
     def do(self) -> None:
         with self.ctl.lib.transaction() as s:
-            self.old_order = store_labels.reorder_classes(s, self.dataset_id, self.order)
+            self.old_order = store_classes.reorder_classes(s, self.dataset_id, self.order)
         self.ctl.classes_changed.emit(self.dataset_id)
 
     def revert(self) -> None:
         with self.ctl.lib.transaction() as s:
-            store_labels.reorder_classes(s, self.dataset_id, self.old_order)
+            store_classes.reorder_classes(s, self.dataset_id, self.old_order)
         self.ctl.classes_changed.emit(self.dataset_id)
 
 
@@ -183,19 +185,19 @@ class RemoveClassCommand(StoreCommand):
     def __init__(self, ctl, dataset_id: int, class_id: int, target_id: int | None = None, text: str = ""):
         super().__init__(ctl, dataset_id, text or ("Merge classes" if target_id else "Delete class"))
         self.class_id, self.target_id = class_id, target_id
-        self.removal: store_labels.ClassRemoval | None = None
+        self.removal: store_classes.ClassRemoval | None = None
 
     def do(self) -> None:
         with self.ctl.lib.transaction() as s:
             if self.target_id is None:
-                self.removal = store_labels.delete_class(s, self.class_id)
+                self.removal = store_classes.delete_class(s, self.class_id)
             else:
-                self.removal = store_labels.merge_classes(s, self.class_id, self.target_id)
+                self.removal = store_classes.merge_classes(s, self.class_id, self.target_id)
         self._announce()
 
     def revert(self) -> None:
         with self.ctl.lib.transaction() as s:
-            store_labels.undo_removal(s, self.removal)
+            store_classes.undo_removal(s, self.removal)
         self._announce()
 
     def _announce(self) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy.exc import SQLAlchemyError
 
 from studio.core.errors import StudioError
-from studio.store import labels as store_labels
+from studio.store import classes as store_classes
 from studio.store.library import Library
 from studio.ui.labelling import commands as cmds
 
@@ -79,13 +79,13 @@ class LabellingController(QObject):
         name = None
         if class_id is not None:
             with self.lib.session() as s:
-                name = dict(store_labels.class_order(s, dataset_id)).get(class_id)
+                name = dict(store_classes.class_order(s, dataset_id)).get(class_id)
         return self._push(cmds.SetLabelsCommand(self, dataset_id, list(sample_ids), class_id, name))
 
     def label_by_position(self, dataset_id: int, sample_ids: Sequence[int], position: int) -> bool:
         """Number keys: 1 is the first class, ..., 9 the ninth, 0 the tenth."""
         with self.lib.session() as s:
-            classes = store_labels.class_order(s, dataset_id)
+            classes = store_classes.class_order(s, dataset_id)
         if not 0 <= position < len(classes):
             self.error.emit(f"there is no class number {position + 1 if position < 9 else 0}")
             return False
@@ -121,7 +121,7 @@ class LabellingController(QObject):
     def move_class(self, dataset_id: int, class_id: int, delta: int) -> bool:
         """Move a class up (-1) or down (+1) in the order (and so in the number keys)."""
         with self.lib.session() as s:
-            order = [cid for cid, _name in store_labels.class_order(s, dataset_id)]
+            order = [cid for cid, _name in store_classes.class_order(s, dataset_id)]
         i = order.index(class_id)
         j = max(0, min(len(order) - 1, i + delta))
         if i == j:

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.store import labels as store_labels
+from studio.store import labelling as store_labelling
+from studio.store import suggestions as store_suggestions
 from studio.store.samples import sample_rows
 from studio.ui.labelling.class_panel import ClassButtonBar
 from studio.ui.labelling.controller import LabellingController
@@ -42,7 +43,7 @@ class LabellingView(QWidget):
         self.ids: list[int] = []
         self.index = -1
         self.run_id: int | None = None
-        self.suggestions: dict[int, store_labels.Suggestion] = {}
+        self.suggestions: dict[int, store_suggestions.Suggestion] = {}
         self._images: OrderedDict[str, QImage] = OrderedDict()
         self._loading: set[str] = set()
         self._row = None
@@ -137,8 +138,8 @@ class LabellingView(QWidget):
         "Reviewing 12 selected images") and offers to review all the dataset's samples instead."""
         self.dataset_id = dataset_id
         with self.lib.session() as s:
-            ordered = store_labels.labelling_order(s, dataset_id, sample_ids)
-            runs = store_labels.prediction_runs(s, dataset_id)
+            ordered = store_labelling.labelling_order(s, dataset_id, sample_ids)
+            runs = store_suggestions.prediction_runs(s, dataset_id)
         if sample_ids is not None:  # a review list is shown exactly, in its own order
             present = set(ordered)
             ordered = [i for i in dict.fromkeys(int(i) for i in sample_ids) if i in present]
@@ -188,7 +189,7 @@ class LabellingView(QWidget):
         self.suggestions = {}
         if run_id is not None and self.dataset_id is not None:
             with self.lib.session() as s:
-                self.suggestions = {g.sample_id: g for g in store_labels.predictions_for(s, self.dataset_id, run_id)}
+                self.suggestions = {g.sample_id: g for g in store_suggestions.predictions_for(s, self.dataset_id, run_id)}
 
     # --- moving -------------------------------------------------------------------------------
     @property

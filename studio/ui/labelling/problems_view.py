@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.jobs import JobState
-from studio.store import labels as store_labels
+from studio.store import duplicates as store_duplicates
+from studio.store import problems as store_problems
 from studio.store.library import Library
 from studio.ui.labelling.controller import LabellingController
 from studio.ui.style import colour_swatch
@@ -35,10 +36,10 @@ SPLIT_COLUMNS = (("train", "Train"), ("val", "Val"), ("test", "Test"), (None, "N
 
 def find_duplicates_job(lib: Library, dataset_id: int, max_distance: int, state: JobState):
     """Hash what is missing, then group near and exact duplicates (exact ones listed once)."""
-    store_labels.compute_missing_phashes(lib, dataset_id, state)
+    store_duplicates.compute_missing_phashes(lib, dataset_id, state)
     with lib.session() as s:
-        exact = store_labels.find_exact_duplicates(s, dataset_id, lib.blobs, state)
-        near = store_labels.find_near_duplicates(s, dataset_id, max_distance, state)
+        exact = store_duplicates.find_exact_duplicates(s, dataset_id, lib.blobs, state)
+        near = store_duplicates.find_near_duplicates(s, dataset_id, max_distance, state)
     exact_sets = {frozenset(g.sample_ids) for g in exact}
     near = [g for g in near if frozenset(g.sample_ids) not in exact_sets]
     return exact + near
@@ -60,7 +61,7 @@ class ProblemsView(QWidget):
         self.lib = controller.lib
         self.dataset_id: int | None = None
         self.job: Job | None = None
-        self.groups: list[store_labels.DuplicateGroup] = []
+        self.groups: list[store_duplicates.DuplicateGroup] = []
         self._class_names: dict[int, str] = {}
 
         self.table = QTableWidget()
@@ -180,8 +181,8 @@ class ProblemsView(QWidget):
         if self.dataset_id is None:
             return
         with self.lib.session() as s:
-            table = store_labels.split_table(s, self.dataset_id)
-            problems = store_labels.small_classes(s, self.dataset_id, self.min_count.value())
+            table = store_problems.split_table(s, self.dataset_id)
+            problems = store_problems.small_classes(s, self.dataset_id, self.min_count.value())
         self._class_names = {r[0]: r[1] for r in table.rows if r[0] is not None}
         unsplit = table.total() > 0 and table.total(None) == table.total()
         self.split_notice.setVisible(unsplit)
@@ -256,7 +257,7 @@ class ProblemsView(QWidget):
         self.cancel_button.hide()
         self.progress.hide()
 
-    def show_groups(self, groups: list[store_labels.DuplicateGroup]) -> None:
+    def show_groups(self, groups: list[store_duplicates.DuplicateGroup]) -> None:
         self.groups = groups
         self.dup_tree.clear()
         conflicts = sum(g.conflicting_classes for g in groups)

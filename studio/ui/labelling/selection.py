@@ -73,7 +73,8 @@ def refresh_sample_rows(model, sample_ids: Iterable[int]) -> int:
     pages = getattr(model, "_pages", None)
     if not changed or pages is None or model.dataset_id is None:
         return 0
-    from studio.store.labels import class_styles, label_states
+    from studio.store.classes import class_styles
+    from studio.store.labelling import label_states
 
     page_size = model.PAGE_SIZE
     stale: list[tuple[int, int]] = []  # (page_no, row)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.store import labels as store_labels
+from studio.store import suggestions as store_suggestions
 from studio.ui.labelling.controller import LabellingController
 
 COLUMNS = ("Sample", "Current label", "Suggestion", "Confidence", "")
@@ -35,13 +35,13 @@ SHOW = (("Unlabelled samples", "unlabelled"), ("Labelled samples", "labelled"), 
 class SuggestionModel(QAbstractTableModel):
     def __init__(self, thumbnails=None, parent=None):
         super().__init__(parent)
-        self.rows: list[store_labels.Suggestion] = []
+        self.rows: list[store_suggestions.Suggestion] = []
         self.blobs: dict[int, str] = {}
         self.thumbs = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._on_thumb)
 
-    def set_rows(self, rows: list[store_labels.Suggestion], blobs: dict[int, str]) -> None:
+    def set_rows(self, rows: list[store_suggestions.Suggestion], blobs: dict[int, str]) -> None:
         self.beginResetModel()
         self.rows, self.blobs = rows, blobs
         self.endResetModel()
@@ -171,7 +171,7 @@ class SuggestionsView(QWidget):
         self.run_combo.clear()
         if self.dataset_id is not None:
             with self.lib.session() as s:
-                for r in store_labels.prediction_runs(s, self.dataset_id):
+                for r in store_suggestions.prediction_runs(s, self.dataset_id):
                     self.run_combo.addItem(f"{r.name} (#{r.run_id}, {r.status})", r.run_id)
         i = self.run_combo.findData(keep)
         self.run_combo.setCurrentIndex(i if i >= 0 else 0)
@@ -188,7 +188,7 @@ class SuggestionsView(QWidget):
             from studio.store.samples import sample_rows
 
             with self.lib.session() as s:
-                rows = store_labels.predictions_for(s, self.dataset_id, self.run_id,
+                rows = store_suggestions.predictions_for(s, self.dataset_id, self.run_id,
                                                     order=self.order_combo.currentData(),
                                                     only=self.show_combo.currentData())
                 floor = self.min_conf.value() / 100
