@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.core.errors import InvalidInputError, NotFoundError
-from studio.store.images import open_upright
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+from studio.store.images import IMAGE_SUFFIXES, open_upright
 
 
 def decode_image(source: bytes | str | Path, in_channels: int = 3) -> np.ndarray:

@@ -15,6 +15,7 @@ from pathlib import Path
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.export.cards import load_card_file
 from studio.train.card import ModelCard
+from studio.train.run_files import WEIGHTS_NAME, run_dir
 
 TORCHSCRIPT_HINT = "TorchScript can run code when loaded; use it only if you trust where it came from"
 
@@ -33,8 +34,8 @@ def read_card(path: Path) -> ModelCard:
 
 def load_run(lib, run_id: int, device: str = "cpu"):
     """(network in eval mode, ModelCard) of a finished run of this library."""
-    run_dir = Path(lib.runs_dir) / str(run_id)
-    if not (run_dir / "model.safetensors").is_file():
+    folder = run_dir(lib, run_id)
+    if not (folder / WEIGHTS_NAME).is_file():
         from studio.store.models import Run
 
         with lib.session() as s:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.export.registry import list_exports, list_imported
+from studio.train.run_files import WEIGHTS_NAME, run_dir
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def playable_models(lib) -> list[ModelChoice]:
             .join(Dataset, Dataset.id == Run.dataset_id, isouter=True).order_by(Run.id.desc())
         ).all()
     for run_id, model, status, summary, dataset in rows:
-        if not (Path(lib.runs_dir) / str(run_id) / "model.safetensors").is_file():
+        if not (run_dir(lib, run_id) / WEIGHTS_NAME).is_file():
             continue
         accuracy = ((summary or {}).get("best") or {}).get("val_accuracy")
         shown = f", val {accuracy:.0%}" if isinstance(accuracy, (int, float)) else ""

@@ -10,9 +10,7 @@ import torch
 
 from studio.core.errors import InvalidInputError, NotFoundError, StudioError
 from studio.core.paths import resources_dir
-from studio.store.images import open_upright
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+from studio.store.images import IMAGE_SUFFIXES, open_upright
 
 
 def bundled_images_dir() -> Path:

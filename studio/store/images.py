@@ -27,6 +27,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from studio.core.errors import InvalidInputError
 from studio.core.limits import MiB, limits
 
+# File names the studio offers and looks for as images (folders, file dialogs, bundled pictures).
+# What is decoded is decided by the file's content (Limits.image_formats), never by its name.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_FILE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_SUFFIXES)});;All files (*)"
+
 # EXIF orientations 5..8 turn the image by 90 degrees, so width and height swap.
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}

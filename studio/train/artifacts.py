@@ -10,18 +10,11 @@ from torch import nn
 
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.train.card import ModelCard
+from studio.train.run_files import CARD_NAME, WEIGHTS_NAME, run_dir
 from studio.train.zoo import build_model, load_state_dict_file
 
 if TYPE_CHECKING:
     from studio.store.library import Library
-
-WEIGHTS_NAME = "model.safetensors"
-CARD_NAME = "model.json"
-
-
-def run_dir(lib: Library, run_id: int) -> Path:
-    return lib.runs_dir / str(run_id)
-
 
 def load_model_files(
     weights_path: str | Path, card_path: str | Path, device: str | torch.device = "cpu"

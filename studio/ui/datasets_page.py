@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from studio.core.errors import StudioError
 from studio.store import datasets as store_datasets
 from studio.store import samples as store_samples
+from studio.store.images import IMAGE_FILE_FILTER
 from studio.store.library import Library
 from studio.ui.import_dialog import ImportProgressPanel, ImportSummary, ImportSummaryDialog, run_import
 from studio.ui.sample_grid import SampleGridModel, SampleGridView, ThumbnailCache
@@ -592,7 +593,7 @@ class DatasetsPage(QWidget):
     def import_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Import image files", "",
-            "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)",
+            IMAGE_FILE_FILTER,
         )
         if paths:
             self.import_paths(paths)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.core.gl_safety import load_before_opengl
 from studio.core.jobs import JobState
+from studio.store.images import IMAGE_FILE_FILTER
 from studio.ui.play_widgets import CameraView, ResultCard, qimage_to_array, qimage_to_png
 from studio.ui.workers import Job, start_job
 
@@ -39,7 +40,6 @@ TOP_K = 3
 MODEL_FILTER = "Models (*.onnx *.pt *.pth *.ts *.safetensors);;All files (*)"
 RUNTIME_NAMES = {"run": "PyTorch (in the studio)", "onnx": "onnxruntime", "torchscript": "TorchScript",
                  "safetensors": "PyTorch (safetensors)", "state-dict": "PyTorch (state dict)"}
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
 # --- jobs (plain functions, run on the page's worker thread) ----------------------------------
@@ -355,7 +355,7 @@ class PlayPage(QWidget):
         self.add_mime(QGuiApplication.clipboard().mimeData())
 
     def open_images(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Images to try", str(Path.home()), IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Images to try", str(Path.home()), IMAGE_FILE_FILTER)
         if files:
             self.add_paths(files)
 
