@@ -19,7 +19,7 @@ import torch
 
 from studio.core.errors import InvalidInputError
 from studio.core.jobs import JobState
-from studio.data import decode
+from studio.store import images as store_images
 from studio.data.preprocess import image_to_tensor, resize_uint8
 from studio.data.samples import SampleRef
 
@@ -73,7 +73,7 @@ def build_cache(
 def decode_resized(lib: Library, ref: SampleRef, image_size: int, channels: int) -> torch.Tensor:
     blob_path = lib.blobs.path(ref.blob)
     try:
-        pil = decode.open_upright(blob_path)
+        pil = store_images.open_upright(blob_path)
     except FileNotFoundError:
         raise InvalidInputError(f"sample {ref.id}: its image file {blob_path} is missing") from None
     except Exception as exc:  # a corrupt or unsupported image

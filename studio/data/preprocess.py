@@ -59,9 +59,3 @@ def preprocess_batch(batch: torch.Tensor, card: Any) -> torch.Tensor:
     x = batch.float().div_(255) if batch.dtype == torch.uint8 else batch.float()
     x = resize_float(x, int(_card_field(card, "image_size")))
     return normalise(x, _card_field(card, "mean"), _card_field(card, "std"))
-
-
-def pil_to_model_input(pil: Image.Image, card: Any) -> torch.Tensor:
-    """One decoded image -> a normalised 1xCxSxS float tensor, per the contract."""
-    tensor = image_to_tensor(pil, int(_card_field(card, "in_channels")))
-    return preprocess_batch(tensor.unsqueeze(0), card)

@@ -84,11 +84,6 @@ def take_hold(lib, purpose: str) -> int:
         return hold.id
 
 
-def release_hold(lib, hold_id: int) -> None:
-    with lib.transaction() as s:
-        s.execute(delete(BlobHold).where(BlobHold.id == hold_id))
-
-
 @contextmanager
 def hold_blobs(lib, purpose: str, *, uncommitted: list[str] | None = None) -> Iterator[int]:
     """Hold blob removal while writing blobs and their rows. On exit the hold is released and

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +62,6 @@ class Library:
         self.engine = engine
         self.blobs = BlobStore(self.home / "blobs")
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._lock = threading.Lock()
 
     @classmethod
     def open(cls, home: str | Path | None = None, *, demo: bool = False) -> "Library":

@@ -92,12 +92,6 @@ class Engine:
 
     add_event_handler = on
 
-    def remove_event_handler(self, handler: Handler, event: Events) -> None:
-        self._handlers[event] = [h for h in self._handlers[event] if h[1] is not handler]
-
-    def has_event_handler(self, handler: Handler, event: Events) -> bool:
-        return any(h[1] is handler for h in self._handlers[event])
-
     def fire(self, event: Events, *extra: Any) -> None:
         for flt, handler, args in list(self._handlers[event]):
             if flt is None or flt.matches(self.state):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from studio.core.errors import InvalidInputError
 from studio.core.jobs import JobState
-from studio.data import decode
+from studio.store import images as store_images
 from studio.data.augment import make_augment, parse_augment
 from studio.data.cache import build_cache, cache_path, load_images
 from studio.data.loader import BatchLoader
@@ -41,8 +41,8 @@ def test_cache_decodes_each_image_once_and_is_reused(digits_lib, monkeypatch):
         view = load_view(s, "digits")
     refs = view.split("train")[:50]
     calls = []
-    real = decode.open_upright
-    monkeypatch.setattr(decode, "open_upright", lambda src: calls.append(src) or real(src))
+    real = store_images.open_upright
+    monkeypatch.setattr(store_images, "open_upright", lambda src: calls.append(src) or real(src))
     progress = []
     images = load_images(digits_lib, refs, 16, 1, state=JobState(on_progress=lambda f, m: progress.append(f)))
     assert len(calls) == 50 and progress[-1] == 1.0
