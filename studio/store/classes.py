@@ -15,7 +15,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from studio.core.errors import InvalidInputError, NotFoundError
-from studio.store.datasets import PALETTE  # one palette for the whole app
+from studio.store.datasets import clean_name, unused_colour  # one palette, one name rule for the app
 from studio.store.labelling import LabelSnapshot, restore_labels, set_labels
 from studio.store.models import LabelClass, Sample
 from studio.store.rows import check_dataset, get_class
@@ -52,16 +52,6 @@ class ClassRemoval:
     target_id: int | None = None  # merge target; None for a delete
 
 
-
-def _clean_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInputError("a class name cannot be empty")
-    if len(name) > 200:
-        raise InvalidInputError("a class name can have at most 200 characters")
-    return name
-
-
 def _check_name_free(s: Session, dataset_id: int, name: str, except_id: int | None = None) -> None:
     clash = s.scalar(
         select(LabelClass.id).where(
@@ -82,15 +72,11 @@ def _check_colour(colour: str) -> str:
 
 def next_colour(s: Session, dataset_id: int) -> str:
     used = set(s.scalars(select(func.lower(LabelClass.colour)).where(LabelClass.dataset_id == dataset_id)))
-    for colour in PALETTE:
-        if colour not in used:
-            return colour
-    return PALETTE[len(used) % len(PALETTE)]
+    return unused_colour(used)
 
 
 def snapshot(cls: LabelClass) -> ClassSnapshot:
     return ClassSnapshot(cls.id, cls.dataset_id, cls.name, cls.colour, cls.position)
-
 
 
 def list_classes(s: Session, dataset_id: int) -> list[ClassRow]:
@@ -143,7 +129,7 @@ def find_class(s: Session, dataset_id: int, name_or_id: str | int) -> LabelClass
 
 def add_class(s: Session, dataset_id: int, name: str, colour: str | None = None) -> ClassSnapshot:
     check_dataset(s, dataset_id)
-    name = _clean_name(name)
+    name = clean_name(name, "class")
     _check_name_free(s, dataset_id, name)
     colour = _check_colour(colour) if colour else next_colour(s, dataset_id)
     top = s.scalar(select(func.max(LabelClass.position)).where(LabelClass.dataset_id == dataset_id))
@@ -157,7 +143,7 @@ def add_class(s: Session, dataset_id: int, name: str, colour: str | None = None)
 def rename_class(s: Session, class_id: int, new_name: str) -> str:
     """Rename; returns the old name."""
     cls = get_class(s, class_id)
-    new_name = _clean_name(new_name)
+    new_name = clean_name(new_name, "class")
     _check_name_free(s, cls.dataset_id, new_name, except_id=cls.id)
     old, cls.name = cls.name, new_name
     s.flush()

@@ -56,7 +56,8 @@ def name_problem(name: str, what: str = "dataset") -> str | None:
     return None
 
 
-def _clean_name(name: str, what: str = "dataset") -> str:
+def clean_name(name: str, what: str = "dataset") -> str:
+    """``name`` stripped; InvalidInputError when it cannot name a dataset or class."""
     name = (name or "").strip()
     problem = name_problem(name, what)
     if problem:
@@ -65,7 +66,7 @@ def _clean_name(name: str, what: str = "dataset") -> str:
 
 
 def create_dataset(s: Session, name: str, kind: str = "image") -> Dataset:
-    name = _clean_name(name)
+    name = clean_name(name)
     if kind not in DATASET_KINDS:
         raise InvalidInputError(f"unknown dataset kind {kind!r} (use one of: {', '.join(DATASET_KINDS)})")
     if s.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
@@ -127,7 +128,7 @@ def list_datasets(s: Session) -> list[DatasetSummary]:
 
 def rename_dataset(s: Session, dataset_id: int, new_name: str) -> Dataset:
     ds = get_dataset(s, int(dataset_id))
-    new_name = _clean_name(new_name)
+    new_name = clean_name(new_name)
     if new_name == ds.name:
         return ds
     clash = s.scalar(select(Dataset.id).where(Dataset.name == new_name))
@@ -155,7 +156,8 @@ def delete_dataset(lib, dataset_id: int) -> int:
 # --- classes -----------------------------------------------------------------------------------
 
 
-def _next_colour(used: set[str]) -> str:
+def unused_colour(used: set[str]) -> str:
+    """The first palette colour not in ``used`` (lower-case #rrggbb)."""
     for colour in PALETTE:
         if colour not in used:
             return colour
@@ -166,7 +168,7 @@ def _next_colour(used: set[str]) -> str:
 
 
 def get_or_create_class(s: Session, dataset_id: int, name: str) -> LabelClass:
-    name = _clean_name(name, "class")
+    name = clean_name(name, "class")
     found = s.scalar(
         select(LabelClass).where(LabelClass.dataset_id == dataset_id, LabelClass.name == name)
     )
@@ -177,7 +179,7 @@ def get_or_create_class(s: Session, dataset_id: int, name: str) -> LabelClass:
     ).all()
     used = {colour.lower() for colour, _ in rows}
     position = max((pos for _, pos in rows), default=-1) + 1
-    cls = LabelClass(dataset_id=dataset_id, name=name, colour=_next_colour(used), position=position)
+    cls = LabelClass(dataset_id=dataset_id, name=name, colour=unused_colour(used), position=position)
     s.add(cls)
     s.flush()
     return cls

@@ -112,7 +112,6 @@ def find_near_duplicates(
     return _sort_groups(groups)
 
 
-
 def phash_of(data: bytes) -> str:
     """The perceptual hash of an image file (imagehash.phash, bit for bit) on the upright image,
     so hashes computed lazily here and by add_image compare."""

@@ -26,10 +26,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from studio.store.models import BlobHold, BlobTrash, Sample, utcnow
+from studio.store.rows import IN_CHUNK
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 900  # digests per IN (...) clause: well below SQLite's variable limit
 GC_BATCH = 2000  # files removed per write transaction (the write lock is held meanwhile)
 OTHER_HOST_HOLD_TTL = timedelta(days=1)  # a hold from another machine (shared folder) expires
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -106,8 +106,8 @@ def queue_for_removal(s: Session, digests: Iterable[str]) -> None:
     """In the caller's transaction (the one deleting the rows): these blobs may have lost their
     last reference; the next collection decides."""
     rows = [{"digest": d, "queued_at": utcnow()} for d in set(digests)]
-    for i in range(0, len(rows), _CHUNK):
-        s.execute(insert(BlobTrash).prefix_with("OR IGNORE"), rows[i : i + _CHUNK])
+    for i in range(0, len(rows), IN_CHUNK):
+        s.execute(insert(BlobTrash).prefix_with("OR IGNORE"), rows[i : i + IN_CHUNK])
 
 
 def _lock_for_writing(s: Session) -> None:
@@ -133,8 +133,8 @@ def queued_count(lib) -> int:
 
 def referenced(s: Session, digests: list[str]) -> set[str]:
     used: set[str] = set()
-    for i in range(0, len(digests), _CHUNK):
-        chunk = digests[i : i + _CHUNK]
+    for i in range(0, len(digests), IN_CHUNK):
+        chunk = digests[i : i + IN_CHUNK]
         used.update(s.scalars(select(Sample.blob).where(Sample.blob.in_(chunk)).distinct()))
     return used
 
@@ -300,8 +300,8 @@ def clean_library(lib, *, drop_missing_rows: bool = False) -> Checkup:
                 pass
         if drop_missing_rows and before.rows_without_files:
             ids = [r["sample_id"] for r in before.rows_without_files]
-            for i in range(0, len(ids), _CHUNK):
-                gone = ids[i : i + _CHUNK]
+            for i in range(0, len(ids), IN_CHUNK):
+                gone = ids[i : i + IN_CHUNK]
                 still_missing = [sid for sid, blob in s.execute(select(Sample.id, Sample.blob)
                                  .where(Sample.id.in_(gone))) if not lib.blobs.path(blob).exists()]
                 s.execute(delete(Sample).where(Sample.id.in_(still_missing)))

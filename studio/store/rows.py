@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.store.models import Dataset, LabelClass, Sample
 
+IN_CHUNK = 900  # ids per plain IN (...) clause: well below SQLite's variable limit
 CHUNK = 20_000  # ids per statement; below SQLite's 32,766 bound-parameter limit
 SAMPLES = Sample.__table__
 

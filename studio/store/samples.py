@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.store.models import SPLITS, LabelClass, Sample
+from studio.store.rows import IN_CHUNK
 
-_CHUNK = 900  # ids per IN (...) clause: well below SQLite's variable limit
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def sample_rows(s: Session, ids: list[int]) -> list[SampleRow]:
     One query per call for page-sized lists; very long lists go in chunks of 900 ids."""
     found: dict[int, SampleRow] = {}
     unique = list(dict.fromkeys(ids))
-    for i in range(0, len(unique), _CHUNK):
-        chunk = unique[i : i + _CHUNK]
+    for i in range(0, len(unique), IN_CHUNK):
+        chunk = unique[i : i + IN_CHUNK]
         stmt = (
             select(*_ROW_COLUMNS)
             .outerjoin(LabelClass, LabelClass.id == Sample.class_id)

@@ -11,9 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from studio.core.errors import InvalidInputError
-from studio.store.models import SPLITS, Sample
+from studio.store.models import Sample
 
-_CHUNK = 900
 
 
 def _check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
@@ -83,20 +82,3 @@ def auto_split(
     if updates:
         s.execute(update(Sample), updates)  # bulk UPDATE by primary key, executemany
     return counts
-
-
-def set_split(s: Session, sample_ids: Sequence[int], split: str | None) -> int:
-    """Put the given samples into ``split`` (None or "none" = not assigned); returns rows changed."""
-    if split == "none":
-        split = None
-    if split is not None and split not in SPLITS:
-        raise InvalidInputError(f"unknown split {split!r} (use train, val, test or none)")
-    ids = list(sample_ids)
-    changed = 0
-    for i in range(0, len(ids), _CHUNK):  # one UPDATE for any selection a user makes by hand
-        result = s.execute(
-            update(Sample).where(Sample.id.in_(ids[i : i + _CHUNK])).values(split=split),
-            execution_options={"synchronize_session": False},
-        )
-        changed += result.rowcount
-    return changed

@@ -40,7 +40,6 @@ class PredictionRun:
     count: int
 
 
-
 def prediction_runs(s: Session, dataset_id: int) -> list[PredictionRun]:
     """Runs that stored predictions for samples of this dataset, newest first."""
     rows = s.execute(

@@ -64,8 +64,8 @@ def test_add_class_gets_distinct_colours_and_positions(library):
 
 
 @pytest.mark.parametrize("name, colour, message", [
-    ("", None, "cannot be empty"),
-    ("   ", None, "cannot be empty"),
+    ("", None, "must not be empty"),
+    ("   ", None, "must not be empty"),
     ("x" * 201, None, "at most 200"),
     ("CAT", None, "already exists"),
     ("ok", "red", "#rrggbb"),

@@ -1,4 +1,4 @@
-"""auto_split is stratified and deterministic; set_split changes exactly the given samples."""
+"""auto_split is stratified and deterministic; set_splits changes exactly the given samples."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from sqlalchemy import insert, select
 from studio.core.errors import InvalidInputError
 from studio.store.datasets import create_dataset, get_or_create_class, split_counts
 from studio.store.models import Sample
-from studio.store.splits import auto_split, set_split
+from studio.store.labelling import set_splits
+from studio.store.splits import auto_split
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_only_unassigned_keeps_existing_splits(library, ds):
     with library.session() as s:
         ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds).order_by(Sample.id)))
     with library.transaction() as s:
-        assert set_split(s, ids[:10], "test") == 10
+        assert len(set_splits(s, ds, ids[:10], "test")) == 10
     with library.transaction() as s:
         counts = auto_split(s, ds, (1.0, 0.0, 0.0), only_unassigned=True)
     assert counts == {"train": len(ids) - 10, "val": 0, "test": 0}
@@ -80,9 +81,9 @@ def test_set_split_and_clear(library, ds):
     with library.session() as s:
         ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds)))
     with library.transaction() as s:
-        set_split(s, ids[:5], "val")
-        set_split(s, ids[5:7], "val")
-        set_split(s, ids[:2], "none")
+        set_splits(s, ds, ids[:5], "val")
+        set_splits(s, ds, ids[5:7], "val")
+        set_splits(s, ds, ids[:2], "none")
     with library.session() as s:
         assert split_counts(s, ds)["val"] == 5
 
@@ -98,5 +99,5 @@ def test_bad_fractions_are_refused(library, ds, fractions, message):
 
 
 def test_unknown_split_name_is_refused(library, ds):
-    with library.transaction() as s, pytest.raises(InvalidInputError, match="unknown split 'dev'"):
-        set_split(s, [1], "dev")
+    with library.transaction() as s, pytest.raises(InvalidInputError, match="not 'dev'"):
+        set_splits(s, ds, [1], "dev")
