@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from studio import __version__
@@ -49,7 +50,12 @@ def open_gui(args: argparse.Namespace) -> int:
             raise StudioError(missing_message(missing))
     from studio.ui.app import run_app
 
-    return run_app(home=args.home)
+    code = run_app(home=args.home)
+    # The window is closed and the library saved. Leave now: interpreter finalization would wait
+    # for (or abort on) native threads still inside torch, Qt multimedia or a user's endless kernel.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

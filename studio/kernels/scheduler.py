@@ -7,12 +7,26 @@ callbacks that post to its thread (a queued signal)."""
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 Work = Callable[[], Any]
+EXIT_WAIT_S = 120.0  # at interpreter exit, how long a kernel still running may take to finish
+
+_runners: weakref.WeakSet[LatestOnlyRunner] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_running_kernels() -> None:
+    """A daemon thread still inside torch's C++ code when Python finalizes is unwound by force and
+    the process aborts ("terminate called without an active exception"). A page closes its runner
+    without blocking the GUI; at exit, let a kernel that is still running finish first."""
+    for runner in list(_runners):
+        runner._thread.join(EXIT_WAIT_S)
 
 
 class LatestOnlyRunner:
@@ -28,6 +42,7 @@ class LatestOnlyRunner:
         self._busy = False
         self._thread = threading.Thread(target=self._loop, name="kernel-runner", daemon=True)
         self._thread.start()
+        _runners.add(self)
 
     def submit(self, work: Work) -> int:
         """Queue ``work``; it replaces any request that has not started yet. Returns its id."""
