@@ -1,9 +1,7 @@
 """Import images into a dataset: folders of class folders, flat folders, zips, single files.
 
-Layout rules: the folder holding a file names its class; folders called train, val/valid/
-validation or test (at any depth) set the split instead and are never class names; files at the
-top are unlabelled. Hidden files, __MACOSX and .DS_Store are skipped silently; special files
-(FIFOs, devices) are skipped with a note, and links that lead out of the chosen folder are noted.
+Which files an import reads, and what their paths say (class folders, split folders, zips), is
+``studio.store.import_sources``; each file is validated and stored as ``studio.store.adding`` does.
 
 Speed: files are read, hashed, fully decoded (validated) and stored by a pool of worker
 processes (one per core) in chunks, while the main process walks, commits rows and reports
@@ -22,13 +20,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import stat
 import sys
 import threading
 import time
 import zipfile
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -39,29 +35,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from studio.core.errors import Cancelled, NotFoundError, StudioError
 from studio.core.jobs import JobState
-from studio.core.limits import MiB, Limits, limits, set_limits
+from studio.core.limits import Limits, limits, set_limits
 from studio.store.adding import LibraryWriteError, StoredImage, display_text, sample_values, store_image
-from studio.store.images import (
-    InvalidImage,
-    large_work,
-    read_image_file,
-    set_large_work_semaphore,
-    special_file_kind,
-)
+from studio.store.images import InvalidImage, large_work, read_image_file, set_large_work_semaphore
+from studio.store.import_sources import Candidate, candidates_for, os_reason
 from studio.store.models import LabelClass, Sample, utcnow
 
 BATCH_SIZE = 500
 TASK_FILES = 32  # files per worker task: one task per small PNG costs more than decoding it
 PROGRESS_INTERVAL_S = 0.1  # progress callbacks at most this often (the GUI posts each one)
-ZIP_RATIO_MIN_BYTES = 1 * MiB  # the ratio limit applies to entries bigger than this
 FORKLESS_POOL_FACTOR = 5  # without fork a pool costs ~0.5 s to start: use it for 5x more files
-
-SPLIT_FOLDERS = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test",
-}
-SKIP_NAMES = {"__macosx", ".ds_store", "thumbs.db", "desktop.ini", "__pycache__"}
 
 
 @dataclass
@@ -80,17 +63,6 @@ class ImportReport:
         d["warnings"] = [{"source": src, "reason": why} for src, why in self.warnings]
         return d
 
-
-@dataclass(frozen=True)
-class _Candidate:
-    """One file to import: where it came from, how to read it, and what its path says.
-    Plain data, so it can be sent to a worker process."""
-
-    source: str  # shown to the user and stored as source_path (valid UTF-8)
-    path: str  # the file, or the zip holding the entry (a str with surrogate escapes is fine)
-    class_name: str | None
-    split: str | None
-    entry: int = -1  # index in the zip's infolist; -1 = a plain file
 
 
 @dataclass(frozen=True)
@@ -117,7 +89,7 @@ def import_files(
     """Import what a drop or a file dialog gives: files and folders mixed (folders as import_path)."""
     state = state or JobState()
     report = ImportReport()
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     paths = [Path(os.path.abspath(p)) for p in paths]  # source_path must mean something later
     for path in paths:  # all or nothing: a typo in one path imports none of them
         if not os.path.lexists(path):
@@ -125,219 +97,13 @@ def import_files(
     state.set_progress(0.0, "finding files")
     try:
         for path in paths:
-            candidates += _candidates_for(path, report, state)
+            candidates += candidates_for(path, report, state)
     except Cancelled:
         report.cancelled = True
         return report
     _Importer(lib, dataset_id, state, report, batch_size).run(candidates)
     return report
 
-
-# --- finding files -----------------------------------------------------------------------------
-
-
-def _is_valid_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
-def _skipped(name: str) -> bool:
-    return name.startswith(".") or name.lower() in SKIP_NAMES
-
-
-def _layout(folders: list[str]) -> tuple[str | None, str | None]:
-    """(class, split) from the folders between the import root and the file."""
-    split = None
-    class_name = None
-    for folder in folders:
-        as_split = SPLIT_FOLDERS.get(folder.lower())
-        if as_split:
-            split = as_split
-        else:
-            class_name = display_text(folder).strip() or None
-    return class_name, split
-
-
-def _class_problem(class_name: str | None) -> str | None:
-    if class_name is None:
-        return None
-    from studio.store.datasets import name_problem
-
-    problem = name_problem(class_name, "class")
-    return f"{problem}; files under it are not imported" if problem else None
-
-
-def _candidates_for(path: Path, report: ImportReport, state: JobState) -> list[_Candidate]:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        report.rejected.append((display_text(str(path)), _os_reason(exc, "file")))
-        return []
-    if stat.S_ISDIR(st.st_mode):
-        return list(_walk_folder(path, report, state))
-    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever, /dev/zero never ends
-        report.rejected.append((display_text(str(path)), f"not a regular file ({special_file_kind(st.st_mode)}); not read"))
-        return []
-    if zipfile.is_zipfile(path):
-        return _zip_candidates(path, report)
-    return [_file_candidate(path, class_name=None, split=None, report=report)]
-
-
-def _file_candidate(path: Path, class_name: str | None, split: str | None, report: ImportReport) -> _Candidate:
-    text = str(path)
-    source = display_text(text)
-    if not _is_valid_utf8(text):
-        report.warnings.append((source, "file name is not valid UTF-8; stored with U+FFFD in its place"))
-    return _Candidate(source=source, path=text, class_name=class_name, split=split)
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _walk_folder(root: Path, report: ImportReport, state: JobState) -> Iterator[_Candidate]:
-    """Depth-first, sorted (stable order = stable ids); unreadable folders are reported, not fatal."""
-    stack: list[tuple[Path, list[str]]] = [(root, [])]
-    seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: links cannot loop us
-    real_root = os.path.realpath(root)
-    while stack:
-        state.check_cancelled()  # a huge tree takes a while to list
-        folder, parts = stack.pop()
-        try:
-            st = os.stat(folder)
-            if (st.st_dev, st.st_ino) in seen:
-                report.warnings.append((display_text(str(folder)), "folder link seen before; skipped"))
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            report.rejected.append((display_text(str(folder)) + os.sep, _os_reason(exc, "folder")))
-            continue
-        subfolders = []
-        for entry in entries:
-            if _skipped(entry.name):
-                continue
-            shown = display_text(entry.path)
-            try:
-                is_dir = entry.is_dir()
-                is_file = entry.is_file()
-                mode = entry.stat().st_mode if not (is_dir or is_file) else 0
-            except FileNotFoundError:
-                report.warnings.append((shown, "broken link; skipped"))
-                continue
-            except OSError as exc:
-                report.rejected.append((shown, _os_reason(exc, "file")))
-                continue
-            if not (is_dir or is_file):
-                report.warnings.append((shown, f"{special_file_kind(mode)}, not a file; skipped"))
-                continue
-            if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if not _inside(target, real_root):
-                    what = "folder" if is_dir else "file"
-                    report.warnings.append((shown, f"link to a {what} outside the chosen folder "
-                                                   f"({display_text(target)}); followed"))
-            if is_dir:
-                subfolders.append((Path(entry.path), parts + [entry.name]))
-            else:
-                class_name, split = _layout(parts)
-                problem = _class_problem(class_name)
-                if problem:
-                    report.rejected.append((shown, problem))
-                    continue
-                yield _file_candidate(Path(entry.path), class_name, split, report)
-        stack.extend(reversed(subfolders))
-
-
-def _os_reason(exc: OSError, what: str) -> str:
-    if isinstance(exc, PermissionError):
-        return f"permission denied: cannot read this {what}"
-    return f"cannot read this {what} ({exc.strerror or exc})"
-
-
-def _zip_candidates(path: Path, report: ImportReport) -> list[_Candidate]:
-    """The entries to import, after the archive passed the bomb checks (each failure is one
-    clear reason: the archive, or the entry, is rejected; nothing is decompressed here)."""
-    shown = display_text(str(path))
-    lim = limits()
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if len(infos) > lim.max_zip_entries:
-                report.rejected.append((shown, f"zip has {len(infos):,} entries, limit {lim.max_zip_entries:,} "
-                                               "(setting STUDIO_MAX_ZIP_ENTRIES)"))
-                return []
-            overlap = _overlapping_entries(zf.fp, infos)
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        report.rejected.append((shown, f"damaged zip file ({exc})"))
-        return []
-    if overlap:
-        report.rejected.append((shown, f"zip entries overlap ({overlap}): a zip bomb? nothing imported"))
-        return []
-    files = []
-    for index, info in enumerate(infos):
-        name = info.filename.replace("\\", "/")
-        parts = [p for p in name.split("/") if p]
-        source = f"{shown}!/{display_text(info.filename)}"
-        if ".." in parts:
-            report.rejected.append((source, "entry path contains '..'; not imported"))
-            continue
-        if info.is_dir() or not parts or any(_skipped(p) for p in parts):
-            continue
-        files.append((index, info, parts, source))
-    total = sum(info.file_size for _, info, _, _ in files)
-    if total > lim.max_zip_total_bytes:
-        report.rejected.append((shown, f"zip would decompress to {total / MiB:,.0f} MB, limit "
-                                       f"{lim.max_zip_total_bytes / MiB:,.0f} MB (setting STUDIO_MAX_ZIP_TOTAL_BYTES)"))
-        return []
-    # A zip that wraps everything in one top folder: that folder is the archive's name, not a class.
-    tops = {parts[0] for _, _, parts, _ in files}
-    strip = 1 if len(tops) == 1 and all(len(parts) > 1 for _, _, parts, _ in files) else 0
-    out = []
-    for index, info, parts, source in sorted(files, key=lambda f: f[1].filename):
-        class_name, split = _layout(parts[strip:-1])
-        problem = _entry_problem(info, lim) or _class_problem(class_name)
-        if problem:
-            report.rejected.append((source, problem))
-            continue
-        out.append(_Candidate(source, str(path), class_name, split, entry=index))
-    return out
-
-
-def _entry_problem(info: zipfile.ZipInfo, lim: Limits) -> str | None:
-    if info.flag_bits & 0x1:
-        return "encrypted zip entry"
-    if info.file_size > lim.max_file_bytes:
-        return f"file too large ({info.file_size / MiB:,.0f} MB, limit {lim.max_file_bytes / MiB:,.0f} MB)"
-    ratio = info.file_size / max(info.compress_size, 1)
-    if info.file_size > ZIP_RATIO_MIN_BYTES and ratio > lim.max_zip_ratio:
-        return (f"compressed {ratio:,.0f}:1, limit {lim.max_zip_ratio}:1 for entries over 1 MB "
-                "(a zip bomb? setting STUDIO_MAX_ZIP_RATIO)")
-    return None
-
-
-def _overlapping_entries(fp, infos: list[zipfile.ZipInfo]) -> str | None:
-    """Names of two entries whose compressed data share bytes (the overlapping-file zip bomb:
-    many entries pointing at one compressed stream), None when every entry has its own bytes."""
-    spans = []
-    for info in infos:
-        fp.seek(info.header_offset)
-        header = fp.read(30)
-        if len(header) < 30 or header[:4] != b"PK\x03\x04":
-            raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
-        name_len = int.from_bytes(header[26:28], "little")
-        extra_len = int.from_bytes(header[28:30], "little")
-        start = info.header_offset + 30 + name_len + extra_len
-        spans.append((info.header_offset, start + info.compress_size, info.filename))
-    spans.sort()
-    for (_, end, name), (next_start, _, next_name) in zip(spans, spans[1:]):
-        if next_start < end:
-            return f"{name!r} and {next_name!r}"
-    return None
 
 
 # --- the work done per file (in a worker process or thread) -----------------------------------
@@ -352,7 +118,7 @@ class _Worker:
         self._local = threading.local()
         self._shards: set[str] = set()
 
-    def process_chunk(self, chunk: list[_Candidate]) -> list[StoredImage | _Failure | None]:
+    def process_chunk(self, chunk: list[Candidate]) -> list[StoredImage | _Failure | None]:
         out: list[StoredImage | _Failure | None] = []
         for cand in chunk:
             try:
@@ -363,7 +129,7 @@ class _Worker:
                 out.append(_Failure(_reason(exc)))
         return out
 
-    def process(self, cand: _Candidate) -> StoredImage | None:
+    def process(self, cand: Candidate) -> StoredImage | None:
         """Read, hash, skip what the dataset has (None), fully decode, store the blob.
         Two equal files in one import both get here; the main process keeps the first."""
         if cand.entry >= 0:
@@ -372,7 +138,7 @@ class _Worker:
             data = read_image_file(cand.path)
         return store_image(self.blob_root, data, skip=self.existing, made_shards=self._shards)
 
-    def _read_entry(self, cand: _Candidate) -> bytes:
+    def _read_entry(self, cand: Candidate) -> bytes:
         zips = self._local.__dict__.setdefault("zips", {})
         zf = zips.get(cand.path)
         if zf is None:
@@ -420,7 +186,7 @@ def _exit_with_parent(parent_pid: int) -> None:
             pass
 
 
-def _pool_process_chunk(chunk: list[_Candidate]) -> list:
+def _pool_process_chunk(chunk: list[Candidate]) -> list:
     assert _POOL_WORKER is not None
     return _POOL_WORKER.process_chunk(chunk)
 
@@ -469,7 +235,7 @@ class _Importer:
         self._written: set[str] = set()  # blob files this import created
         self._committed: set[str] = set()  # digests whose rows are in
 
-    def run(self, candidates: list[_Candidate]) -> None:
+    def run(self, candidates: list[Candidate]) -> None:
         from studio.store.gc import hold_blobs
 
         total = len(candidates)
@@ -506,15 +272,15 @@ class _Importer:
         )
         return pool, _pool_process_chunk, None
 
-    def _run_pool(self, candidates: list[_Candidate]) -> None:
+    def _run_pool(self, candidates: list[Candidate]) -> None:
         """Keep the pool busy with a window of chunks in flight; consume results in file order and
         commit every ``batch_size`` of them, so the next files decode while a batch is written."""
         total = len(candidates)
         pool, task, local_worker = self._executor(total)
         window = max(2 * self.batch_size, 4 * 8 * TASK_FILES)
-        pending: deque[tuple[list[_Candidate], Future]] = deque()
+        pending: deque[tuple[list[Candidate], Future]] = deque()
         in_flight = 0
-        rows: list[tuple[_Candidate, StoredImage]] = []
+        rows: list[tuple[Candidate, StoredImage]] = []
         done = 0
         next_start = 0
         current: list = []
@@ -586,7 +352,7 @@ class _Importer:
             self._last_progress = now
             self.state.set_progress(done / total if total else 1.0, f"{done}/{total} files")
 
-    def _collect(self, cand: _Candidate, outcome, rows: list, quiet: bool = False) -> str | None:
+    def _collect(self, cand: Candidate, outcome, rows: list, quiet: bool = False) -> str | None:
         """Main thread: turn one file's outcome into a row, a duplicate or a rejection; returns
         the reason when the library cannot be written (the import stops)."""
         if isinstance(outcome, _Failure):
@@ -606,7 +372,7 @@ class _Importer:
         rows.append((cand, decoded))
         return None
 
-    def _insert(self, rows: list[tuple[_Candidate, StoredImage]]) -> None:
+    def _insert(self, rows: list[tuple[Candidate, StoredImage]]) -> None:
         """One transaction per batch: new classes, then every sample row in one executemany.
 
         If another import (another window, the CLI) committed some of the same files or classes
@@ -632,7 +398,7 @@ class _Importer:
                     f"import stopped: cannot write to the library database ({_db_reason(exc)}); "
                     f"{self.report.added} files were imported before") from None
 
-    def _insert_once(self, rows: list[tuple[_Candidate, StoredImage]]) -> None:
+    def _insert_once(self, rows: list[tuple[Candidate, StoredImage]]) -> None:
         now = utcnow()
         new_classes: dict[str, int] = {}
         with self.lib.transaction() as s:
@@ -682,7 +448,7 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, StudioError):
         return exc.message
     if isinstance(exc, OSError):
-        return _os_reason(exc, "file")
+        return os_reason(exc, "file")
     if isinstance(exc, MemoryError):
         return "not enough memory to decode this file"
     return f"cannot import ({type(exc).__name__}: {exc})"
