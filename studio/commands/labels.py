@@ -361,7 +361,7 @@ def cmd_problems(args) -> int:
 
 def cmd_suggestions(args) -> int:
     from studio.core.errors import NotFoundError
-    from studio.store.suggestions import accept_suggestions, prediction_runs, predictions_for
+    from studio.store.suggestions import accept_suggestions, prediction_runs, suggestions_for
 
     lib = open_library(args)
     with lib.session() as s:
@@ -374,7 +374,7 @@ def cmd_suggestions(args) -> int:
             run_id = runs[0].run_id
         else:
             run_id = args.run
-        rows = [g for g in predictions_for(s, ds.id, run_id, order=args.order, only=args.only)
+        rows = [g for g in suggestions_for(s, ds.id, run_id, order=args.order, only=args.only)
                 if g.confidence >= args.min_confidence]
     if args.limit > 0:
         rows = rows[: args.limit]

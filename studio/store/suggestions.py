@@ -56,7 +56,7 @@ def prediction_runs(s: Session, dataset_id: int) -> list[PredictionRun]:
 ORDERS = ("confidence", "uncertainty", "disagreement")
 
 
-def predictions_for(
+def suggestions_for(
     s: Session, dataset_id: int, run_id: int, order: str = "confidence", only: str = "all",
 ) -> list[Suggestion]:
     """The run's suggestions for this dataset's samples.

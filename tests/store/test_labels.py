@@ -275,20 +275,20 @@ def test_predictions_orders(predicted):
     lib, ds, ids, cat, dog, run = predicted
     with lib.session() as s:
         assert [r.run_id for r in store_suggestions.prediction_runs(s, ds)] == [run]
-        by_conf = store_suggestions.predictions_for(s, ds, run, order="confidence")
+        by_conf = store_suggestions.suggestions_for(s, ds, run, order="confidence")
         assert [g.sample_id for g in by_conf] == [ids[3], ids[1], ids[0], ids[5], ids[2], ids[4]]
-        assert [g.sample_id for g in store_suggestions.predictions_for(s, ds, run, order="uncertainty")][:2] == [ids[4], ids[2]]
-        dis = store_suggestions.predictions_for(s, ds, run, order="disagreement")
+        assert [g.sample_id for g in store_suggestions.suggestions_for(s, ds, run, order="uncertainty")][:2] == [ids[4], ids[2]]
+        dis = store_suggestions.suggestions_for(s, ds, run, order="disagreement")
         assert dis[0].sample_id == ids[1] and dis[0].disagrees  # labelled cat, model says dog at 0.95
         assert sum(g.disagrees for g in dis) == 1
-        unl = store_suggestions.predictions_for(s, ds, run, only="unlabelled")
+        unl = store_suggestions.suggestions_for(s, ds, run, only="unlabelled")
         assert {g.sample_id for g in unl} == set(ids[3:])
         bird = next(g for g in unl if g.sample_id == ids[5])
         assert bird.class_id is None  # the model's class does not exist in the dataset
         with pytest.raises(InvalidInputError, match="order must be"):
-            store_suggestions.predictions_for(s, ds, run, order="random")
+            store_suggestions.suggestions_for(s, ds, run, order="random")
         with pytest.raises(NotFoundError):
-            store_suggestions.predictions_for(s, ds, 777)
+            store_suggestions.suggestions_for(s, ds, 777)
 
 
 def test_accept_suggestions_never_overwrites_human_labels_silently(predicted):

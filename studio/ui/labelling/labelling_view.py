@@ -189,7 +189,7 @@ class LabellingView(QWidget):
         self.suggestions = {}
         if run_id is not None and self.dataset_id is not None:
             with self.lib.session() as s:
-                self.suggestions = {g.sample_id: g for g in store_suggestions.predictions_for(s, self.dataset_id, run_id)}
+                self.suggestions = {g.sample_id: g for g in store_suggestions.suggestions_for(s, self.dataset_id, run_id)}
 
     # --- moving -------------------------------------------------------------------------------
     @property

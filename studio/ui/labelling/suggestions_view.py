@@ -188,7 +188,7 @@ class SuggestionsView(QWidget):
             from studio.store.samples import sample_rows
 
             with self.lib.session() as s:
-                rows = store_suggestions.predictions_for(s, self.dataset_id, self.run_id,
+                rows = store_suggestions.suggestions_for(s, self.dataset_id, self.run_id,
                                                     order=self.order_combo.currentData(),
                                                     only=self.show_combo.currentData())
                 floor = self.min_conf.value() / 100
