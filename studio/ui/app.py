@@ -27,6 +27,9 @@ STARTUP_PROBE_ENV = "STUDIO_STARTUP_PROBE"  # bench/bench_startup.py: file for t
 
 def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication with the studio's name, organisation (for QSettings) and icon."""
+    if not QApplication.instance() and "utf" not in (os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE")
+                                                    or os.environ.get("LANG") or "").lower():
+        os.environ["LC_CTYPE"] = "C.UTF-8"  # what Qt would switch to anyway, without its warning
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
