@@ -476,6 +476,7 @@ class PlayPage(QWidget):
         self.camera_button.setText("Start camera")
 
     def _on_frame(self, frame) -> None:
+        load_before_opengl()  # toImage() converts through Qt's RHI (OpenGL): see studio.core.gl_safety
         image = frame.toImage()
         if image.isNull():
             return
