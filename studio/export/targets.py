@@ -27,6 +27,14 @@ def output_path(raw: str | os.PathLike, *, follow_symlinks: bool) -> Path:
     return path
 
 
+class TargetExists(InvalidInputError):
+    """An existing file that is not ours would be replaced: the GUI asks, the CLI wants --force."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} already exists", hint=FORCE_HINT)
+        self.path = path
+
+
 def check_target(path: Path, *, force: bool, follow_symlinks: bool, owned: Callable[[Path], bool] | None = None) -> Path:
     """``path`` if it may be written: absent, ours (``owned``), or ``force``. A symlink is refused
     (or followed when asked, and the file it points to is checked instead)."""
@@ -37,7 +45,7 @@ def check_target(path: Path, *, force: bool, follow_symlinks: bool, owned: Calla
     if path.is_dir():
         raise InvalidInputError(f"{path} is a folder; it cannot be replaced by a file")
     if path.exists() and not force and not (owned and owned(path)):
-        raise InvalidInputError(f"{path} already exists", hint=FORCE_HINT)
+        raise TargetExists(path)
     return path
 
 

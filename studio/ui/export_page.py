@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -41,10 +42,10 @@ FORMATS = (
 OK_COLOUR, FLAG_COLOUR = "#1b7f4b", "#b3261e"
 
 
-def export_job(lib, run_id: int, fmt: str, path: str, state):
+def export_job(lib, run_id: int, fmt: str, path: str, force: bool, state):
     from studio.export.service import export_run
 
-    return export_run(lib, run_id, fmt, path, state)
+    return export_run(lib, run_id, fmt, path, state, force=force)
 
 
 def list_exports_job(lib, run_id: int, state):
@@ -227,19 +228,40 @@ class ExportPage(QWidget):
 
     # --- export -----------------------------------------------------------------------------
     def start_export(self) -> None:
+        from studio.core.errors import StudioError
+        from studio.export.service import export_targets
+        from studio.export.targets import TargetExists
+
         run_id, fmt, path = self.run_combo.currentData(), self.format_combo.currentData(), self.path_edit.text().strip()
         if run_id is None or not path:
+            return
+        force = False
+        try:  # the same checks the export makes, before anything runs: a few stat calls
+            export_targets(self.lib, run_id, fmt, path)
+        except TargetExists as exc:
+            if not self.confirm_replace(exc.path):
+                return
+            force = True
+        except StudioError as exc:
+            self._failed(str(exc))
             return
         self.export_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
         self.progress_label.setStyleSheet("color: #5b6670;")
-        self.job = start_job(export_job, self.lib, run_id, fmt, path)
+        self.job = start_job(export_job, self.lib, run_id, fmt, path, force)
         self.job.progress.connect(self._progress)
         self.job.finished.connect(self._finished)
         self.job.failed.connect(self._failed)
         self.job.cancelled.connect(lambda: self.progress_label.setText("Export cancelled."))
         self.job.done.connect(self._job_done)
+
+    def confirm_replace(self, existing: Path) -> bool:
+        """A file the studio did not write would be replaced: the user decides."""
+        answer = QMessageBox.question(self, "Replace file?", f"{existing} already exists and was not written by "
+                                      "this export. Replace it?", QMessageBox.StandardButton.Yes
+                                      | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(fraction * 1000))

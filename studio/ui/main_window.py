@@ -155,6 +155,9 @@ class MainWindow(QMainWindow):
                 self.unsetCursor()
             if key in self._builders:
                 raise RuntimeError(f"building page {key!r} did not add it")
+            restore = getattr(self._pages[key], "restore_state", None)
+            if callable(restore):  # e.g. where the user left the Kernels page's panel dividers
+                restore(self.settings)
         return self._pages[key]
 
     def is_page_built(self, key: str) -> bool:
@@ -303,6 +306,10 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
+        for widget in self._built_pages():
+            save_state = getattr(widget, "save_state", None)
+            if callable(save_state):
+                save_state(self.settings)
         if self.datasets.current_id is not None:
             self.settings.setValue("datasets/last_id", int(self.datasets.current_id))
         self.settings.sync()

@@ -212,3 +212,26 @@ def test_clicking_an_earlier_export_shows_its_report(qtbot, digits_run, digits_e
         assert page.fields["n"].text().startswith(str(report.parity["n"]))
         assert page.fields["example"].text() == f"python {report.example_path} image.png"
         assert fmt in page.progress_label.text()
+
+
+def test_export_asks_before_replacing_a_file_it_did_not_write(qtbot, digits_run, digits_lib, tmp_path, monkeypatch):
+    from studio.ui.export_page import ExportPage
+
+    page = ExportPage(digits_lib)
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    page.show()
+    page.select_run(digits_run[1])
+    page.set_format("onnx")
+    target = tmp_path / "notes.onnx"
+    target.write_text("the user's own file")
+    page.path_edit.setText(str(target))
+    asked = []
+    monkeypatch.setattr(page, "confirm_replace", lambda path: asked.append(path) or False)
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    assert asked == [target] and page.job is None
+    assert target.read_text() == "the user's own file"  # "Cancel": nothing written
+    monkeypatch.setattr(page, "confirm_replace", lambda path: asked.append(path) or True)
+    with qtbot.waitSignal(page.export_finished, timeout=WAIT_MS) as finished:
+        qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].ok and target.read_bytes()[:4] != b"the "

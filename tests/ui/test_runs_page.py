@@ -113,8 +113,10 @@ def test_resume_stopped_run_continues_live_to_completion(qtbot, runs_page):
     qtbot.waitUntil(lambda: train.live.model.run_id == runs["stopped"], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not train.is_training(), timeout=WAIT_MS)
     assert train.live.model.status == "completed", train.live.model.message
-    first_step = train.live.loss_plot.data("step_loss")[0][0]
-    assert first_step > 10  # it continued after the step it was stopped at, not from scratch
+    steps = list(train.live.loss_plot.data("step_loss")[0])
+    # the steps recorded before Stop (5, 10), then the resumed worker's, never starting over at 5
+    assert steps[:2] == [5, 10] and steps[2] > 10
+    assert all(b > a for a, b in zip(steps, steps[1:]))
     with lib.session() as s:
         run = s.get(Run, runs["stopped"])
         assert run.status == "completed" and run.epoch == 3
