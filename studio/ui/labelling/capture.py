@@ -132,7 +132,10 @@ class CapturePanel(QWidget):
         bottom.addWidget(self.status, 2)
         layout.addLayout(bottom)
         controller.classes_changed.connect(lambda ds: ds == self.dataset_id and self._fill_classes())
-        self.refresh_cameras()
+        # Listing cameras loads Qt's multimedia backend (FFmpeg, device probing): done when the
+        # panel is first shown, not while the app starts, and no camera turns on before then.
+        self._cameras_listed = False
+        self.show_message("Looking for cameras…")
 
     # --- setup --------------------------------------------------------------------------------
     def set_dataset(self, dataset_id: int | None) -> None:
@@ -155,6 +158,7 @@ class CapturePanel(QWidget):
         return list(self.mm.QMediaDevices.videoInputs()) if self.mm else []
 
     def refresh_cameras(self) -> None:
+        self._cameras_listed = True
         self.camera_combo.blockSignals(True)
         self.camera_combo.clear()
         for dev in self.cameras():
@@ -257,5 +261,7 @@ class CapturePanel(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
-        if self._camera is None and self.has_camera():
+        if not self._cameras_listed:
+            self.refresh_cameras()  # starts the first camera, if any
+        elif self._camera is None and self.has_camera():
             self._start_camera()
