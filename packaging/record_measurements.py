@@ -42,6 +42,7 @@ def first_paint(home: Path) -> float:
     """Seconds from starting the installed app to its window's first paint."""
     stamp = Path(tempfile.mkdtemp()) / "paint"
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "DISPLAY": os.environ["DISPLAY"],
+           **({"XAUTHORITY": os.environ["XAUTHORITY"]} if os.environ.get("XAUTHORITY") else {}),
            "STUDIO_STARTUP_PROBE": str(stamp)}
     start = time.time()
     subprocess.run([APP], env=env, timeout=600, capture_output=True)

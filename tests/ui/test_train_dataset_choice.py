@@ -7,11 +7,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QListWidget  # noqa: E402
 
 from studio.store.library import Library  # noqa: E402
-from train_gui_helpers import make_digits_home  # noqa: E402
+from train_gui_helpers import main_window_at_1280x800, make_digits_home  # noqa: E402
 
 pytestmark = pytest.mark.gui
 WAIT_MS = 60_000
@@ -29,18 +28,11 @@ def _click_dataset(qtbot, window, name: str) -> None:
 
 
 def test_train_page_follows_the_open_dataset(qtbot, tmp_path):
-    from studio.ui.main_window import MainWindow
-
     from studio.store.demo import add_demo_dataset
 
     lib = Library.open(make_digits_home(tmp_path / "library"))
     add_demo_dataset(lib)  # "Demo shapes" sorts first: the Train page used to pick it whatever was open
-    window = MainWindow(lib, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    try:
+    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
         for name in ("digits", "Demo shapes"):
             _click_dataset(qtbot, window, name)
             chosen = window.datasets.current_id
@@ -50,23 +42,13 @@ def test_train_page_follows_the_open_dataset(qtbot, tmp_path):
             qtbot.waitUntil(lambda: settings.dataset.currentData() == chosen, timeout=WAIT_MS)
             assert settings.dataset.currentText().startswith(name)
             window.show_page("datasets")
-    finally:
-        window.close()
-        lib.close()
 
 
 def test_train_form_fits_its_column_at_1280x800(qtbot, tmp_path, artifacts):
     from PySide6.QtWidgets import QComboBox, QScrollArea
 
-    from studio.ui.main_window import MainWindow
-
     lib = Library.open(make_digits_home(tmp_path / "library"))
-    window = MainWindow(lib, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    try:
+    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
         window.show_page("train")
         page = window.training.train
         qtbot.waitUntil(lambda: page.settings.dataset.count() == 1, timeout=WAIT_MS)
@@ -78,6 +60,3 @@ def test_train_form_fits_its_column_at_1280x800(qtbot, tmp_path, artifacts):
                 right = combo.mapTo(scroll.viewport(), combo.rect().topRight()).x()
                 assert right <= scroll.viewport().width(), combo.currentText()
         window.grab().save(str(artifacts / "train_page_form.png"))
-    finally:
-        window.close()
-        lib.close()

@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 from studio.store.library import Library  # noqa: E402
-from train_gui_helpers import make_digits_home, train_in_process  # noqa: E402
+from train_gui_helpers import main_window_at_1280x800, make_digits_home, train_in_process  # noqa: E402
 
 pytestmark = pytest.mark.gui
 WAIT_MS = 180_000
@@ -61,16 +61,8 @@ def stopped_after_one_epoch(tmp_path):
 
 
 def test_resume_from_the_runs_page_shows_the_whole_run(qtbot, stopped_after_one_epoch, tmp_path, artifacts):
-    from studio.ui.main_window import MainWindow
-
     home, run_id = stopped_after_one_epoch
-    lib = Library.open(home)
-    window = MainWindow(lib, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    try:
+    with main_window_at_1280x800(qtbot, Library.open(home), tmp_path / "s.ini") as window:
         window.show_page("runs")
         runs = window.training.runs
         qtbot.waitUntil(lambda: runs.model.row_for(run_id) >= 0, timeout=WAIT_MS)
@@ -93,6 +85,3 @@ def test_resume_from_the_runs_page_shows_the_whole_run(qtbot, stopped_after_one_
         assert steps[0] == 5 and all(b > a for a, b in zip(steps, steps[1:]))  # whole run, never folding back
         assert live.model.status == "completed"
         window.grab().save(str(artifacts / "train_live_resumed.png"))
-    finally:
-        window.close()
-        lib.close()

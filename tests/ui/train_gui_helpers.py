@@ -7,6 +7,7 @@ then copied per test so each test gets a library it may change.
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from studio.core.jobs import JobState
@@ -56,3 +57,23 @@ def make_runs_home(home: Path) -> tuple[Path, dict[str, int]]:
 def copy_home(template: Path, target: Path) -> Path:
     shutil.copytree(template, target)
     return target
+
+
+@contextmanager
+def main_window_at_1280x800(qtbot, lib: Library, settings_file: Path):
+    """The real main window on ``lib``, shown at 1280x800 with its own settings file; closed (and
+    the library with it) afterwards."""
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow(lib, QSettings(str(settings_file), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        yield window
+    finally:
+        window.close()
+        lib.close()
