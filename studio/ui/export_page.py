@@ -51,7 +51,7 @@ def export_job(lib, run_id: int, fmt: str, path: str, force: bool, state):
 def list_exports_job(lib, run_id: int, state):
     from studio.export.registry import list_exports
 
-    return list_exports(lib, run_id)
+    return run_id, list_exports(lib, run_id)
 
 
 
@@ -312,7 +312,10 @@ class ExportPage(QWidget):
         when = row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else "earlier"
         self.progress_label.setText(f"Export of {when} ({row['format']})" + ("" if Path(row["path"]).is_file() else ": the file is gone"))
 
-    def _show_history(self, rows: list[dict[str, Any]]) -> None:
+    def _show_history(self, listed: tuple[int, list[dict[str, Any]]]) -> None:
+        run_id, rows = listed
+        if run_id != self.run_combo.currentData():
+            return  # an older listing (the run was changed while it ran): a newer one follows
         self._history_rows = list(rows)
         self.history.blockSignals(True)  # refilling is not a click
         self.history.setRowCount(len(rows))

@@ -212,6 +212,10 @@ def test_clicking_an_earlier_export_shows_its_report(qtbot, digits_run, digits_e
         assert page.fields["n"].text().startswith(str(report.parity["n"]))
         assert page.fields["example"].text() == f"python {report.example_path} image.png"
         assert fmt in page.progress_label.text()
+    # a listing for another run that arrives late (the run was changed while it ran) is ignored
+    shown = page.history.rowCount()
+    page._show_history((digits_run[1] + 1000, []))
+    assert page.history.rowCount() == shown
 
 
 def test_export_asks_before_replacing_a_file_it_did_not_write(qtbot, digits_run, digits_lib, tmp_path, monkeypatch):
