@@ -456,6 +456,25 @@ def plain_run(lib: Library, dataset: str, spec: dict) -> dict:
     return {"seconds": seconds, "test_accuracy": accuracy}
 
 
+def sklearn_run(lib: Library, dataset: str, spec: dict) -> dict:
+    """The classical baseline: scikit-learn's logistic regression on the pixels (at most 32 px a
+    side, standardised), trained on the same train split, scored on the same test split."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    t0 = time.perf_counter()
+    size, channels = min(spec["image_size"], 32), spec["in_channels"]
+    x, y, _ = split_tensors(lib, dataset, "train", size, channels, spec["mean"], spec["std"])
+    xt, yt, _ = split_tensors(lib, dataset, "test", size, channels, spec["mean"], spec["std"])
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    model.fit(x.flatten(1).numpy(), y.numpy())
+    accuracy = float((model.predict(xt.flatten(1).numpy()) == yt.numpy()).mean())
+    seconds = time.perf_counter() - t0
+    print(f"  sklearn {dataset}: test {accuracy:.4f} in {seconds:.1f} s", file=sys.stderr)
+    return {"seconds": seconds, "test_accuracy": accuracy}
+
+
 def defaults_mode(args) -> dict:
     results: dict = {"machine": machine(), "datasets": {}, "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -472,7 +491,8 @@ def defaults_mode(args) -> dict:
                 plain = plain_run(lib, name, spec)
                 studio = studio_run(lib, name)
                 assert studio["spec"]["model"] == spec["model"] and studio["spec"]["image_size"] == spec["image_size"]
-            results["rows"].append({"dataset": name, "studio": studio, "plain": plain})
+            results["rows"].append({"dataset": name, "studio": studio, "plain": plain,
+                                    "sklearn": sklearn_run(lib, name, studio["spec"])})
         lib.close()
     results["load_average"] = load_average()
     return results
@@ -512,14 +532,19 @@ def write_defaults_table(results: dict) -> None:
              "and peak rate (AdamW + one-cycle, no augmentation, data decoded with PIL), on the same data, in one "
              "run. Test accuracy on the same held-out test split; time = wall seconds of the whole run (decode, "
              "train, and for the studio also per-epoch validation, checkpoints and DB metrics).", "",
-             "| dataset | studio defaults (model, start, epochs, lr, augment) | studio test acc | plain loop test acc | studio time | plain time | time ratio |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             "| dataset | studio defaults (model, start, epochs, lr, augment) | studio test acc | plain loop test acc | "
+             "scikit-learn test acc | studio time | plain time | time ratio |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in results["rows"]:
         spec, st, pl = row["studio"]["spec"], row["studio"], row["plain"]
         setting = (f"{spec['model']} @{spec['image_size']} px, {spec['start']}, {spec['epochs']} ep, lr {spec['lr']:g}, "
                    f"augment {','.join(spec['augment']) or 'none'}")
+        sk = row.get("sklearn", {}).get("test_accuracy")
         lines.append(f"| {row['dataset']}: {results['datasets'][row['dataset']]} | {setting} | **{st['test_accuracy']:.3f}** | "
-                     f"{pl['test_accuracy']:.3f} | {st['seconds']:.1f} s | {pl['seconds']:.1f} s | {st['seconds'] / pl['seconds']:.2f}x |")
+                     f"{pl['test_accuracy']:.3f} | {'' if sk is None else f'{sk:.3f}'} | {st['seconds']:.1f} s | "
+                     f"{pl['seconds']:.1f} s | {st['seconds'] / pl['seconds']:.2f}x |")
+    lines += ["", "scikit-learn: `LogisticRegression(C=0.1)` on standardised pixels (at most 32 px a side), the "
+              "classical baseline, same train and test splits."]
     lines += ["", f"Machine: {results['machine']}; load average at the end {results['load_average']} (the 2 cores are "
               f"shared with other jobs: times vary between runs, accuracies do not depend on load). "
               f"Measured {time.strftime('%Y-%m-%d')}."]
