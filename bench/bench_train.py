@@ -116,25 +116,30 @@ def plain_epochs(x: torch.Tensor, y: torch.Tensor, epochs: int, batch: int, lr: 
     torch.manual_seed(0)
     model = build_model("simple-cnn", 10, in_channels=1)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * (len(x) // batch + (1 if len(x) % batch > 1 else 0))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.25)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * -(-len(x) // batch), pct_start=0.25)
     times = []
     for _ in range(epochs):
         t0 = clocks()
-        model.train()
-        perm = torch.randperm(len(x))
-        for i in range(0, len(x), batch):
-            idx = perm[i:i + batch]
-            if len(idx) < 2:
-                continue
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss.item()
+        plain_epoch(model, opt, sched, x, y, batch)
         times.append(lap(t0))
     return times
+
+
+def plain_epoch(model, opt, sched, x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
+    """One epoch of the textbook loop over tensors in memory (both references use it)."""
+    model.train()
+    perm = torch.randperm(len(x))
+    for i in range(0, len(x), batch):
+        idx = perm[i:i + batch]
+        if len(idx) < 2:  # batch norm needs two
+            sched.step()
+            continue
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        loss.item()
 
 
 def export_image_folder(lib: Library, root: Path) -> Path:
@@ -435,18 +440,7 @@ def plain_run(lib: Library, dataset: str, spec: dict) -> dict:
     steps = epochs * -(-len(x) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.25)
     for _ in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x))
-        for i in range(0, len(x), batch):
-            idx = perm[i:i + batch]
-            if len(idx) < 2:  # batch norm needs two
-                sched.step()
-                continue
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+        plain_epoch(model, opt, sched, x, y, batch)
     model.eval()
     with torch.no_grad():
         pred = torch.cat([model(xt[i:i + 256]).argmax(1) for i in range(0, len(xt), 256)])

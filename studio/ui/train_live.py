@@ -332,18 +332,20 @@ class LiveTrainingView(QWidget):
             if isinstance(event.get("message"), str):
                 m.message = event["message"]
         if steps:
-            xs = np.asarray(steps, dtype=np.float64)
-            ys = np.asarray(losses, dtype=np.float64)
-            if self._last_loss_step is not None and xs[0] <= self._last_loss_step:
-                self._replay_from(float(xs[0]))
-            self.loss_plot.append("step_loss", xs, ys)
-            gaps = np.diff(xs, prepend=self._last_loss_step if self._last_loss_step is not None else xs[0] - 1)
-            alphas = 1.0 - np.exp(-np.clip(gaps, 1, None) / LOSS_SMOOTHING_STEPS)
-            smooth, self._loss_ema = ema(ys, alphas, self._loss_ema)
-            self._last_loss_step = float(xs[-1])
-            self.loss_plot.append("step_loss_smooth", xs, smooth)
+            self._append_step_losses(np.asarray(steps, dtype=np.float64), np.asarray(losses, dtype=np.float64))
         if lrs:
             self.lr_plot.append("lr", lr_steps, lrs)
+
+    def _append_step_losses(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        """Raw and smoothed step loss; the smoothing continues where the curve left off."""
+        if self._last_loss_step is not None and xs[0] <= self._last_loss_step:
+            self._replay_from(float(xs[0]))
+        self.loss_plot.append("step_loss", xs, ys)
+        gaps = np.diff(xs, prepend=self._last_loss_step if self._last_loss_step is not None else xs[0] - 1)
+        alphas = 1.0 - np.exp(-np.clip(gaps, 1, None) / LOSS_SMOOTHING_STEPS)
+        smooth, self._loss_ema = ema(ys, alphas, self._loss_ema)
+        self._last_loss_step = float(xs[-1])
+        self.loss_plot.append("step_loss_smooth", xs, smooth)
 
     def _replay_from(self, step: float) -> None:
         """A resumed run restarts at its last checkpoint and logs the steps after it again: drop
@@ -364,11 +366,7 @@ class LiveTrainingView(QWidget):
         m.step = history.step
         step_loss = history.get("train/loss")
         if step_loss is not None and len(step_loss.steps):
-            self.loss_plot.set_series("step_loss", step_loss.steps, step_loss.values)
-            gaps = np.diff(step_loss.steps, prepend=step_loss.steps[0] - 1)
-            smooth, self._loss_ema = ema(step_loss.values, 1.0 - np.exp(-np.clip(gaps, 1, None) / LOSS_SMOOTHING_STEPS))
-            self.loss_plot.set_series("step_loss_smooth", step_loss.steps, smooth)
-            self._last_loss_step = float(step_loss.steps[-1])
+            self._append_step_losses(step_loss.steps, step_loss.values)  # the view was just cleared
             m.step = max(m.step, int(step_loss.steps[-1]))
         lr = history.get("train/lr")
         if lr is not None and len(lr.steps):

@@ -137,13 +137,19 @@ def test_gpu_choice_follows_cuda(play, qtbot):
     assert item.isEnabled() == torch.cuda.is_available()
 
 
-def test_export_page_exports_and_shows_parity(qtbot, digits_run, digits_lib, tmp_path, artifacts):
+def export_page(qtbot, lib):
+    """The Export page on ``lib``, shown at 1280x800."""
     from studio.ui.export_page import ExportPage
 
-    page = ExportPage(digits_lib)
+    page = ExportPage(lib)
     qtbot.addWidget(page)
     page.resize(1280, 800)
     page.show()
+    return page
+
+
+def test_export_page_exports_and_shows_parity(qtbot, digits_run, digits_lib, tmp_path, artifacts):
+    page = export_page(qtbot, digits_lib)
     page.select_run(digits_run[1])
     page.set_format("onnx")
     page.path_edit.setText(str(tmp_path / "digits.onnx"))
@@ -160,12 +166,7 @@ def test_export_page_exports_and_shows_parity(qtbot, digits_run, digits_lib, tmp
 
 
 def test_export_page_flags_a_failed_parity(qtbot, digits_lib, artifacts):
-    from studio.ui.export_page import ExportPage
-
-    page = ExportPage(digits_lib)
-    qtbot.addWidget(page)
-    page.resize(1280, 800)
-    page.show()
+    page = export_page(qtbot, digits_lib)
     page.show_report({"split": "test", "n": 150, "agreement": 0.9, "top1_agree": 135, "max_prob_diff": 0.3,
                       "threshold": 1e-4, "runtime": "onnxruntime"}, False, "/tmp/x.onnx", "/tmp/x.onnx.example.py")
     assert page.verdict.text().startswith("FLAGGED")
@@ -194,12 +195,7 @@ def test_main_window_has_play_and_export_pages(qtbot, digits_run, digits_lib, di
 
 
 def test_clicking_an_earlier_export_shows_its_report(qtbot, digits_run, digits_exports, digits_lib):
-    from studio.ui.export_page import ExportPage
-
-    page = ExportPage(digits_lib)
-    qtbot.addWidget(page)
-    page.resize(1280, 800)
-    page.show()
+    page = export_page(qtbot, digits_lib)
     page.select_run(digits_run[1])
     qtbot.waitUntil(lambda: page.history.rowCount() >= len(digits_exports), timeout=WAIT_MS)
     assert page.verdict.text() == "No export yet"  # listing the history selects nothing
@@ -219,12 +215,7 @@ def test_clicking_an_earlier_export_shows_its_report(qtbot, digits_run, digits_e
 
 
 def test_export_asks_before_replacing_a_file_it_did_not_write(qtbot, digits_run, digits_lib, tmp_path, monkeypatch):
-    from studio.ui.export_page import ExportPage
-
-    page = ExportPage(digits_lib)
-    qtbot.addWidget(page)
-    page.resize(1280, 800)
-    page.show()
+    page = export_page(qtbot, digits_lib)
     page.select_run(digits_run[1])
     page.set_format("onnx")
     target = tmp_path / "notes.onnx"
