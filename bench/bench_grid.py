@@ -29,7 +29,7 @@ from sqlalchemy import insert  # noqa: E402
 from studio.store.library import Library  # noqa: E402
 from studio.store.models import Dataset, Sample  # noqa: E402
 from studio.store.samples import SampleFilter  # noqa: E402
-from studio.ui.sample_grid import SampleGridModel, SampleGridView, ThumbnailCache  # noqa: E402
+from studio.ui.common.sample_grid import SampleGridModel, SampleGridView, ThumbnailCache  # noqa: E402
 
 from _common import machine, replace_section  # noqa: E402  (bench/ is sys.path[0])
 

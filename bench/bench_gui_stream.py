@@ -93,8 +93,8 @@ def run_case(lib, seconds: float, live: bool, prefill: int = 0, epochs: int = 50
     """One real worker, streamed for ``seconds`` after its first step, then asked to stop."""
     from PySide6.QtCore import QEventLoop, QProcess, QTimer
 
-    from studio.ui.run_process import RunProcess, worker_train_argv
-    from studio.ui.train_live import LiveTrainingView
+    from studio.ui.common.run_process import RunProcess, worker_train_argv
+    from studio.ui.training.live_view import LiveTrainingView
 
     run_id = new_run(lib, epochs)
     argv = worker_train_argv(lib.home, run_id)

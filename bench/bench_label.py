@@ -49,9 +49,9 @@ def bare_update(db_path: Path, ids: list[int], class_id: int) -> float:
 def run(n: int, repeat: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
-    from studio.ui.labelling.controller import LabellingController
-    from studio.ui.labelling.selection import refresh_sample_rows
-    from studio.ui.sample_grid import SampleGridModel, ThumbnailCache
+    from studio.ui.datasets.labelling.controller import LabellingController
+    from studio.ui.datasets.labelling.selection import refresh_sample_rows
+    from studio.ui.common.sample_grid import SampleGridModel, ThumbnailCache
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:

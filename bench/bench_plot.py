@@ -1,6 +1,6 @@
 """Redraw time of the live loss plot holding 1,000,000 points.
 
-Case "live": studio.ui.plots.LivePlot (peak downsampling, clipToView, data following) with 1M
+Case "live": studio.ui.common.plots.LivePlot (peak downsampling, clipToView, data following) with 1M
 points; each frame appends 200 new points (what 200 steps/s deliver per second... per frame it is
 fewer, so this is pessimistic), hands them over with ``flush()`` and repaints the plot synchronously.
 Reference, same run, same widget size: a bare pyqtgraph PlotWidget whose PlotDataItem gets
@@ -54,7 +54,7 @@ def main() -> int:
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    from studio.ui.plots import LivePlot
+    from studio.ui.common.plots import LivePlot
 
     app = QApplication.instance() or QApplication([])
     x, y = loss_curve(args.points)

@@ -2,7 +2,7 @@
 QMainWindow started the same way in the same run (the floor any Qt app pays: Python, Qt, X).
 
 Each case is a fresh process; its first paint is stamped (wall clock) by the app itself
-(studio.ui.app: STUDIO_STARTUP_PROBE names the file to write, then the app quits), so what is
+(studio.ui.shell.app: STUDIO_STARTUP_PROBE names the file to write, then the app quits), so what is
 timed is what the user sees. Cases take turns, round by round, so load from other processes hits
 them alike. "existing library" opens a library made once before the rounds (the demo dataset in
 it, as after a first start); "first start" opens a new, empty library folder each round (the demo

@@ -7,7 +7,7 @@
 Sizes come from dist/, build step times from dist/build-times.txt, and the rest is measured here:
 `apt install` time (when --install is given), the installed app's start to its window's first paint
 (first launch: new library with the demo dataset; second launch: existing library; the app stamps
-the paint time, see studio.ui.app._FirstPaintProbe), and `model-studio self-test` with a clean env.
+the paint time, see studio.ui.shell.app._FirstPaintProbe), and `model-studio self-test` with a clean env.
 """
 
 from __future__ import annotations

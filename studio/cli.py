@@ -48,7 +48,7 @@ def open_gui(args: argparse.Namespace) -> int:
         missing = missing_libraries()
         if missing:
             raise StudioError(missing_message(missing))
-    from studio.ui.app import run_app
+    from studio.ui.shell.app import run_app
 
     code = run_app(home=args.home)
     # The window is closed and the library saved. Leave now: interpreter finalization would wait

@@ -2,7 +2,7 @@
 
 Every mutating function takes a Session (the caller owns the short transaction) and returns
 exactly what an undo needs: a ``ClassSnapshot`` of a removed class, the previous name, colour or
-order... so the Qt undo commands in studio/ui/labelling are thin wrappers, tested without Qt.
+order... so the Qt undo commands in studio/ui/datasets/labelling are thin wrappers, tested without Qt.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def wait_until(condition, timeout: float) -> bool:
 def main(home: Path, export_to: Path) -> None:
     app = QApplication.instance() or QApplication([])
     from studio.store.library import Library
-    from studio.ui.main_window import MainWindow
+    from studio.ui.shell.main_window import MainWindow
 
     lib = Library.open(home)
     window = MainWindow(lib, QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat))

@@ -65,7 +65,7 @@ def main_window_at_1280x800(qtbot, lib: Library, settings_file: Path):
     the library with it) afterwards."""
     from PySide6.QtCore import QSettings
 
-    from studio.ui.main_window import MainWindow
+    from studio.ui.shell.main_window import MainWindow
 
     window = MainWindow(lib, QSettings(str(settings_file), QSettings.Format.IniFormat))
     qtbot.addWidget(window)

@@ -1,0 +1,1 @@
+"""Widgets and helpers every page uses: style, plots, background jobs, sample grids."""

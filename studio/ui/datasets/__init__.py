@@ -1,0 +1,1 @@
+"""The Datasets page: import, browse, label, split, problems."""

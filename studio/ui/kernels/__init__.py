@@ -1,0 +1,1 @@
+"""The kernel lab page: editor, parameters, views, benchmark."""

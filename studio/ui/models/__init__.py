@@ -1,0 +1,1 @@
+"""Play and Export pages: use a trained model and ship it."""

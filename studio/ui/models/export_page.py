@@ -1,0 +1,347 @@
+"""Export: write a run as ONNX / TorchScript / safetensors, with the parity report of the file
+loaded back by its own runtime in a fresh process, and the run's previous exports.
+
+The export is the plain job ``studio.export.service.export_run`` run off the GUI thread, with
+progress and Cancel. A file that disagrees with the studio is kept and shown FLAGGED, never hidden.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.common.workers import Job, start_job
+
+FORMATS = (
+    ("ONNX (onnxruntime, any language)", "onnx"),
+    ("TorchScript (PyTorch, C++ libtorch)", "torchscript"),
+    ("safetensors weights + model card", "safetensors"),
+)
+OK_COLOUR, FLAG_COLOUR = "#1b7f4b", "#b3261e"
+
+
+def export_job(lib, run_id: int, fmt: str, path: str, force: bool, state):
+    from studio.export.service import export_run
+
+    return export_run(lib, run_id, fmt, path, state, force=force)
+
+
+def list_exports_job(lib, run_id: int, state):
+    from studio.export.registry import list_exports
+
+    return run_id, list_exports(lib, run_id)
+
+
+
+class ExportPage(QWidget):
+    export_finished = Signal(object)  # the ExportReport
+    exports_listed = Signal()
+
+    def __init__(self, lib, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.lib = lib
+        self.job: Job | None = None
+        self.report = None
+        self._path_edited = False
+        self._build()
+
+    def _build(self) -> None:
+        heading = QLabel("Export")
+        heading.setStyleSheet("font-size: 18px; font-weight: 600;")
+        intro = QLabel("Write a trained model to a file that works outside the studio. Each export is loaded back "
+                       "by its own runtime in a fresh process and must give the studio's answers on the run's "
+                       "held-out images.")
+        intro.setWordWrap(True)
+        intro.setStyleSheet("color: #5b6670;")
+
+        form = QFormLayout()
+        self.run_combo = QComboBox()
+        self.run_combo.currentIndexChanged.connect(self._run_changed)
+        self.format_combo = QComboBox()
+        for title, fmt in FORMATS:
+            self.format_combo.addItem(title, fmt)
+        self.format_combo.currentIndexChanged.connect(lambda _i: self._update_default_path())
+        path_row = QHBoxLayout()
+        self.path_edit = QLineEdit()
+        self.path_edit.textEdited.connect(lambda _t: setattr(self, "_path_edited", True))
+        browse = QPushButton("Browse...")
+        browse.clicked.connect(self._browse)
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        form.addRow("Run", self.run_combo)
+        form.addRow("Format", self.format_combo)
+        form.addRow("File", path_row)
+
+        actions = QHBoxLayout()
+        self.export_button = QPushButton("Export")
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.start_export)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(lambda: self.job and self.job.cancel())
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel("")
+        self.progress_label.setStyleSheet("color: #5b6670;")
+        actions.addWidget(self.export_button)
+        actions.addWidget(self.cancel_button)
+        actions.addWidget(self.progress, 1)
+        actions.addWidget(self.progress_label, 1)
+
+        self.report_frame = QFrame()
+        self.report_frame.setObjectName("parityReport")
+        self.report_frame.setStyleSheet("QFrame#parityReport { background: white; border: 1px solid #d9dee3; border-radius: 8px; }")
+        grid = QGridLayout(self.report_frame)
+        self.verdict = QLabel("No export yet")
+        self.verdict.setStyleSheet("font-size: 20px; font-weight: 700; color: #5b6670;")
+        grid.addWidget(self.verdict, 0, 0, 1, 4)
+        self.fields: dict[str, QLabel] = {}
+        for i, (key, title) in enumerate((("agreement", "Top-1 agreement"), ("max_prob_diff", "Max probability difference"),
+                                          ("n", "Held-out images"), ("runtime", "Loaded back by"),
+                                          ("path", "File"), ("example", "Try it"))):
+            label = QLabel(title)
+            label.setStyleSheet("color: #5b6670;")
+            value = QLabel("-")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            self.fields[key] = value
+            grid.addWidget(label, 1 + i, 0)
+            grid.addWidget(value, 1 + i, 1, 1, 3)
+        grid.setColumnStretch(1, 1)
+        buttons = QHBoxLayout()
+        self.open_folder_button = QPushButton("Open folder")
+        self.open_folder_button.setEnabled(False)
+        self.open_folder_button.clicked.connect(self.open_folder)
+        self.copy_button = QPushButton("Copy example command")
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.fields["example"].text()))
+        buttons.addWidget(self.open_folder_button)
+        buttons.addWidget(self.copy_button)
+        buttons.addStretch(1)
+        grid.addLayout(buttons, 7, 0, 1, 4)
+
+        history_title = QLabel("Previous exports of this run")
+        history_title.setStyleSheet("font-weight: 600;")
+        self.history = QTableWidget(0, 6)
+        self.history.setHorizontalHeaderLabels(["When", "Format", "Parity", "Agreement", "Max prob diff", "File"])
+        self.history.verticalHeader().setVisible(False)
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.history.horizontalHeader()
+        for col in range(5):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.history.setToolTip("Click an export to show its parity report above.")
+        self.history.itemSelectionChanged.connect(self._show_selected_export)
+        self._history_rows: list[dict[str, Any]] = []
+
+        page = QVBoxLayout(self)
+        page.addWidget(heading)
+        page.addWidget(intro)
+        page.addLayout(form)
+        page.addLayout(actions)
+        page.addWidget(self.report_frame)
+        page.addWidget(history_title)
+        page.addWidget(self.history, 1)
+
+    # --- runs and paths ---------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.refresh_runs()
+
+    def refresh_runs(self) -> None:
+        from studio.export.play import playable_models
+
+        current = self.run_combo.currentData()
+        self.run_combo.blockSignals(True)
+        self.run_combo.clear()
+        for choice in playable_models(self.lib):
+            if choice.kind == "run":
+                self.run_combo.addItem(choice.title, choice.run_id)
+        self.run_combo.blockSignals(False)
+        index = self.run_combo.findData(current) if current is not None else 0
+        self.run_combo.setCurrentIndex(max(index, 0))
+        has_runs = self.run_combo.count() > 0
+        self.export_button.setEnabled(has_runs and self.job is None)
+        if not has_runs:
+            self.progress_label.setText("No trained run yet: train a model first.")
+        self._run_changed()
+
+    def select_run(self, run_id: int) -> None:
+        self.run_combo.setCurrentIndex(self.run_combo.findData(run_id))
+
+    def set_format(self, fmt: str) -> None:
+        self.format_combo.setCurrentIndex(self.format_combo.findData(fmt))
+
+    def _run_changed(self) -> None:
+        self._update_default_path()
+        self.refresh_history()
+
+    def refresh_history(self) -> None:
+        run_id = self.run_combo.currentData()
+        if run_id is not None:
+            job = start_job(list_exports_job, self.lib, run_id)
+            job.finished.connect(self._show_history)
+
+    def _update_default_path(self) -> None:
+        from studio.export.service import default_export_path
+
+        run_id, fmt = self.run_combo.currentData(), self.format_combo.currentData()
+        if run_id is None:
+            return
+        if self._path_edited and self.path_edit.text():
+            current = Path(self.path_edit.text())
+            from studio.export.writers import SUFFIXES
+
+            self.path_edit.setText(str(current.with_suffix(SUFFIXES[fmt])))
+        else:
+            self.path_edit.setText(str(default_export_path(self.lib, run_id, fmt)))
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
+        if path:
+            self.path_edit.setText(path)
+            self._path_edited = True
+
+    # --- export -----------------------------------------------------------------------------
+    def start_export(self) -> None:
+        from studio.core.errors import StudioError
+        from studio.export.service import export_targets
+        from studio.export.targets import TargetExists
+
+        run_id, fmt, path = self.run_combo.currentData(), self.format_combo.currentData(), self.path_edit.text().strip()
+        if run_id is None or not path:
+            return
+        force = False
+        try:  # the same checks the export makes, before anything runs: a few stat calls
+            export_targets(self.lib, run_id, fmt, path)
+        except TargetExists as exc:
+            if not self.confirm_replace(exc.path):
+                return
+            force = True
+        except StudioError as exc:
+            self._failed(str(exc))
+            return
+        self.export_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.progress_label.setStyleSheet("color: #5b6670;")
+        self.job = start_job(export_job, self.lib, run_id, fmt, path, force)
+        self.job.progress.connect(self._progress)
+        self.job.finished.connect(self._finished)
+        self.job.failed.connect(self._failed)
+        self.job.cancelled.connect(lambda: self.progress_label.setText("Export cancelled."))
+        self.job.done.connect(self._job_done)
+
+    def confirm_replace(self, existing: Path) -> bool:
+        """A file the studio did not write would be replaced: the user decides."""
+        answer = QMessageBox.question(self, "Replace file?", f"{existing} already exists and was not written by "
+                                      "this export. Replace it?", QMessageBox.StandardButton.Yes
+                                      | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(round(fraction * 1000))
+        self.progress_label.setText(message)
+
+    def _job_done(self) -> None:
+        self.job = None
+        self.export_button.setEnabled(self.run_combo.count() > 0)
+        self.cancel_button.setEnabled(False)
+
+    def _failed(self, message: str) -> None:
+        self.progress_label.setText(f"Export failed: {message}")
+        self.progress_label.setStyleSheet(f"color: {FLAG_COLOUR};")
+
+    def _finished(self, report) -> None:
+        self.report = report
+        self.show_report(report.parity, report.ok, report.path, report.example_path)
+        self.refresh_history()
+        self.export_finished.emit(report)
+
+    def show_report(self, parity: dict[str, Any], ok: bool, path: str, example: str | None = None) -> None:
+        colour = OK_COLOUR if ok else FLAG_COLOUR
+        self.verdict.setText("OK: the file gives the studio's answers" if ok else "FLAGGED: the file disagrees with the studio")
+        self.verdict.setStyleSheet(f"font-size: 20px; font-weight: 700; color: {colour};")
+        diff = parity.get("max_prob_diff")
+        self.fields["agreement"].setText(f"{parity.get('agreement', 0):.2%} ({parity.get('top1_agree', 0)} of {parity.get('n', 0)})"
+                                         if diff is not None else parity.get("error", "-"))
+        self.fields["max_prob_diff"].setText("-" if diff is None else f"{diff:.2e} (limit {parity.get('threshold', 1e-4):.0e})")
+        self.fields["n"].setText(f"{parity.get('n', 0)} from the {parity.get('split', '?')} split")
+        self.fields["runtime"].setText(f"{parity.get('runtime', '-')} in a fresh process")
+        self.fields["path"].setText(path)
+        self.fields["example"].setText(f"python {example} image.png" if example else "-")
+        self.open_folder_button.setEnabled(True)
+        self.copy_button.setEnabled(bool(example))
+        self.progress_label.setText("Export done." if ok else "Export done: PARITY FAILED.")
+        self.progress_label.setStyleSheet(f"color: {colour};")
+
+    def _show_selected_export(self) -> None:
+        """Show the report of the export clicked in the history (the file, its parity, its example)."""
+        rows = sorted({index.row() for index in self.history.selectedIndexes()})
+        if not rows or rows[0] >= len(self._history_rows):
+            return
+        row = self._history_rows[rows[0]]
+        from studio.export.examples import example_path_for
+
+        example = example_path_for(Path(row["path"]))
+        self.show_report(row["parity"], bool(row["ok"]), row["path"], str(example) if example.is_file() else None)
+        when = row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else "earlier"
+        self.progress_label.setText(f"Export of {when} ({row['format']})" + ("" if Path(row["path"]).is_file() else ": the file is gone"))
+
+    def _show_history(self, listed: tuple[int, list[dict[str, Any]]]) -> None:
+        run_id, rows = listed
+        if run_id != self.run_combo.currentData():
+            return  # an older listing (the run was changed while it ran): a newer one follows
+        self._history_rows = list(rows)
+        self.history.blockSignals(True)  # refilling is not a click
+        self.history.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            parity = row["parity"]
+            diff = parity.get("max_prob_diff")
+            cells = [
+                row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else "",
+                row["format"],
+                "OK" if row["ok"] else "FLAGGED",
+                f"{parity.get('agreement', 0):.2%}" if diff is not None else "-",
+                f"{diff:.1e}" if diff is not None else parity.get("error", "-"),
+                row["path"],
+            ]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 2:
+                    item.setForeground(QColor(OK_COLOUR if row["ok"] else FLAG_COLOUR))
+                if c == 5:
+                    item.setToolTip(text)
+                self.history.setItem(r, c, item)
+        self.history.clearSelection()
+        self.history.blockSignals(False)
+        self.exports_listed.emit()
+
+    def open_folder(self) -> None:
+        path = self.fields["path"].text()
+        if path and path != "-":
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))

@@ -1,0 +1,1 @@
+"""The window, its menus, start-up and the About box."""

@@ -1,0 +1,1 @@
+"""Train, Runs and Evaluate pages and the live training view."""

@@ -1,0 +1,520 @@
+"""The Evaluate view: choose a run and a split; see accuracy, per-class precision/recall, a
+confusion matrix whose cells open their samples as thumbnails, and the most confident mistakes.
+
+Evaluation (the engine's ``evaluate_run``, which also stores per-sample predictions) runs in a
+job. Thumbnails are files made by the store's thumbnail cache, also in a job; the galleries are
+QListWidgets in icon mode (items, not a widget per image).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.training.jobs import Evaluation, evaluate_job, finished_runs, thumbnails_job
+from studio.ui.common.workers import Job, start_job
+
+if TYPE_CHECKING:
+    from studio.store.library import Library
+
+THUMB_PX = 72
+CELL_SAMPLES_SHOWN = 200
+MISTAKES_SHOWN = 60
+SPLITS = (("test", "Test"), ("val", "Validation"), ("train", "Training"), ("all", "All labelled"))
+
+SPLIT_WORDS = {"test": "test", "val": "validation", "train": "training", "all": "labelled"}
+NO_RESULT_TEXT = "Evaluate a run to see the images it gets most confidently wrong."
+
+Review = Callable[[int, Sequence[int]], None]
+
+
+def _heat(value: int, peak: int, diagonal: bool) -> QColor:
+    """White -> blue for correct (diagonal) cells, white -> orange for mistakes."""
+    t = 0.0 if peak <= 0 else min(value / peak, 1.0) ** 0.5
+    base = (0, 114, 178) if diagonal else (213, 94, 0)
+    return QColor(*(int(255 + (c - 255) * t) for c in base))
+
+
+class Gallery(QListWidget):
+    """Thumbnails with captions; ``sample_ids`` in display order."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(THUMB_PX, THUMB_PX))
+        self.setGridSize(QSize(THUMB_PX + 28, THUMB_PX + 34))
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setWordWrap(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.sample_ids: list[int] = []
+        # a blank icon of full size until the thumbnail arrives: item sizes are right from the start
+        blank = QPixmap(THUMB_PX, THUMB_PX)
+        blank.fill(QColor("#eeeeee"))
+        self._placeholder = QIcon(blank)
+
+    def show_samples(self, sample_ids: list[int], captions: dict[int, str], tooltips: dict[int, str] | None = None) -> None:
+        self.clear()
+        self.sample_ids = list(sample_ids)
+        for sid in self.sample_ids:
+            item = QListWidgetItem(self._placeholder, captions.get(sid, f"#{sid}"))
+            item.setData(Qt.ItemDataRole.UserRole, sid)
+            item.setData(Qt.ItemDataRole.UserRole + 1, False)  # has its thumbnail
+            item.setToolTip((tooltips or {}).get(sid, f"sample {sid}"))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            self.addItem(item)
+
+    def set_thumbnails(self, paths: list[tuple[int, str]]) -> int:
+        """Give items their pictures; returns how many got one."""
+        by_id = dict(paths)
+        shown = 0
+        for row in range(self.count()):
+            item = self.item(row)
+            path = by_id.get(item.data(Qt.ItemDataRole.UserRole))
+            if not path:
+                continue
+            pixmap = QPixmap(path)
+            if pixmap.isNull():
+                continue
+            small = max(pixmap.width(), pixmap.height()) < THUMB_PX // 2
+            mode = Qt.TransformationMode.FastTransformation if small else Qt.TransformationMode.SmoothTransformation
+            item.setIcon(QIcon(pixmap.scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio, mode)))
+            item.setData(Qt.ItemDataRole.UserRole + 1, True)
+            shown += 1
+        return shown
+
+    def thumbnails_shown(self) -> int:
+        return sum(1 for row in range(self.count()) if self.item(row).data(Qt.ItemDataRole.UserRole + 1))
+
+
+class EvaluatePage(QWidget):
+    """Pick run + split, Evaluate. ``review`` (optional) opens sample ids in labelling mode."""
+
+    fine_tune_requested = Signal(int, object)  # run id, dataset id
+    evaluated = Signal(object)  # Evaluation
+
+    def __init__(self, library: Library, review: Review | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lib = library
+        self.review = review
+        self.result: Evaluation | None = None
+        self._jobs: dict[str, Job] = {}
+        self._cell: tuple[int, int] | None = None
+        self._wanted_run: int | None = None  # asked for by select_run, applied when the list arrives
+        self._wanted_tries = 0
+        self._listed_runs: set[int] = set()  # a run not listed before is new: it gets selected
+        self.split_dialog = None  # the Split… dialog while it is open
+        self._build()
+        self._loaded = False  # the run list loads when the page is first shown
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._loaded:
+            self._loaded = True
+            self.reload_runs()
+
+    # ---- layout ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        head = QHBoxLayout()
+        title = QLabel("Evaluate")
+        title.setStyleSheet("font-size: 13pt; font-weight: 600;")
+        head.addWidget(title)
+        head.addSpacing(12)
+        head.addWidget(QLabel("Run"))
+        self.run_combo = QComboBox()
+        self.run_combo.setMinimumWidth(320)
+        self.run_combo.setToolTip("A finished or stopped run whose trained model is evaluated.")
+        head.addWidget(self.run_combo, 1)
+        head.addWidget(QLabel("Split"))
+        self.split_combo = QComboBox()
+        self.split_combo.setToolTip("Which images to evaluate on. Test: images the model never saw "
+                                    "while training or choosing its best epoch (the honest score).")
+        for key, label in SPLITS:
+            self.split_combo.addItem(label, key)
+        head.addWidget(self.split_combo)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setToolTip("Run the model over the chosen images and compare with their labels.")
+        self.evaluate_button.clicked.connect(self.evaluate)
+        head.addWidget(self.evaluate_button)
+        self.fine_tune_button = QPushButton("Fine-tune from this run")
+        self.fine_tune_button.setToolTip("Open the Train page with this run's model as the starting weights.")
+        self.fine_tune_button.clicked.connect(self._fine_tune)
+        head.addWidget(self.fine_tune_button)
+        root.addLayout(head)
+
+        status = QHBoxLayout()
+        self.summary = QLabel("Choose a run and press Evaluate.")
+        self.summary.setStyleSheet("font-size: 11pt;")
+        status.addWidget(self.summary, 1)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        status.addWidget(self.progress)
+        root.addLayout(status)
+        root.addWidget(self._build_split_hint())
+
+        self.per_class = QTableWidget(0, 5)
+        self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
+        self.per_class.verticalHeader().setVisible(False)
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.per_class.horizontalHeader().setStretchLastSection(True)
+        self.per_class.setToolTip("Precision: of the images predicted as this class, the share that "
+                                  "really are. Recall: of the images of this class, the share found.")
+        class_box = QGroupBox("Per class")
+        QVBoxLayout(class_box).addWidget(self.per_class)
+
+        self.matrix = QTableWidget(0, 0)
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.matrix.setToolTip("Rows: the true class. Columns: what the model predicted. "
+                               "Click a cell to see its images.")
+        self.matrix.cellClicked.connect(self.show_cell)
+        matrix_box = QGroupBox("Confusion matrix (rows: true class, columns: predicted)")
+        QVBoxLayout(matrix_box).addWidget(self.matrix)
+
+        self.cell_gallery = Gallery()
+        self.cell_title = QLabel("Click a confusion-matrix cell to see its images.")
+        cell_box = QGroupBox("Images in the cell")
+        cell_layout = QVBoxLayout(cell_box)
+        cell_layout.addWidget(self.cell_title)
+        cell_layout.addWidget(self.cell_gallery, 1)
+
+        self.mistakes = Gallery()
+        self.mistakes_note = QLabel(NO_RESULT_TEXT)  # shown instead of an empty gallery
+        self.mistakes_note.setObjectName("mistakes_note")
+        self.mistakes_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.mistakes_note.setWordWrap(True)
+        self.mistakes_note.setStyleSheet("color: #5b6670; font-size: 11pt;")
+        self.mistakes_stack = QStackedWidget()
+        self.mistakes_stack.addWidget(self.mistakes_note)
+        self.mistakes_stack.addWidget(self.mistakes)
+        self.review_button = QPushButton("Review in labelling")
+        self.review_button.setToolTip("Open these mistakes (or the selected ones) in labelling mode "
+                                      "to fix wrong labels.")
+        self.review_button.clicked.connect(self._review)
+        self.review_button.setEnabled(False)
+        mistakes_box = QGroupBox("Most confident mistakes")
+        m_layout = QVBoxLayout(mistakes_box)
+        m_layout.addWidget(self.mistakes_stack, 1)
+        m_layout.addWidget(self.review_button)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(class_box)
+        top.addWidget(matrix_box)
+        top.setSizes([380, 700])
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(cell_box)
+        bottom.addWidget(mistakes_box)
+        bottom.setSizes([540, 540])
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(top)
+        body.addWidget(bottom)
+        body.setSizes([380, 300])
+        root.addWidget(body, 1)
+        self.run_combo.currentIndexChanged.connect(self._run_changed)
+        self._run_changed()
+
+    def _build_split_hint(self) -> QFrame:
+        """Shown when the chosen split has no images: evaluate on validation, or split."""
+        self.split_hint = QFrame()
+        self.split_hint.setObjectName("split_hint")
+        self.split_hint.setStyleSheet("QFrame#split_hint { background: #fff4d6; border-radius: 4px; }")
+        self.split_hint_label = QLabel()
+        self.split_hint_label.setWordWrap(True)
+        self.use_val_button = QPushButton("Evaluate on validation")
+        self.use_val_button.setToolTip("The validation images: kept out of training (they chose the best epoch).")
+        self.use_val_button.clicked.connect(self._evaluate_on_validation)
+        self.split_button = QPushButton("Split the dataset…")
+        self.split_button.setToolTip("Assign the dataset's images at random to train / validation / test.")
+        self.split_button.clicked.connect(self.split_dataset)
+        row = QHBoxLayout(self.split_hint)
+        row.setContentsMargins(8, 6, 8, 6)
+        row.addWidget(self.split_hint_label, 1)
+        row.addWidget(self.use_val_button)
+        row.addWidget(self.split_button)
+        self.split_hint.hide()
+        self._hint_dataset: int | None = None
+        return self.split_hint
+
+    # ---- runs ------------------------------------------------------------------------------
+    def on_shown(self) -> None:
+        self.reload_runs()
+
+    def reload_runs(self) -> None:
+        if "runs" in self._jobs:
+            return  # the list on its way is fresh enough; it applies any wanted run
+        job = start_job(lambda state: finished_runs(self.lib), parent=self)
+        self._jobs["runs"] = job
+        job.finished.connect(self._fill_runs)
+        job.done.connect(lambda: self._jobs.pop("runs", None))
+
+    def _fill_runs(self, runs) -> None:
+        ids = [run.run_id for run in runs]  # newest first
+        # keep the run shown, unless a run finished since the list was filled: show the newest
+        keep = self.run_combo.currentData() if not ids or ids[0] in self._listed_runs else None
+        self._listed_runs = set(ids)
+        if self._wanted_run is not None and self._wanted_run in ids:
+            keep, self._wanted_run = self._wanted_run, None
+        elif self._wanted_run is not None:
+            self._wanted_tries += 1
+            if self._wanted_tries <= 2:
+                QTimer.singleShot(300, self.reload_runs)  # asked for a run this list predates
+            else:
+                self._wanted_run = None
+        self.run_combo.blockSignals(True)
+        self.run_combo.clear()
+        for run in runs:
+            self.run_combo.addItem(run.label, run.run_id)
+        index = self.run_combo.findData(keep) if keep is not None else -1
+        self.run_combo.setCurrentIndex(index if index >= 0 else 0)
+        self.run_combo.blockSignals(False)
+        if not runs:
+            self.summary.setText("No trained run yet: train one on the Train page.")
+        self._run_changed()
+
+    def select_run(self, run_id: int, split: str | None = None) -> None:
+        """Preselect a run (e.g. from the Runs view); the run list is reloaded first."""
+        if split is not None:
+            self.split_combo.setCurrentIndex(max(self.split_combo.findData(split), 0))
+        self._wanted_run, self._wanted_tries = int(run_id), 0
+        self.reload_runs()
+
+    def _run_changed(self) -> None:
+        has_run = self.run_combo.currentData() is not None
+        self.evaluate_button.setEnabled(has_run and "evaluate" not in self._jobs)
+        self.fine_tune_button.setEnabled(has_run)
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def evaluate(self) -> None:
+        run_id = self.run_combo.currentData()
+        if run_id is None or "evaluate" in self._jobs:
+            return
+        split = self.split_combo.currentData()
+        self.split_hint.hide()
+        self.evaluate_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.summary.setText(f"Evaluating run {run_id} on the {split} split…")
+        job = start_job(evaluate_job, self.lib, int(run_id), split, parent=self)
+        self._jobs["evaluate"] = job
+        job.progress.connect(lambda f, _m: self.progress.setValue(int(f * 1000)))
+        job.finished.connect(self._show_result)
+        job.failed.connect(lambda msg: self._on_failed(msg, int(run_id), split))
+
+        def done() -> None:
+            self._jobs.pop("evaluate", None)
+            self.progress.hide()
+            self._run_changed()
+
+        job.done.connect(done)
+
+    def _on_failed(self, message: str, run_id: int, split: str) -> None:
+        shown = self.result
+        still = (f" (still showing run {shown.run_id} on its {SPLIT_WORDS.get(shown.split, shown.split)} images)"
+                 if shown is not None else "")
+        self.summary.setText(f"Could not evaluate: {message}{still}")
+        if split in ("test", "val") and f"has no {split} samples" in message:
+            self._offer_split(run_id, split)
+
+    def _offer_split(self, run_id: int, split: str) -> None:
+        from studio.store.models import Dataset, Run
+
+        with self.lib.session() as s:
+            run = s.get(Run, run_id)
+            dataset = s.get(Dataset, run.dataset_id) if run is not None and run.dataset_id is not None else None
+            name = dataset.name if dataset is not None else "The dataset"
+        self._hint_dataset = dataset.id if dataset is not None else None
+        what = "test" if split == "test" else "validation"
+        text = f"“{name}” has no {what} images: its samples were never split into train / validation / test."
+        if split == "test":
+            text += (" Evaluate on the validation images instead, or split the dataset so the next run "
+                     "keeps test images apart.")
+        else:
+            text += " Split the dataset so that runs keep images apart to be evaluated on."
+        self.split_hint_label.setText(text)
+        self.use_val_button.setVisible(split == "test")
+        self.split_button.setEnabled(self._hint_dataset is not None)
+        self.split_hint.show()
+
+    def _evaluate_on_validation(self) -> None:
+        self.split_combo.setCurrentIndex(self.split_combo.findData("val"))
+        self.evaluate()
+
+    def split_dataset(self) -> dict | None:
+        """The Datasets page's Split… dialog for the evaluated run's dataset; returns the counts."""
+        from studio.core.errors import StudioError
+        from studio.store.datasets import split_counts
+        from studio.store.models import Dataset
+        from studio.store.splits import auto_split
+        from studio.ui.datasets.split_dialog import SplitDialog
+
+        dataset_id = self._hint_dataset
+        with self.lib.session() as s:
+            ds = s.get(Dataset, dataset_id) if dataset_id is not None else None
+            if ds is None:
+                return None
+            name, samples = ds.name, sum(split_counts(s, dataset_id).values())
+        self.split_dialog = SplitDialog(name, samples, self)
+        try:
+            if self.split_dialog.exec() != SplitDialog.DialogCode.Accepted:
+                return None
+            fractions, seed = self.split_dialog.fractions(), self.split_dialog.seed.value()
+        finally:
+            self.split_dialog = None
+        try:
+            with self.lib.transaction() as s:
+                counts = auto_split(s, dataset_id, fractions=fractions, seed=seed)
+        except StudioError as exc:
+            self.split_hint_label.setText(f"Could not split “{name}”: {exc}")
+            return None
+        parts = " · ".join(f"{title} {counts.get(key, 0):,}" for key, title in
+                           (("train", "train"), ("val", "validation"), ("test", "test")))
+        self.split_hint_label.setText(
+            f"Split “{name}”: {parts}. The selected run trained before this split and has seen most "
+            "of the new test images: train a new run for an honest test score.")
+        self.split_button.setEnabled(False)
+        return counts
+
+    def _show_result(self, result: Evaluation) -> None:
+        self.result = result
+        acc = f"accuracy {result.accuracy:.1%}" if result.accuracy is not None else "no labelled images"
+        self.summary.setText(f"Run {result.run_id} on {result.samples} {result.split} images: {acc}, "
+                             f"{len(result.mistakes)} mistakes.")
+        self._fill_per_class(result)
+        self._fill_matrix(result)
+        self.cell_gallery.clear()
+        self.cell_title.setText("Click a confusion-matrix cell to see its images.")
+        self._fill_mistakes(result)
+        self.evaluated.emit(result)
+
+    def _fill_per_class(self, result: Evaluation) -> None:
+        table = self.per_class
+        table.setRowCount(len(result.per_class))
+        for row, entry in enumerate(result.per_class):
+            values = [entry["class"], f"{entry['precision']:.1%}", f"{entry['recall']:.1%}",
+                      f"{entry['f1']:.3f}", str(entry["support"])]
+            for col, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if col:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(row, col, item)
+
+    def _fill_matrix(self, result: Evaluation) -> None:
+        table = self.matrix
+        n = len(result.classes)
+        table.clear()
+        table.setRowCount(n)
+        table.setColumnCount(n)
+        table.setHorizontalHeaderLabels(result.classes)
+        table.setVerticalHeaderLabels(result.classes)
+        if result.confusion is None:
+            return
+        conf = result.confusion
+        diag_peak = int(max(conf.diagonal().max(), 1)) if n else 1
+        off = conf.copy()
+        for i in range(n):
+            off[i, i] = 0
+        off_peak = int(max(off.max(), 1)) if n else 1
+        for r in range(n):
+            for c in range(n):
+                value = int(conf[r, c])
+                item = QTableWidgetItem(str(value) if value else "")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                colour = _heat(value, diag_peak if r == c else off_peak, r == c)
+                item.setBackground(QBrush(colour))
+                if colour.lightness() < 140:
+                    item.setForeground(QBrush(QColor("white")))
+                item.setToolTip(f"true {result.classes[r]}, predicted {result.classes[c]}: {value} images")
+                table.setItem(r, c, item)
+        # cells share the space: the whole matrix is visible without scrolling
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+
+    def _fill_mistakes(self, result: Evaluation) -> None:
+        shown = result.mistakes[:MISTAKES_SHOWN]
+        ids = [m[0] for m in shown]
+        captions = {sid: f"{truth}→{pred}\n{conf:.0%}" for sid, truth, pred, conf in shown}
+        tips = {sid: f"sample {sid}: labelled {truth}, predicted {pred} with {conf:.1%} confidence"
+                for sid, truth, pred, conf in shown}
+        self.mistakes.show_samples(ids, captions, tips)
+        if ids:
+            self.mistakes_stack.setCurrentWidget(self.mistakes)
+        else:
+            self.mistakes_note.setText(
+                f"No mistakes: the model got all {result.samples:,} {SPLIT_WORDS.get(result.split, result.split)} "
+                "images right." if result.accuracy is not None
+                else "No labelled images in this split: nothing to compare the predictions with.")
+            self.mistakes_stack.setCurrentWidget(self.mistakes_note)
+        self.review_button.setEnabled(bool(ids) and self.review is not None)
+        if self.review is None:
+            self.review_button.setToolTip("Labelling is not available in this window.")
+        self._load_thumbnails("mistakes", self.mistakes, ids)
+
+    def show_cell(self, row: int, col: int) -> None:
+        """Show the images of confusion cell (true=row, predicted=col)."""
+        if self.result is None:
+            return
+        self._cell = (row, col)
+        ids = self.result.cells.get((row, col), [])
+        classes = self.result.classes
+        shown = ids[:CELL_SAMPLES_SHOWN]
+        more = f" (showing {len(shown)})" if len(ids) > len(shown) else ""
+        self.cell_title.setText(f"True {classes[row]}, predicted {classes[col]}: {len(ids)} images{more}")
+        self.cell_gallery.show_samples(shown, {sid: f"#{sid}" for sid in shown})
+        self._load_thumbnails("cell", self.cell_gallery, shown)
+
+    def _load_thumbnails(self, key: str, gallery: Gallery, ids: list[int]) -> None:
+        old = self._jobs.pop(key, None)
+        if old is not None:
+            old.cancel()
+        if not ids:
+            return
+        job = start_job(thumbnails_job, self.lib, ids, 128, parent=self)
+        self._jobs[key] = job
+        job.finished.connect(lambda paths, j=job: self._jobs.get(key) is j and gallery.set_thumbnails(paths))
+        job.done.connect(lambda j=job: self._jobs.get(key) is j and self._jobs.pop(key, None))
+
+    # ---- actions ---------------------------------------------------------------------------
+    def _review(self) -> None:
+        if self.review is None or self.result is None:
+            return
+        selected = [item.data(Qt.ItemDataRole.UserRole) for item in self.mistakes.selectedItems()]
+        ids = selected or [m[0] for m in self.result.mistakes]
+        self.review(self.result.dataset_id, ids)
+
+    def _fine_tune(self) -> None:
+        run_id = self.run_combo.currentData()
+        if run_id is None:
+            return
+        dataset_id = self.result.dataset_id if self.result is not None and self.result.run_id == run_id else None
+        self.fine_tune_requested.emit(int(run_id), dataset_id)
+
+    def shutdown(self) -> None:
+        for job in list(self._jobs.values()):
+            job.cancel()

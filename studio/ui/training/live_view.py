@@ -1,0 +1,546 @@
+"""The live view of one training run: curves, progress, speed, ETA, and Stop / Pause / Resume.
+
+It consumes the worker's JSON events (lists of dicts from ``RunProcess.events``). Per event it
+only appends numbers to buffers and remembers the latest values; plots redraw on their own 40 ms
+timer and the text labels on a 200 ms timer, so a worker printing hundreds of lines a second
+never makes the GUI thread do per-line drawing work.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.common.plots import PALETTE, LivePlot, ema
+from studio.ui.common.run_process import RunProcess
+
+LABEL_INTERVAL_MS = 200
+# Curves with a point per step are drawn 1 px wide (a cosmetic pen rasterises ~4x faster than a
+# wider one) and opaque; the raw loss in a light tint of PALETTE[0] under the smoothed one.
+LIGHT_BLUE = "#a6c8e3"
+LOSS_SMOOTHING_STEPS = 25.0  # time constant (in steps) of the smoothed loss, whatever log_every is
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def _num(value, default: float = float("nan")) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class _Stat(QFrame):
+    """A small caption + value tile."""
+
+    def __init__(self, caption: str, tooltip: str) -> None:
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setToolTip(tooltip)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.setSpacing(0)
+        cap = QLabel(caption)
+        cap.setStyleSheet("color: #666; font-size: 9pt;")
+        self.value = QLabel("–")
+        self.value.setStyleSheet("font-size: 12pt; font-weight: 600;")
+        self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(cap)
+        layout.addWidget(self.value)
+
+    def set(self, text: str) -> None:
+        if self.value.text() != text:
+            self.value.setText(text)
+
+
+class LiveRunModel:
+    """The numbers of one run as events arrive (pure Python; the view reads it)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.run_id: int | None = None
+        self.status = ""
+        self.epochs = 0
+        self.steps_per_epoch = 0
+        self.step = 0
+        self.epoch = 0.0
+        self.epochs_done = 0
+        self.batch_size = 0
+        self.loss = float("nan")
+        self.lr = float("nan")
+        self.samples_per_s = float("nan")
+        self.eta_s: float | None = None
+        self.eta_stamp = 0.0  # time.monotonic() when eta_s was reported
+        self.gpu_mem_mb: float | None = None
+        self.val_loss = float("nan")
+        self.val_accuracy = float("nan")
+        self.best_val_accuracy = float("nan")
+        self.message = ""
+        self.done: dict | None = None
+        self.device = ""
+        self.model = ""
+        self.dataset = ""
+
+    def eta_now(self) -> float | None:
+        """Seconds left: the worker's estimate (at each epoch end) counting down; before the first
+        epoch ends, remaining steps x batch size / images per second."""
+        if self.eta_s is not None and math.isfinite(self.eta_s):
+            if self.status == "paused":
+                return self.eta_s  # frozen while paused (see LiveTrainingView.feed)
+            return max(self.eta_s - (time.monotonic() - self.eta_stamp), 0.0)
+        if self.steps_per_epoch and self.epochs and self.batch_size and self.samples_per_s > 0:
+            remaining = self.epochs * self.steps_per_epoch - self.step
+            return max(remaining, 0) * self.batch_size / self.samples_per_s
+        return None
+
+    def set_paused(self, paused: bool) -> None:
+        """Status paused/running; the ETA countdown stops while paused."""
+        if paused and self.status != "paused":
+            self.eta_s = self.eta_now()
+        if paused or self.status == "paused":
+            self.eta_stamp = time.monotonic()
+        self.status = "paused" if paused else "running"
+
+    def epoch_fraction(self) -> float:
+        """How far the current epoch is, 0..1."""
+        if self.done is not None:
+            return 1.0
+        if self.steps_per_epoch > 0 and self.step:
+            into_epoch = self.step - self.epochs_done * self.steps_per_epoch
+            return min(max(into_epoch / self.steps_per_epoch, 0.0), 1.0)
+        return 0.0
+
+
+class LiveTrainingView(QWidget):
+    """Live curves + progress + controls for the run fed by a ``RunProcess``."""
+
+    run_finished = Signal(int, str)  # run id, final status ("completed", "stopped", "failed", ...)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = LiveRunModel()
+        self._proc: RunProcess | None = None
+        self._loss_ema: float | None = None
+        self._last_loss_step: float | None = None
+        self._paused = False
+        self._build()
+        self._label_timer = QTimer(self)
+        self._label_timer.setInterval(LABEL_INTERVAL_MS)
+        self._label_timer.timeout.connect(self._refresh_labels)
+        self._label_timer.start()
+
+    # ---- layout ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 0, 0, 0)
+
+        head = QHBoxLayout()
+        self.title = QLabel("No run yet: choose settings and press Train.")
+        self.title.setStyleSheet("font-size: 11pt; font-weight: 600;")
+        self.title.setWordWrap(True)
+        head.addWidget(self.title, 1)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause after the current step; the run keeps its place and "
+                                     "Resume continues it. The GPU/CPU is freed while paused.")
+        self.pause_button.clicked.connect(self._toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step: a checkpoint is saved, the run "
+                                    "is marked stopped and can be resumed later from the Runs view.")
+        self.stop_button.clicked.connect(self.request_stop)
+        head.addWidget(self.pause_button)
+        head.addWidget(self.stop_button)
+        root.addLayout(head)
+
+        progress = QHBoxLayout()
+        self.epoch_label = QLabel("Epoch –")
+        self.epoch_label.setMinimumWidth(110)
+        self.epoch_bar = QProgressBar()
+        self.epoch_bar.setRange(0, 1000)
+        self.epoch_bar.setTextVisible(True)
+        self.epoch_bar.setFormat("this epoch: %p%")
+        self.epoch_bar.setToolTip("Progress through the current epoch (one pass over the training images).")
+        self.total_bar = QProgressBar()
+        self.total_bar.setRange(0, 1000)
+        self.total_bar.setFormat("whole run: %p%")
+        self.total_bar.setToolTip("Progress through all epochs of the run.")
+        progress.addWidget(self.epoch_label)
+        progress.addWidget(self.epoch_bar, 2)
+        progress.addWidget(self.total_bar, 1)
+        root.addLayout(progress)
+
+        stats = QGridLayout()
+        stats.setHorizontalSpacing(6)
+        self.stats = {
+            "step": _Stat("Step", "Training steps (batches) done so far."),
+            "loss": _Stat("Step loss (smoothed)", f"Training loss of the latest steps, smoothed over ~{LOSS_SMOOTHING_STEPS:.0f} "
+                          "steps (the dark blue curve); the dots are each epoch's mean train and val loss. Lower is better."),
+            "val": _Stat("Val loss / acc", "Loss and accuracy on the validation images after the last epoch."),
+            "best": _Stat("Best val acc", "The best validation accuracy so far; its weights are the ones kept."),
+            "lr": _Stat("Learning rate", "The current learning rate set by the schedule."),
+            "speed": _Stat("Images/s", "Training speed in images per second."),
+            "eta": _Stat("ETA", "Estimated time until the run finishes."),
+            "gpu": _Stat("GPU memory", "GPU memory used by training (– on CPU)."),
+        }
+        for i, tile in enumerate(self.stats.values()):
+            stats.addWidget(tile, i // 4, i % 4)  # 2 rows of 4: the page fits 1280 px beside the form
+        root.addLayout(stats)
+
+        self.loss_plot = LivePlot("Loss", "step", "loss")
+        self.loss_plot.add_series("step_loss", "step loss", LIGHT_BLUE, width=1)
+        self.loss_plot.add_series("step_loss_smooth", "step loss (smoothed)", PALETTE[0], width=1)
+        self.loss_plot.add_series("train_loss", "train loss (epoch)", PALETTE[2], width=2, symbol="o")
+        self.loss_plot.add_series("val_loss", "val loss (epoch)", PALETTE[1], width=2, symbol="s")
+
+        self.acc_plot = LivePlot("Accuracy", "epoch", "accuracy", fixed_y=(0.0, 1.0))
+        self.acc_plot.add_series("train_accuracy", "train", PALETTE[2], width=2, symbol="o")
+        self.acc_plot.add_series("val_accuracy", "val", PALETTE[1], width=2, symbol="s")
+
+        self.lr_plot = LivePlot("Learning rate", "step", "lr")
+        self.lr_plot.add_series("lr", "learning rate", PALETTE[3], width=1)
+        self.lr_plot.getPlotItem().legend.hide()
+
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.acc_plot)
+        lower.addWidget(self.lr_plot)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.loss_plot)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        root.addWidget(split, 1)
+
+        self.message_label = QLabel("")
+        self.message_label.setWordWrap(True)
+        self.message_label.setStyleSheet("color: #444;")
+        root.addWidget(self.message_label)
+        self._set_controls(running=False)
+
+    # ---- wiring ----------------------------------------------------------------------------
+    def attach(self, proc: RunProcess, title: str = "") -> None:
+        """Follow ``proc``'s events (the previous run's curves are cleared)."""
+        self.detach()
+        self.clear()
+        self._proc = proc
+        proc.events.connect(self.feed)
+        proc.finished.connect(self._on_process_finished)
+        if title:
+            self.title.setText(title)
+        self._set_controls(running=True)
+
+    def detach(self) -> None:
+        if self._proc is not None:
+            for signal, slot in ((self._proc.events, self.feed), (self._proc.finished, self._on_process_finished)):
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        self._proc = None
+
+    @property
+    def process(self) -> RunProcess | None:
+        return self._proc
+
+    def clear(self) -> None:
+        self.model.reset()
+        self._loss_ema = None
+        self._last_loss_step = None
+        self._paused = False
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            plot.clear_data()
+        self.epoch_bar.setValue(0)
+        self.total_bar.setValue(0)
+        self.message_label.setText("")
+        self._refresh_labels()
+
+    # ---- events ----------------------------------------------------------------------------
+    def feed(self, events: list[dict]) -> None:
+        """Take a batch of worker events. Steps are gathered into arrays and appended once."""
+        steps: list[float] = []
+        losses: list[float] = []
+        lr_steps: list[float] = []
+        lrs: list[float] = []
+        m = self.model
+        for event in events:
+            kind = event.get("event")
+            if kind == "step":
+                m.step = int(_num(event.get("step"), m.step))
+                epoch = _num(event.get("epoch"), m.epoch)
+                if math.isfinite(epoch) and epoch >= 1:
+                    m.epoch = epoch  # the epoch in progress, counted from 1
+                    m.epochs_done = int(epoch) - 1
+                m.loss = _num(event.get("loss"))
+                m.samples_per_s = _num(event.get("samples_per_s"), m.samples_per_s)
+                if "eta_s" in event:
+                    m.eta_s, m.eta_stamp = _num(event.get("eta_s")), time.monotonic()
+                self._note_gpu(event)
+                steps.append(m.step)
+                losses.append(m.loss)
+                if "lr" in event:
+                    m.lr = _num(event.get("lr"))
+                    lr_steps.append(m.step)
+                    lrs.append(m.lr)
+            elif kind == "epoch":
+                self._on_epoch(event)
+            elif kind == "start":
+                self._on_start(event)
+            elif kind == "data":
+                self._on_data(event)
+            elif kind == "cache":
+                # the worker decodes the images once; say so until it is done, then clear
+                fraction = _num(event.get("fraction"), 1.0)
+                m.message = f"Preparing images: {event.get('message', '')}" if fraction < 1 else ""
+                continue
+            elif kind == "download":
+                done, total = _num(event.get("bytes"), 0), _num(event.get("total"), 0)
+                m.message = f"Downloading pretrained weights: {done / 1e6:.1f} of {total / 1e6:.1f} MB"
+            elif kind == "unfreeze":
+                m.message = f"Backbone unfrozen at epoch {event.get('epoch')}: all layers learn now."
+            elif kind == "done":
+                m.done = event
+                m.status = str(event.get("status", "completed"))
+                self._on_done_metrics(event)
+            elif kind in ("paused", "resumed"):
+                m.set_paused(kind == "paused")
+                self._paused = kind == "paused"
+            if isinstance(event.get("message"), str):
+                m.message = event["message"]
+        if steps:
+            self._append_step_losses(np.asarray(steps, dtype=np.float64), np.asarray(losses, dtype=np.float64))
+        if lrs:
+            self.lr_plot.append("lr", lr_steps, lrs)
+
+    def _append_step_losses(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        """Raw and smoothed step loss; the smoothing continues where the curve left off."""
+        if self._last_loss_step is not None and xs[0] <= self._last_loss_step:
+            self._replay_from(float(xs[0]))
+        self.loss_plot.append("step_loss", xs, ys)
+        gaps = np.diff(xs, prepend=self._last_loss_step if self._last_loss_step is not None else xs[0] - 1)
+        alphas = 1.0 - np.exp(-np.clip(gaps, 1, None) / LOSS_SMOOTHING_STEPS)
+        smooth, self._loss_ema = ema(ys, alphas, self._loss_ema)
+        self._last_loss_step = float(xs[-1])
+        self.loss_plot.append("step_loss_smooth", xs, smooth)
+
+    def _replay_from(self, step: float) -> None:
+        """A resumed run restarts at its last checkpoint and logs the steps after it again: drop
+        the recorded points from there so the curves do not fold back."""
+        for plot in (self.loss_plot, self.lr_plot):
+            plot.truncate_from(step)
+        xs, ys = self.loss_plot.data("step_loss_smooth")
+        self._loss_ema = float(ys[-1]) if len(ys) else None
+        self._last_loss_step = float(xs[-1]) if len(xs) else None
+
+    def show_history(self, history) -> None:
+        """Draw what a run recorded before (a ``studio.train.history.RunHistory``), so a resumed
+        run shows its whole history; the worker's events continue the curves."""
+        m = self.model
+        m.run_id = history.run_id
+        m.epochs = history.epochs or m.epochs
+        m.epochs_done = history.epochs_done
+        m.step = history.step
+        step_loss = history.get("train/loss")
+        if step_loss is not None and len(step_loss.steps):
+            self._append_step_losses(step_loss.steps, step_loss.values)  # the view was just cleared
+            m.step = max(m.step, int(step_loss.steps[-1]))
+        lr = history.get("train/lr")
+        if lr is not None and len(lr.steps):
+            self.lr_plot.set_series("lr", lr.steps, lr.values)
+            m.lr = float(lr.values[-1])
+        for key, plot, name in (("train/epoch_loss", self.loss_plot, "train_loss"), ("val/loss", self.loss_plot, "val_loss")):
+            series = history.get(key)
+            if series is not None and len(series.steps):
+                plot.set_series(name, series.steps, series.values)
+        for key, name in (("train/accuracy", "train_accuracy"), ("val/accuracy", "val_accuracy")):
+            series = history.get(key)
+            if series is not None and len(series.steps):
+                self.acc_plot.set_series(name, series.epochs, series.values)
+        val_loss, val_acc = history.get("val/loss"), history.get("val/accuracy")
+        if val_loss is not None and len(val_loss.values):
+            m.val_loss = float(val_loss.values[-1])
+        if val_acc is not None and len(val_acc.values):
+            m.val_accuracy = float(val_acc.values[-1])
+            m.best_val_accuracy = float(np.nanmax(val_acc.values))
+            m.epochs_done = max(m.epochs_done, int(val_acc.epochs.max()))
+        self._update_extents()
+        self._update_title()
+        self._refresh_labels()
+
+    def _update_extents(self) -> None:
+        """Once the run's length is known the axes span exactly the run (not 1-2-5 steps past it)."""
+        m = self.model
+        if m.epochs:
+            self.acc_plot.set_x_extent(m.epochs)
+            if m.steps_per_epoch:
+                self.loss_plot.set_x_extent(m.epochs * m.steps_per_epoch)
+                self.lr_plot.set_x_extent(m.epochs * m.steps_per_epoch)
+
+    def _note_gpu(self, event: dict) -> None:
+        for key in ("gpu_mem_mb", "gpu_memory_mb", "cuda_memory_mb"):
+            if key in event and event[key] is not None:
+                self.model.gpu_mem_mb = _num(event[key])
+                return
+
+    def _on_start(self, event: dict) -> None:
+        m = self.model
+        m.run_id = int(event["run_id"]) if event.get("run_id") is not None else m.run_id
+        m.epochs = int(_num(event.get("epochs"), m.epochs) or 0)
+        m.batch_size = int(_num(event.get("batch_size"), 0) or 0)
+        if event.get("steps_per_epoch"):
+            m.steps_per_epoch = int(event["steps_per_epoch"])
+        m.device = str(event.get("device", ""))
+        m.model = str(event.get("model", ""))
+        m.status = "running"
+        self._update_extents()
+        self._update_title()
+
+    def _on_data(self, event: dict) -> None:
+        m = self.model
+        m.dataset = str(event.get("dataset", m.dataset))
+        train = int(_num(event.get("train_samples"), 0) or 0)
+        if event.get("steps_per_epoch"):
+            m.steps_per_epoch = int(event["steps_per_epoch"])
+        elif train and m.batch_size:
+            m.steps_per_epoch = math.ceil(train / m.batch_size)
+        resumed = event.get("resumed_from_epoch")
+        if resumed:
+            m.epochs_done = int(resumed)
+        notes = event.get("notes") or []
+        if notes:
+            m.message = " ".join(str(n) for n in notes)
+        self._update_extents()
+        self._update_title()
+
+    def _update_title(self) -> None:
+        m = self.model
+        bits = [f"Run {m.run_id}" if m.run_id is not None else "Run"]
+        if m.model:
+            bits.append(m.model)
+        if m.dataset:
+            bits.append(f"on {m.dataset}")
+        if m.device:
+            bits.append(f"· {m.device}")
+        self.title.setText(" ".join(bits))
+
+    def _on_epoch(self, event: dict) -> None:
+        m = self.model
+        epoch = int(_num(event.get("epoch"), m.epochs_done + 1))
+        m.epochs_done = epoch
+        if "eta_s" in event:
+            m.eta_s, m.eta_stamp = _num(event.get("eta_s")), time.monotonic()
+        # the epoch's own last step (steps are only logged every log_every, so m.step may lag it)
+        x_step = [_num(event.get("step"), float(m.step))]
+        if event.get("train_loss") is not None:
+            self.loss_plot.append("train_loss", x_step, [_num(event["train_loss"])])
+        if event.get("val_loss") is not None:
+            m.val_loss = _num(event["val_loss"])
+            self.loss_plot.append("val_loss", x_step, [m.val_loss])
+        if event.get("train_accuracy") is not None:
+            self.acc_plot.append("train_accuracy", [epoch], [_num(event["train_accuracy"])])
+        if event.get("val_accuracy") is not None:
+            m.val_accuracy = _num(event["val_accuracy"])
+            self.acc_plot.append("val_accuracy", [epoch], [m.val_accuracy])
+            if not (m.best_val_accuracy >= m.val_accuracy):
+                m.best_val_accuracy = m.val_accuracy
+        self._note_gpu(event)
+
+    def _on_done_metrics(self, event: dict) -> None:
+        metrics = event.get("metrics") or {}
+        best = metrics.get("best_val_accuracy", metrics.get("val_accuracy"))
+        if best is not None:
+            self.model.best_val_accuracy = _num(best)
+        if event.get("error"):
+            self.model.message = str(event["error"])
+
+    # ---- controls --------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        if self._proc is not None and self._proc.request_stop():
+            self.model.status = "stopping"
+            self.stop_button.setEnabled(False)
+            self.pause_button.setEnabled(False)
+            self._refresh_labels()
+
+    def _toggle_pause(self) -> None:
+        if self._proc is None:
+            return
+        if self._paused:
+            if self._proc.resume():
+                self._paused = False
+                self.model.set_paused(False)
+        elif self._proc.pause():
+            self._paused = True
+            self.model.set_paused(True)
+        self._refresh_labels()
+
+    def _set_controls(self, running: bool) -> None:
+        self.stop_button.setEnabled(running)
+        self.pause_button.setEnabled(running)
+
+    def _on_process_finished(self, exit_code: int, reason: str) -> None:
+        m = self.model
+        if m.done is None:
+            m.status = "failed" if exit_code != 0 else (m.status or "completed")
+        if reason and (exit_code != 0 or m.status == "failed"):
+            m.message = reason
+        self._set_controls(running=False)
+        self._paused = False
+        self._refresh_labels()
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            plot.flush()
+        self.run_finished.emit(int(m.run_id if m.run_id is not None else -1), m.status)
+
+    # ---- labels ----------------------------------------------------------------------------
+    def _refresh_labels(self) -> None:
+        m = self.model
+        self.pause_button.setText("Resume" if self._paused else "Pause")
+        epochs = f" / {m.epochs}" if m.epochs else ""
+        current = min(m.epochs_done + (0 if m.done else 1), m.epochs) if m.epochs else m.epochs_done + 1
+        status = f" · {m.status}" if m.status else ""
+        self.epoch_label.setText(f"Epoch {current}{epochs}{status}" if m.run_id is not None or m.step else "Epoch –")
+        self.epoch_bar.setValue(int(1000 * m.epoch_fraction()))
+        if m.epochs:
+            done = 1.0 if m.done and m.status == "completed" else (m.epochs_done + m.epoch_fraction() * (m.done is None)) / m.epochs
+            self.total_bar.setValue(int(1000 * min(done, 1.0)))
+        s = self.stats
+        s["step"].set(f"{m.step:,}" if m.step else "–")
+        s["loss"].set(_fmt(self._loss_ema, "{:.4f}"))
+        val_acc = f"{m.val_accuracy:.1%}" if math.isfinite(m.val_accuracy) else "–"
+        s["val"].set(f"{_fmt(m.val_loss, '{:.3f}')} / {val_acc}")
+        s["best"].set(f"{m.best_val_accuracy:.1%}" if math.isfinite(m.best_val_accuracy) else "–")
+        s["lr"].set(_fmt(m.lr, "{:.2e}"))
+        s["speed"].set(_fmt(m.samples_per_s, "{:,.0f}"))
+        s["eta"].set("done" if m.done else format_duration(m.eta_now()))
+        s["gpu"].set(f"{m.gpu_mem_mb:,.0f} MB" if m.gpu_mem_mb is not None and math.isfinite(m.gpu_mem_mb) else "–")
+        if m.message != self.message_label.text():
+            self.message_label.setText(m.message)
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return pattern.format(value)
