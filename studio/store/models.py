@@ -18,8 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from studio.core.run_status import RunStatus
+
 SPLITS = ("train", "val", "test")
-RUN_STATUSES = ("queued", "running", "paused", "stopped", "completed", "failed", "interrupted")
 
 
 def utcnow() -> datetime:
@@ -103,7 +104,7 @@ class Run(Base):
     model: Mapped[str] = mapped_column(String(100), default="")
     spec: Mapped[dict] = mapped_column(JSON, default=dict)  # every setting the run was started with
     classes: Mapped[list] = mapped_column(JSON, default=list)  # class names, in output order
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED.value, index=True)  # a RunStatus
     device: Mapped[str] = mapped_column(String(60), default="")
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
