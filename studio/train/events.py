@@ -20,10 +20,8 @@ from typing import Any, ClassVar
 
 from studio.core.run_status import RunStatus
 
-
-def _optional(default: Any = None) -> Any:
-    """A field left out of the JSON object while it is None (as the worker always did)."""
-    return field(default=default, metadata={"omit_if_none": True})
+# a field's metadata: left out of the JSON object while it is None (as the worker always did)
+OMIT_IF_NONE = {"omit_if_none": True}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +68,7 @@ class DataReady(WorkerEvent):
     resumed_from_epoch: int | None = None
     notes: list[str] = field(default_factory=list)  # said once to the user (e.g. a held-out validation split)
     head_replaced: bool | None = None  # fine-tuning: whether the classifier head was new
-    steps_per_epoch: int | None = _optional()
+    steps_per_epoch: int | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,7 +99,7 @@ class Step(WorkerEvent):
     loss: float
     lr: float | None = None
     samples_per_s: float | None = None
-    gpu_mem_mb: float | None = _optional()  # peak CUDA memory; absent off CUDA
+    gpu_mem_mb: float | None = field(default=None, metadata=OMIT_IF_NONE)  # peak CUDA memory; absent off CUDA
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,9 +113,9 @@ class EpochCompleted(WorkerEvent):
     train_accuracy: float
     val_loss: float
     val_accuracy: float
-    eta_s: float | None = _optional()
-    seconds: float | None = _optional()  # the epoch with its validation
-    train_seconds: float | None = _optional()
+    eta_s: float | None = field(default=None, metadata=OMIT_IF_NONE)
+    seconds: float | None = field(default=None, metadata=OMIT_IF_NONE)  # the epoch with its validation
+    train_seconds: float | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,12 +155,12 @@ class Finished(WorkerEvent):
     kind: ClassVar[str] = "done"
     run_id: int
     status: RunStatus
-    error: str | None = _optional()
+    error: str | None = field(default=None, metadata=OMIT_IF_NONE)
     metrics: dict[str, Any] = field(default_factory=dict)  # the best epoch's metrics
-    epochs: int | None = _optional()
-    steps: int | None = _optional()
-    notes: list[str] | None = _optional()
-    model_path: str | None = _optional()
+    epochs: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    steps: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    notes: list[str] | None = field(default=None, metadata=OMIT_IF_NONE)
+    model_path: str | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))  # ValueError for a status no run has
