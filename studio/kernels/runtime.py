@@ -14,7 +14,7 @@ import torch
 
 from studio.core.errors import InvalidInputError
 from studio.kernels.api import Grid, Result, as_result, compiling, uses_compilable
-from studio.kernels.images import bundled_image, load_image, resize_image
+from studio.kernels.input_images import bundled_image, load_image, resize_image
 from studio.kernels.params import resolve_params
 from studio.kernels.registry import KernelError, KernelSpec, error_from_exception
 

@@ -11,7 +11,7 @@ import torch
 
 from studio.core.errors import InvalidInputError
 from studio.kernels.api import Grid, as_result
-from studio.kernels.images import bundled_image, load_image, resize_image
+from studio.kernels.input_images import bundled_image, load_image, resize_image
 from studio.kernels.params import resolve_params
 from studio.kernels.registry import discover_for_home, find
 

@@ -83,7 +83,7 @@ def test_postscript_named_png_is_refused_by_every_decoder(eps_png, entry):
 @pytest.mark.timeout(60)
 def test_postscript_is_refused_by_the_kernels_and_the_thumbnails(library, eps_png):
     from studio.core.errors import InvalidInputError
-    from studio.kernels.images import load_image
+    from studio.kernels.input_images import load_image
     from studio.store.thumbnails import thumbnail_path
 
     with pytest.raises(InvalidInputError, match="EPS/PostScript files are not decoded"):

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import StudioError
-from studio.kernels.images import IMAGE_SUFFIXES, bundled_images, load_image, load_sample_image
+from studio.kernels.input_images import IMAGE_SUFFIXES, bundled_images, load_image, load_sample_image
 from studio.kernels.registry import (
     KernelError,
     KernelSpec,

@@ -50,13 +50,10 @@ def load_image(path: str | Path) -> torch.Tensor:
 
 def load_sample_image(library, sample_id: int) -> torch.Tensor:
     """A dataset sample's picture, read from the blob store."""
-    from studio.store.models import Sample
+    from studio.store.picking import sample_blob
 
     with library.session() as session:
-        sample = session.get(Sample, sample_id)
-        if sample is None:
-            raise NotFoundError(f"no sample with id {sample_id}")
-        blob = sample.blob
+        blob = sample_blob(session, sample_id)
     return load_image(library.blobs.path(blob))
 
 
