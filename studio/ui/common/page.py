@@ -12,18 +12,33 @@ GUI thread with ``run_job`` (Orange3 style: one job per purpose, a new one repla
             job.finished.connect(self._show_runs)
 
 The main window calls ``confirm_close()`` (may veto), ``save_state(settings)`` and
-``shutdown()`` when it closes; ``restore_state(settings)`` after a page is built.
+``shutdown()`` when it closes; ``restore_state(settings)`` after a page is built, and
+``on_shown()``, when a page has one, each time the user switches to it.
+
+Code that adds pages to a window (``studio.ui.training.install``) sees it as a ``PageHost``,
+so it need not import the shell that imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QSettings, QThreadPool
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QStatusBar, QWidget
 
 from studio.ui.common.workers import Job, start_job
+
+
+class PageHost(Protocol):
+    """What a window offers to code that adds pages to it and moves between them."""
+
+    def add_page(self, key: str, title: str, icon: QIcon | None, widget: QWidget) -> None: ...
+
+    def show_page(self, key: str) -> None: ...
+
+    def statusBar(self) -> QStatusBar: ...
 
 
 class Page(QWidget):
@@ -33,7 +48,7 @@ class Page(QWidget):
         self._jobs: dict[str, Job] = {}
 
     # ---- first show ----------------------------------------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._first_shown:
             self._first_shown = True
@@ -47,16 +62,18 @@ class Page(QWidget):
         return self._first_shown
 
     # ---- background jobs ------------------------------------------------------------------------
-    def run_job(self, key: str, fn: Callable[..., Any], *args: Any) -> Job:
-        """Start ``fn(*args, state)`` off the GUI thread. A running job with the same key is
-        cancelled first: its late result would describe a choice the user has left."""
+    def run_job(self, key: str, fn: Callable[..., Any], *args: Any, pool: QThreadPool | None = None) -> Job:
+        """Start ``fn(*args, state)`` off the GUI thread (on ``pool``, the global pool by
+        default). A running job with the same key is cancelled first: its late result would
+        describe a choice the user has left."""
         self.cancel_job(key)
-        job = start_job(fn, *args)
+        job = start_job(fn, *args, pool=pool)
         self._jobs[key] = job
         job.done.connect(lambda key=key, job=job: self._job_done(key, job))
         return job
 
     def cancel_job(self, key: str) -> None:
+        """Ask the job to stop; from now on it is forgotten (its late signals still arrive)."""
         job = self._jobs.pop(key, None)
         if job is not None:
             job.cancel()

@@ -92,9 +92,9 @@ def test_points_and_image_input_kernels(qtbot, page, artifacts):
     page.select_kernel("lorenz")
     settle(qtbot, page)
     assert page.last_run.result.kind == "points"
-    assert page.point_size.isVisible() and page.camera_combo.isVisible()
-    page.by_value.setChecked(True)
-    page.colormap_combo.setCurrentText("hot")
+    assert page.view_options.point_size.isVisible() and page.view_options.camera_combo.isVisible()
+    page.view_options.by_value.setChecked(True)
+    page.view_options.colormap_combo.setCurrentText("hot")
     assert float(canvas_pixels(page)[..., :3].std()) > 3
     page.grab().save(str(artifacts / "kernels_page_lorenz.png"))
 
@@ -105,13 +105,13 @@ def test_points_and_image_input_kernels(qtbot, page, artifacts):
 
     page.select_kernel("mandelbulb_volume")
     settle(qtbot, page)
-    assert page.last_run.result.kind == "volume" and page.volume_method.isVisible()
+    assert page.last_run.result.kind == "volume" and page.view_options.volume_method.isVisible()
     assert float(canvas_pixels(page)[..., :3].std()) > 3
     page.grab().save(str(artifacts / "kernels_page_volume.png"))
 
     page.select_kernel("green_screen")
     settle(qtbot, page)
-    assert page.inputs_box.isVisible() and set(page.input_combos) == {"foreground", "background"}
+    assert page.input_pictures.isVisible() and set(page.input_pictures.input_combos) == {"foreground", "background"}
     assert page.last_run.result.kind == "image"
     page.grab().save(str(artifacts / "kernels_page_green_screen.png"))
 
@@ -180,9 +180,9 @@ def test_benchmark_fills_the_table(qtbot, page):
     job = page.start_benchmark()
     with qtbot.waitSignal(job.done, timeout=120_000):
         pass
-    targets = [page.bench_table.item(r, 0).text() for r in range(page.bench_table.rowCount())]
+    targets = [page.bench.table.item(r, 0).text() for r in range(page.bench.table.rowCount())]
     assert targets[0] == "cpu" and targets[-1] == "numpy reference"
-    assert all(float(page.bench_table.item(r, 1).text()) > 0 for r in range(page.bench_table.rowCount()))
+    assert all(float(page.bench.table.item(r, 1).text()) > 0 for r in range(page.bench.table.rowCount()))
 
 
 def test_unavailable_devices_are_disabled(page):
@@ -268,9 +268,9 @@ def test_dataset_sample_as_input_picture(qtbot, page, library, tmp_path):
     settle(qtbot, page)
     page.select_kernel("colour_blindness")
     settle(qtbot, page)
-    page.choose_dataset_sample("image", "pictures")
+    page.input_pictures.choose_dataset_sample("image", "pictures")
     settle(qtbot, page)
-    assert page.input_labels["image"].startswith("pictures #")
+    assert page.input_pictures.input_labels["image"].startswith("pictures #")
     assert page.last_run.result.shape == (40, 60, 3)
     out = page.last_run.result.data
     # deuteranopia pulls the red and green halves towards each other
