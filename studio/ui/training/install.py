@@ -21,7 +21,7 @@ from studio.ui.training.train_page import TrainPage
 
 if TYPE_CHECKING:
     from studio.store.library import Library
-    from studio.ui.shell.main_window import MainWindow
+    from studio.ui.common.page import PageHost
 
 
 @dataclass
@@ -32,7 +32,7 @@ class TrainingPages:
 
 
 def install_training_pages(
-    window: MainWindow, lib: Library, review: Callable[[int, Sequence[int]], None] | None = None,
+    window: PageHost, lib: Library, review: Callable[[int, Sequence[int]], None] | None = None,
 ) -> TrainingPages:
     pages = TrainingPages(TrainPage(lib), RunsPage(lib), EvaluatePage(lib, review=review))
     window.add_page("train", "Train", icon("train"), pages.train)
