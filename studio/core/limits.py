@@ -59,6 +59,15 @@ class Limits:
     """One JSON line the worker prints; a longer one is skipped, not buffered without end."""
     max_control_line_bytes: int = 4096
     """One control line ("stop", "pause", ...) read by the worker on stdin."""
+    # Tables (CSV, TSV, Parquet)
+    max_table_file_bytes: int = 4 * GiB
+    """One table file; a larger one is refused unread."""
+    max_table_rows: int = 10_000_000
+    """Rows of one table (the read stops with a message when it gets past this)."""
+    max_table_columns: int = 2_000
+    """Columns of one table, counted from its header before any row is read."""
+    max_table_categories: int = 50_000
+    """Distinct values of one category column used for training (embedded above a few dozen)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Limits:
@@ -132,4 +141,8 @@ _DOCS = {
     "max_card_bytes": "size of a model card or of an ONNX file's class-list metadata",
     "max_event_line_bytes": "one JSON line from the training worker (longer lines are skipped)",
     "max_control_line_bytes": "one control line (stop, pause, resume) sent to the training worker",
+    "max_table_file_bytes": "one CSV/TSV/Parquet file; larger ones are refused unread",
+    "max_table_rows": "rows of one table",
+    "max_table_columns": "columns of one table (counted from the header before any row is read)",
+    "max_table_categories": "distinct values of one category column used for training",
 }
