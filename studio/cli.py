@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "studio.commands.datasets",
     "studio.commands.labels",
     "studio.commands.train",
+    "studio.commands.weights",
     "studio.commands.export",
     "studio.commands.kernels",
     "studio.commands.worker",

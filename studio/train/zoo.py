@@ -38,6 +38,7 @@ _TORCHVISION = {
     # name: (default size, description, head prefix inside the torchvision model)
     "mobilenet_v3_small": (224, "MobileNetV3 small (2.5M params): fast, good for fine-tuning on CPU", "classifier.3"),
     "mobilenet_v3_large": (224, "MobileNetV3 large (5.5M params): more accurate, still light", "classifier.3"),
+    "mobilenet_v2": (224, "MobileNetV2 (3.5M params): light; ImageNet weights can be imported offline", "classifier.1"),
     "resnet18": (224, "ResNet-18 (11.7M params): a solid classic backbone", "fc"),
     "resnet50": (224, "ResNet-50 (25.6M params): accurate, needs a GPU to train in reasonable time", "fc"),
     "efficientnet_b0": (224, "EfficientNet-B0 (5.3M params): accurate per FLOP", "classifier.1"),
@@ -132,7 +133,8 @@ def build_model(
     """A fresh model with ``num_classes`` outputs.
 
     ``weights``: None (random init), "imagenet" (torchvision's weights, downloaded once into torch
-    hub's cache, or read from there offline) or a local torchvision-format state-dict file.
+    hub's cache, or read from there offline, or imported with `studio weights import`) or a local
+    torchvision-format state-dict file (the classification layer may be absent: it is replaced).
     ``image_size`` is accepted for architectures that would need it; all here are size-agnostic."""
     entry = get_entry(name)
     if in_channels not in (1, 3):
@@ -148,13 +150,21 @@ def build_model(
     net = tvm.get_model(name, weights=None)
     if weights not in (None, "none"):
         path = imagenet_weights_file(name, on_download) if str(weights) == "imagenet" else Path(weights)
-        state = load_state_dict_file(path)
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
-            raise InvalidInputError(f"weights do not fit {name} ({_first_line(exc)})") from None
+        _load_body(net, load_state_dict_file(path), entry.head.removeprefix("net.") + ".", name)
     _replace_head(net, entry.head.removeprefix("net."), num_classes)
     return Backbone(net, in_channels)
+
+
+def _load_body(net: nn.Module, state: dict[str, torch.Tensor], head: str, name: str) -> None:
+    """Every weight but the head's must be in ``state`` and fit; the head is replaced anyway."""
+    try:
+        missing, unexpected = net.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a tensor of the wrong shape
+        raise InvalidInputError(f"weights do not fit {name} ({_first_line(exc)})") from None
+    missing_body = [k for k in missing if not k.startswith(head)]
+    if missing_body or unexpected:
+        detail = f"missing {missing_body[:3]}" if missing_body else f"unexpected {unexpected[:3]}"
+        raise InvalidInputError(f"weights do not fit {name} ({detail})")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -188,15 +198,37 @@ def imagenet_weights_url(name: str) -> str:
     return tvm.get_model_weights(name).DEFAULT.url
 
 
+def imported_weights_file(name: str) -> Path:
+    """Where `studio weights import` puts ImageNet weights for ``name`` that came from elsewhere
+    (a file, not torchvision's download): beside torchvision's downloads, under a name of its own."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / f"{name}-imagenet-imported.safetensors"
+
+
+def _torchvision_cache_file(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def local_imagenet_weights(name: str) -> Path | None:
+    """ImageNet weights for ``name`` already on this machine (torchvision's download, then an
+    imported file), or None. Never downloads."""
+    for path in (_torchvision_cache_file(imagenet_weights_url(name)), imported_weights_file(name)):
+        if path.is_file():
+            return path
+    return None
+
+
 def imagenet_weights_file(name: str, on_download: Callable[[int, int], None] | None = None) -> Path:
-    """torchvision's ImageNet weights in torch hub's checkpoints dir; downloaded when missing."""
+    """ImageNet weights for ``name``: torchvision's file in torch hub's checkpoints dir, else weights
+    imported with `studio weights import`, else torchvision's file downloaded (with progress)."""
+    local = local_imagenet_weights(name)
+    if local is not None:
+        return local
     url = imagenet_weights_url(name)
-    target = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
-    if target.is_file():
-        return target
+    target = _torchvision_cache_file(url)
     offline_hint = (
         f"cannot download ImageNet weights for {name} (offline?): put the file {target.name} "
-        f"from {url} into {target.parent}/ or pass --pretrained PATH"
+        f"from {url} into {target.parent}/, or import a weights file with "
+        f"`studio weights import FILE --model {name}`, or pass --pretrained PATH"
     )
     if os.environ.get(OFFLINE_ENV) == "1":
         raise InvalidInputError(offline_hint)

@@ -16,7 +16,7 @@ from studio.train.zoo import build_model, freeze_backbone, imagenet_weights_url,
 
 def test_list_models_names_sizes_and_pretrained_flags():
     entries = {e.name: e for e in list_models()}
-    assert set(entries) == {"simple-cnn", "mobilenet_v3_small", "mobilenet_v3_large", "resnet18", "resnet50",
+    assert set(entries) == {"simple-cnn", "mobilenet_v3_small", "mobilenet_v3_large", "mobilenet_v2", "resnet18", "resnet50",
                             "efficientnet_b0", "convnext_tiny"}
     assert not entries["simple-cnn"].pretrained_available and entries["resnet18"].pretrained_available
     assert all(e.default_image_size > 0 and e.description for e in entries.values())
