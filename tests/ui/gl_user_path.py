@@ -57,7 +57,7 @@ def main(home: Path, export_to: Path) -> None:
     reports = []
     export.export_finished.connect(reports.append)
     QTest.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
-    assert wait_until(lambda: bool(reports) or export.job is None and export.progress_label.text().startswith("Export failed"), 400), "export did not end"
+    assert wait_until(lambda: bool(reports) or export.job("export") is None and export.progress_label.text().startswith("Export failed"), 400), "export did not end"
     assert reports, export.progress_label.text()
     print("onnx export", "ok" if reports[0].ok else "FLAGGED", flush=True)
 

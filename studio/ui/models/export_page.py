@@ -2,7 +2,8 @@
 loaded back by its own runtime in a fresh process, and the run's previous exports.
 
 The export is the plain job ``studio.export.service.export_run`` run off the GUI thread, with
-progress and Cancel. A file that disagrees with the studio is kept and shown FLAGGED, never hidden.
+progress and Cancel; before it, the files it would write are checked off the GUI thread too
+(``export_targets``: a file it did not write is replaced only when the user agrees). A file that disagrees with the studio is kept and shown FLAGGED, never hidden.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.common.workers import Job, start_job
+from studio.ui.common.page import Page
 
 FORMATS = (
     ("ONNX (onnxruntime, any language)", "onnx"),
@@ -48,21 +49,32 @@ def export_job(lib, run_id: int, fmt: str, path: str, force: bool, state):
     return export_run(lib, run_id, fmt, path, state, force=force)
 
 
+def check_targets_job(lib, run_id: int, fmt: str, path: str, state) -> Path | None:
+    """None when the export may write its files, else the existing file it would replace that
+    it did not write (the user decides); other problems raise their StudioError."""
+    from studio.export.service import export_targets
+    from studio.export.targets import TargetExists
+
+    try:
+        export_targets(lib, run_id, fmt, path)
+    except TargetExists as exc:
+        return exc.path
+    return None
+
+
 def list_exports_job(lib, run_id: int, state):
     from studio.export.registry import list_exports
 
     return run_id, list_exports(lib, run_id)
 
 
-
-class ExportPage(QWidget):
+class ExportPage(Page):
     export_finished = Signal(object)  # the ExportReport
     exports_listed = Signal()
 
     def __init__(self, lib, parent: QWidget | None = None):
         super().__init__(parent)
         self.lib = lib
-        self.job: Job | None = None
         self.report = None
         self._path_edited = False
         self._build()
@@ -100,7 +112,7 @@ class ExportPage(QWidget):
         self.export_button.clicked.connect(self.start_export)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(lambda: self.job and self.job.cancel())
+        self.cancel_button.clicked.connect(lambda: self.cancel_job("export"))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -168,7 +180,7 @@ class ExportPage(QWidget):
         page.addWidget(self.history, 1)
 
     # --- runs and paths ---------------------------------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh_runs()
 
@@ -185,7 +197,7 @@ class ExportPage(QWidget):
         index = self.run_combo.findData(current) if current is not None else 0
         self.run_combo.setCurrentIndex(max(index, 0))
         has_runs = self.run_combo.count() > 0
-        self.export_button.setEnabled(has_runs and self.job is None)
+        self.export_button.setEnabled(has_runs and not self._exporting())
         if not has_runs:
             self.progress_label.setText("No trained run yet: train a model first.")
         self._run_changed()
@@ -203,7 +215,7 @@ class ExportPage(QWidget):
     def refresh_history(self) -> None:
         run_id = self.run_combo.currentData()
         if run_id is not None:
-            job = start_job(list_exports_job, self.lib, run_id)
+            job = self.run_job("history", list_exports_job, self.lib, run_id)
             job.finished.connect(self._show_history)
 
     def _update_default_path(self) -> None:
@@ -228,33 +240,31 @@ class ExportPage(QWidget):
 
     # --- export -----------------------------------------------------------------------------
     def start_export(self) -> None:
-        from studio.core.errors import StudioError
-        from studio.export.service import export_targets
-        from studio.export.targets import TargetExists
-
         run_id, fmt, path = self.run_combo.currentData(), self.format_combo.currentData(), self.path_edit.text().strip()
-        if run_id is None or not path:
-            return
-        force = False
-        try:  # the same checks the export makes, before anything runs: a few stat calls
-            export_targets(self.lib, run_id, fmt, path)
-        except TargetExists as exc:
-            if not self.confirm_replace(exc.path):
-                return
-            force = True
-        except StudioError as exc:
-            self._failed(str(exc))
+        if run_id is None or not path or self._exporting():
             return
         self.export_button.setEnabled(False)
+        check = self.run_job("check", check_targets_job, self.lib, run_id, fmt, path)
+        check.finished.connect(lambda existing: self._targets_checked(run_id, fmt, path, existing))
+        check.failed.connect(self._failed)
+        check.failed.connect(lambda _message: self._export_ended())
+
+    def _exporting(self) -> bool:
+        return self.job("check") is not None or self.job("export") is not None
+
+    def _targets_checked(self, run_id: int, fmt: str, path: str, existing: Path | None) -> None:
+        if existing is not None and not self.confirm_replace(existing):
+            self._export_ended()
+            return
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
         self.progress_label.setStyleSheet("color: #5b6670;")
-        self.job = start_job(export_job, self.lib, run_id, fmt, path, force)
-        self.job.progress.connect(self._progress)
-        self.job.finished.connect(self._finished)
-        self.job.failed.connect(self._failed)
-        self.job.cancelled.connect(lambda: self.progress_label.setText("Export cancelled."))
-        self.job.done.connect(self._job_done)
+        job = self.run_job("export", export_job, self.lib, run_id, fmt, path, existing is not None)
+        job.progress.connect(self._progress)
+        job.finished.connect(self._finished)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(lambda: self.progress_label.setText("Export cancelled."))
+        job.done.connect(self._export_ended)
 
     def confirm_replace(self, existing: Path) -> bool:
         """A file the studio did not write would be replaced: the user decides."""
@@ -267,8 +277,7 @@ class ExportPage(QWidget):
         self.progress.setValue(round(fraction * 1000))
         self.progress_label.setText(message)
 
-    def _job_done(self) -> None:
-        self.job = None
+    def _export_ended(self) -> None:
         self.export_button.setEnabled(self.run_combo.count() > 0)
         self.cancel_button.setEnabled(False)
 

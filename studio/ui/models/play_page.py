@@ -1,9 +1,9 @@
 """Play: try a trained run, an export or an imported model on new images and on the webcam.
 
 Drop images or folders, paste (Ctrl+V) or open files; each gets a card with its thumbnail and the
-top classes. Everything heavy (loading the model, decoding, predicting) runs on one worker thread
-of the page (so results come in order); the model is loaded once per (model, device) and cached.
-The numbers are those of `studio predict` (same ``open_predictor`` + ``predict_file``).
+top classes. Everything heavy (loading the model, decoding, predicting, adding to a dataset) runs
+as the jobs of ``play_jobs`` on one worker thread of the page (so results come in order); the
+model is loaded once per (model, device) and cached. The live camera is ``camera_panel``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QThreadPool, Qt, Signal
+from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,85 +29,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.errors import InvalidInputError, NotFoundError
-from studio.core.gl_safety import load_before_opengl
-from studio.core.jobs import JobState
+from studio.core.errors import NotFoundError
 from studio.store.images import IMAGE_FILE_FILTER
-from studio.ui.models.play_widgets import CameraView, ResultCard, qimage_to_array, qimage_to_png
-from studio.ui.common.workers import Job, start_job
+from studio.ui.common.page import Page
+from studio.ui.models.camera_panel import CameraPanel
+from studio.ui.models.play_jobs import (
+    add_to_dataset_job,
+    cuda_available_job,
+    expand_job,
+    load_predictor_job,
+    predict_job,
+)
+from studio.ui.models.play_widgets import ResultCard, qimage_to_array
 
-TOP_K = 3
 MODEL_FILTER = "Models (*.onnx *.pt *.pth *.ts *.safetensors);;All files (*)"
 RUNTIME_NAMES = {"run": "PyTorch (in the studio)", "onnx": "onnxruntime", "torchscript": "TorchScript",
                  "safetensors": "PyTorch (safetensors)", "state-dict": "PyTorch (state dict)"}
 
 
-# --- jobs (plain functions, run on the page's worker thread) ----------------------------------
-
-def load_predictor_job(lib, source: str, device: str, trust: bool, state: JobState):
-    from studio.export.predictor import open_predictor
-
-    state.set_progress(0.1, "loading the model")
-    return open_predictor(source, lib, device=device, trust=trust)
-
-
-def cuda_available_job(state: JobState) -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
-def predict_job(predictor, items: list[tuple[int, Any]], state: JobState) -> int:
-    """Predict (index, path | uint8 array) items; each result goes out as a partial result
-    (index, FilePrediction, thumbnail array) so cards fill in as they are ready."""
-    from studio.export.predictor import FilePrediction
-
-    for done, (index, source) in enumerate(items):
-        state.check_cancelled()
-        if isinstance(source, np.ndarray):
-            image = source if predictor.in_channels == 3 else _to_grey(source)
-            result, thumb = predictor.predict_image(image, TOP_K, "pasted image"), source
-        else:
-            try:
-                image = predictor.decode(source)
-            except (InvalidInputError, NotFoundError) as exc:
-                state.set_partial_result((index, FilePrediction(str(source), error=str(exc)), None))
-                continue
-            result, thumb = predictor.predict_image(image, TOP_K, str(source)), _thumbnail(image)
-        state.set_partial_result((index, result, thumb))
-        state.set_progress((done + 1) / len(items), f"{done + 1}/{len(items)} images")
-    return len(items)
-
-
-def expand_job(paths: list[str], state: JobState) -> list[Path]:
-    from studio.export.images import expand_image_paths
-
-    return expand_image_paths(paths)
-
-
-def add_to_dataset_job(lib, dataset_id: int, class_id: int, source: Any, state: JobState) -> int:
-    from studio.export.play import add_to_dataset
-
-    return add_to_dataset(lib, dataset_id, class_id, source)
-
-
-def _to_grey(rgb: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(rgb).convert("L"))[:, :, None]
-
-
-def _thumbnail(image: np.ndarray, side: int = 96) -> np.ndarray:
-    from PIL import Image
-
-    pil = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
-    if max(pil.size) > side:
-        pil.thumbnail((side, side))
-    array = np.asarray(pil)
-    return array[:, :, None] if array.ndim == 2 else array
-
-
-class PlayPage(QWidget):
+class PlayPage(Page):
     predictions_done = Signal()   # a batch of images has been predicted and shown
     model_ready = Signal(str)     # the model label, once loaded
 
@@ -124,11 +64,8 @@ class PlayPage(QWidget):
         self.results: list[Any] = []        # FilePrediction per item, as shown
         self.dataset_id: int | None = None
         self.dataset_classes: list[tuple[int, str]] = []
-        self._predict_job: Job | None = None
-        self._camera_job: Job | None = None
-        self._camera = None
+        self._serial = 0  # each batch of images, each "add" is its own job: earlier ones keep running
         self._build()
-        self._shown_before = False
         self._file_choices: list = []  # model files opened here stay in the picker
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste)
 
@@ -186,32 +123,12 @@ class PlayPage(QWidget):
         left_box.addLayout(buttons)
         left_box.addWidget(self.scroll, 1)
 
-        right = QWidget()
-        cam_box = QVBoxLayout(right)
-        cam_box.setContentsMargins(0, 0, 0, 0)
-        title = QLabel("Live camera")
-        title.setStyleSheet("font-weight: 600; font-size: 14px;")
-        cam_box.addWidget(title)
-        self.camera_view = CameraView()
-        cam_box.addWidget(self.camera_view, 1)
-        cam_row = QHBoxLayout()
-        self.camera_combo = QComboBox()
-        self.camera_button = QPushButton("Start camera")
-        self.camera_button.setCheckable(True)
-        self.camera_button.toggled.connect(self._toggle_camera)
-        self.camera_refresh = QPushButton("Refresh")
-        self.camera_refresh.clicked.connect(self.refresh_cameras)
-        cam_row.addWidget(self.camera_combo, 1)
-        cam_row.addWidget(self.camera_button)
-        cam_row.addWidget(self.camera_refresh)
-        cam_box.addLayout(cam_row)
-        self.camera_status = QLabel("")
-        self.camera_status.setWordWrap(True)
-        cam_box.addWidget(self.camera_status)
+        self.camera = CameraPanel()
+        self.camera.frame.connect(self._predict_frame)
 
         split = QSplitter()
         split.addWidget(left)
-        split.addWidget(right)
+        split.addWidget(self.camera)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([640, 400])
@@ -230,13 +147,13 @@ class PlayPage(QWidget):
         item.setToolTip("" if available else "No CUDA GPU on this computer")
 
     # --- models ---------------------------------------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802
+    def on_first_show(self) -> None:
         """Nothing is loaded until the page is first shown (no torch, camera or model at start-up)."""
+        self.camera.refresh()
+        self.run_job("cuda", cuda_available_job, pool=self.pool).finished.connect(self._set_cuda_available)
+
+    def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._shown_before:
-            self._shown_before = True
-            self.refresh_cameras()
-            start_job(cuda_available_job, pool=self.pool).finished.connect(self._set_cuda_available)
         self.refresh_models()
 
     def refresh_models(self) -> None:
@@ -308,7 +225,7 @@ class PlayPage(QWidget):
             return
         self.predictor = None
         self.model_status.setText(f"Loading {choice.title}...")
-        job = start_job(load_predictor_job, self.lib, choice.source, device, choice.needs_trust, pool=self.pool)
+        job = self.run_job("model", load_predictor_job, self.lib, choice.source, device, choice.needs_trust, pool=self.pool)
         job.finished.connect(lambda predictor, key=key: self._loaded(key, predictor))
         job.failed.connect(lambda message: self.model_status.setText(f"Cannot load the model: {message}"))
 
@@ -327,19 +244,18 @@ class PlayPage(QWidget):
             card.set_classes(self.dataset_classes)
         self.model_ready.emit(predictor.label)
         if self.items:  # a new model: the images already tried are predicted again
-            if self._predict_job is not None:
-                self._predict_job.cancel()
+            self._cancel_predictions()
             self._predict(list(range(len(self.items))))
 
     # --- images in --------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
+    def dragMoveEvent(self, event) -> None:
         event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         self.add_mime(event.mimeData())
         event.acceptProposedAction()
 
@@ -360,7 +276,7 @@ class PlayPage(QWidget):
             self.add_paths(files)
 
     def add_paths(self, paths: list[str]) -> None:
-        job = start_job(expand_job, [str(p) for p in paths], pool=self.pool)
+        job = self.run_job(self._key("expand"), expand_job, [str(p) for p in paths], pool=self.pool)
         job.finished.connect(lambda files: self._add_items(list(files)))
         job.failed.connect(lambda message: self.model_status.setText(message))
 
@@ -383,11 +299,19 @@ class PlayPage(QWidget):
             self._predict(list(range(first, len(self.items))))
 
     def _predict(self, indices: list[int]) -> None:
-        job = start_job(predict_job, self.predictor, [(i, self.items[i]) for i in indices], pool=self.pool)
+        job = self.run_job(self._key("predict"), predict_job, self.predictor,
+                           [(i, self.items[i]) for i in indices], pool=self.pool)
         job.partial.connect(self._show_result)
         job.finished.connect(lambda _n: self.predictions_done.emit())
         job.failed.connect(lambda message: self.model_status.setText(f"Prediction failed: {message}"))
-        self._predict_job = job
+
+    def _key(self, kind: str) -> str:
+        self._serial += 1
+        return f"{kind} {self._serial}"
+
+    def _cancel_predictions(self) -> None:
+        for key in [k for k in self._jobs if k.startswith("predict ")]:
+            self.cancel_job(key)
 
     def _show_result(self, payload) -> None:
         index, result, thumb = payload
@@ -407,8 +331,7 @@ class PlayPage(QWidget):
         return [r.to_json() for r in self.results if r is not None]
 
     def clear(self) -> None:
-        if self._predict_job is not None:
-            self._predict_job.cancel()
+        self._cancel_predictions()
         for card in self.cards:
             card.deleteLater()
         self.cards, self.items, self.results = [], [], []
@@ -418,85 +341,20 @@ class PlayPage(QWidget):
     def _add_to_dataset(self, card: ResultCard, class_id: int) -> None:
         if self.dataset_id is None:
             return
-        index = self.cards.index(card)
-        source = self.items[index]
-        if isinstance(source, np.ndarray):
-            from studio.ui.models.play_widgets import array_to_qimage
-
-            source = qimage_to_png(array_to_qimage(source))
+        source = self.items[self.cards.index(card)]
         card.add_button.setEnabled(False)
         name = card.class_combo.currentText()
-        job = start_job(add_to_dataset_job, self.lib, self.dataset_id, class_id, source, pool=self.pool)
+        job = self.run_job(self._key("add"), add_to_dataset_job, self.lib, self.dataset_id, class_id, source, pool=self.pool)
         job.finished.connect(lambda _sid: card.mark_added(f"Added as {name}"))
         job.failed.connect(lambda message: (card.add_button.setEnabled(True), self.model_status.setText(message)))
 
     # --- camera -----------------------------------------------------------------------------
-    def refresh_cameras(self) -> None:
-        from PySide6.QtMultimedia import QMediaDevices
-
-        self.camera_combo.clear()
-        for device in QMediaDevices.videoInputs():
-            self.camera_combo.addItem(device.description(), device)
-        has_camera = self.camera_combo.count() > 0
-        self.camera_button.setEnabled(has_camera)
-        self.camera_combo.setVisible(has_camera)
-        if not has_camera:
-            self.camera_view.setText("No camera found on this computer.\n\nConnect a webcam and press Refresh\n"
-                                     "to see live predictions here.")
-            self.camera_status.setText("")
-
-    def _toggle_camera(self, on: bool) -> None:
-        if on:
-            self.start_camera()
-        else:
-            self.stop_camera()
-
-    def start_camera(self) -> None:
-        from PySide6.QtMultimedia import QCamera, QMediaCaptureSession, QVideoSink
-
-        device = self.camera_combo.currentData()
-        if device is None:
-            self.camera_button.setChecked(False)
-            return
-        load_before_opengl()  # video frames may be drawn through OpenGL: see studio.core.gl_safety
-        self._camera = QCamera(device)
-        self._session = QMediaCaptureSession()
-        self._sink = QVideoSink()
-        self._session.setCamera(self._camera)
-        self._session.setVideoSink(self._sink)
-        self._sink.videoFrameChanged.connect(self._on_frame)
-        self._camera.errorOccurred.connect(lambda _e, text: self.camera_status.setText(f"Camera error: {text}"))
-        self._camera.start()
-        self.camera_button.setText("Stop camera")
-
-    def stop_camera(self) -> None:
-        if self._camera is not None:
-            self._camera.stop()
-            self._camera = None
-        self.camera_button.setText("Start camera")
-
-    def _on_frame(self, frame) -> None:
-        load_before_opengl()  # toImage() converts through Qt's RHI (OpenGL): see studio.core.gl_safety
-        image = frame.toImage()
-        if image.isNull():
-            return
-        self.camera_view.show_frame(image)
-        busy = self._camera_job is not None and self._camera_job.is_running
-        if self.predictor is None or busy:
+    def _predict_frame(self, image) -> None:
+        if self.predictor is None or self.job("camera") is not None:
             return  # drop frames while the previous one is being predicted: always live, never queued
-        array = qimage_to_array(image, 256)
-        job = start_job(predict_job, self.predictor, [(-1, array)], pool=self.pool)
-        job.partial.connect(self._show_camera_result)
-        self._camera_job = job
+        job = self.run_job("camera", predict_job, self.predictor, [(-1, qimage_to_array(image, 256))], pool=self.pool)
+        job.partial.connect(lambda payload: self.camera.show_prediction(payload[1], self.predictor.device))
 
-    def _show_camera_result(self, payload) -> None:
-        _index, result, _thumb = payload
-        if result.top:
-            name, probability = result.top[0]
-            self.camera_view.overlay = f"{name} {probability:.0%}"
-            self.camera_status.setText(f"{result.latency_ms:.1f} ms per frame on {self.predictor.device}, "
-                                       f"{self.camera_view.fps:.0f} fps")
-
-    def hideEvent(self, event) -> None:  # noqa: N802
-        self.camera_button.setChecked(False)  # no camera running behind the user's back
+    def hideEvent(self, event) -> None:
+        self.camera.button.setChecked(False)  # no camera running behind the user's back
         super().hideEvent(event)

@@ -118,6 +118,19 @@ def test_pasted_image_is_predicted(play, qtbot, digits_run, digit_files):
         play.paste()
     (shown,) = play.shown_predictions()
     assert shown["file"] == "pasted image" and len(shown["top"]) == 3
+    # "Add to dataset" stores the pasted pixels (encoded as PNG in the job) labelled as chosen
+    from sqlalchemy import select
+
+    from studio.store.models import LabelClass, Sample
+
+    card = play.cards[0]
+    card.class_combo.setCurrentIndex(card.class_combo.findText("2"))
+    qtbot.mouseClick(card.add_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: card.add_button.text() == "Added as 2", timeout=WAIT_MS)
+    with play.lib.session() as s:
+        row = s.execute(select(Sample.format, LabelClass.name).join(LabelClass, Sample.class_id == LabelClass.id)
+                        .where(Sample.source_path == "play:pasted image")).one()
+    assert tuple(row) == ("png", "2")
 
 
 def test_no_camera_is_said_clearly(play):
@@ -125,8 +138,8 @@ def test_no_camera_is_said_clearly(play):
 
     if QMediaDevices.videoInputs():
         pytest.skip("this machine has a camera")
-    assert "No camera found" in play.camera_view.text()
-    assert not play.camera_button.isEnabled()
+    assert "No camera found" in play.camera.view.text()
+    assert not play.camera.button.isEnabled()
 
 
 def test_gpu_choice_follows_cuda(play, qtbot):
@@ -224,7 +237,8 @@ def test_export_asks_before_replacing_a_file_it_did_not_write(qtbot, digits_run,
     asked = []
     monkeypatch.setattr(page, "confirm_replace", lambda path: asked.append(path) or False)
     qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
-    assert asked == [target] and page.job is None
+    qtbot.waitUntil(lambda: asked == [target] and page.export_button.isEnabled(), timeout=WAIT_MS)
+    assert page.job("export") is None
     assert target.read_text() == "the user's own file"  # "Cancel": nothing written
     monkeypatch.setattr(page, "confirm_replace", lambda path: asked.append(path) or True)
     with qtbot.waitSignal(page.export_finished, timeout=WAIT_MS) as finished:
