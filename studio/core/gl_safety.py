@@ -39,6 +39,3 @@ def load_before_opengl() -> None:
         except Exception as exc:  # noqa: BLE001 - a broken triton fails later in torch with its own message
             log.warning("could not preload triton before OpenGL: %s", exc)
 
-
-def is_loaded() -> bool:
-    return _loaded

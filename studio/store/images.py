@@ -192,20 +192,6 @@ def open_upright(data: bytes | str | os.PathLike, *, draft_size: tuple[int, int]
             raise InvalidImage(_decode_failure_reason(img, exc)) from None
 
 
-def read_info_and_image(data: bytes) -> tuple[ImageInfo, Image.Image]:
-    """One decode for both: the file's description and its upright pixels."""
-    img = _open_checked(data)
-    with large_work(decoded_bytes(img)):
-        _load(img)
-        try:
-            orientation = _orientation(img)
-            info = _describe(img, orientation)
-            upright = ImageOps.exif_transpose(img) if orientation in _TRANSPOSED else img
-            return info, _to_rgb_or_l(upright)
-        except Exception as exc:  # noqa: BLE001
-            raise InvalidImage(_decode_failure_reason(img, exc)) from None
-
-
 def decoded_bytes(img: Image.Image) -> int:
     """Memory Pillow needs for ``img``'s pixels in its own mode (bands are padded to 4 bytes)."""
     width, height = img.size

@@ -22,7 +22,6 @@ from studio.store.images import (
     open_image,
     open_upright,
     read_image_file,
-    read_info_and_image,
     set_large_work_semaphore,
 )
 
@@ -59,13 +58,12 @@ def _decoders():
         "inspect_image": lambda p: inspect_image(p.read_bytes()),
         "open_upright": open_upright,
         "open_image": open_image,
-        "read_info_and_image": lambda p: read_info_and_image(p.read_bytes()),
         "predict decode_image": lambda p: decode_image(p),
     }
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("entry", ["inspect_image", "open_upright", "open_image", "read_info_and_image",
+@pytest.mark.parametrize("entry", ["inspect_image", "open_upright", "open_image",
                                    "predict decode_image"])
 def test_postscript_named_png_is_refused_by_every_decoder(eps_png, entry):
     before = _gs_processes()

@@ -168,9 +168,6 @@ class LivePlot(pg.PlotWidget):
         self.getPlotItem().addItem(item)
         self._series[key] = _Series(item, SeriesBuffer())
 
-    def has_series(self, key: str) -> bool:
-        return key in self._series
-
     def series_keys(self) -> list[str]:
         return list(self._series)
 

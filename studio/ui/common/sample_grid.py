@@ -71,7 +71,6 @@ class ThumbnailCache(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
         self._loaded.connect(self._on_loaded)
-        self.requests = 0  # thumbnails asked of the store (tests and diagnostics)
 
     def get(self, blob: str) -> QImage | None:
         image = self._images.get(blob)
@@ -121,7 +120,6 @@ class ThumbnailCache(QObject):
         """Worker thread: make (or find) the thumbnail file and decode it."""
         from studio.store.thumbnails import thumbnail_path
 
-        self.requests += 1
         try:
             path = thumbnail_path(self._lib, blob, size=THUMB_SIZE)
             image = QImage(str(path))
