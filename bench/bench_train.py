@@ -237,7 +237,7 @@ def gpu_mode(args) -> dict:
             t_run = time.perf_counter()
             run_training(lib, run_id)
             seconds = time.perf_counter() - t_run
-            acc = evaluate_run(lib, run_id, "test", device="cuda")["accuracy"]
+            acc = evaluate_run(lib, run_id, "test", device="cuda").accuracy
             print(f"{epochs} epochs: test accuracy {acc:.4f} in {seconds:.1f} s", file=sys.stderr)
             if acc >= 0.99:
                 reached = {"epochs": epochs, "seconds": seconds, "test_accuracy": acc}
@@ -369,7 +369,7 @@ def studio_run(lib: Library, dataset: str, spec: dict | None = None) -> dict:
         from studio.store.models import Run
 
         resolved = dict(s.get(Run, run_id).spec)
-    accuracy = evaluate_run(lib, run_id, "test", store=False)["accuracy"]
+    accuracy = evaluate_run(lib, run_id, "test", store=False).accuracy
     print(f"  studio {dataset} {spec or 'defaults'}: test {accuracy:.4f} in {seconds:.1f} s", file=sys.stderr)
     return {"run_id": run_id, "status": result["status"], "seconds": seconds, "test_accuracy": accuracy, "spec": resolved}
 

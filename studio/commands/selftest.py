@@ -107,6 +107,7 @@ class SelfTest:
     def train(self, device: str) -> str:
         """A real worker process (`<app> worker train`), as the GUI starts it."""
         from studio.commands.train import worker_argv
+        from studio.core.run_status import RunStatus
         from studio.store.models import Run
         from studio.train.runner import create_run
 
@@ -116,7 +117,7 @@ class SelfTest:
         with self.lib.session() as s:
             run = s.get(Run, run_id)
             status, summary, error = run.status, dict(run.summary or {}), run.error
-        if proc.returncode != 0 or status != "completed":
+        if proc.returncode != 0 or status != RunStatus.COMPLETED:
             last = (error or proc.stderr.strip().splitlines()[-1:] or ["no output"])
             raise RuntimeError(f"worker exit {proc.returncode}, run {status}: {last if isinstance(last, str) else last[0]}")
         accuracy = float((summary.get("best") or {}).get("val_accuracy", 0.0))
@@ -130,7 +131,7 @@ class SelfTest:
         from studio.train.evaluate import evaluate_run
 
         report = evaluate_run(self.lib, self.run_id, "test")
-        accuracy = float(report["accuracy"])
+        accuracy = float(report.accuracy or 0.0)
         if accuracy < MIN_ACCURACY:
             raise RuntimeError(f"test accuracy {accuracy:.2f} < {MIN_ACCURACY}")
         return f"test accuracy {accuracy:.2f}"

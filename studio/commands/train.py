@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix of a run")
     ev.add_argument("run", help="run id")
     ev.add_argument("--split", default="test", choices=("val", "test", "train", "unlabelled", "all"))
-    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--device", default="auto", help="auto (default, as training: the best there is) | cpu | cuda | cuda:N | mps")
     add_json_flag(ev)
     ev.set_defaults(func=cmd_evaluate)
 
@@ -239,12 +239,9 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    from studio.train.runs import list_runs, mark_interrupted
+    from studio.train.runs import list_runs
 
-    lib = open_library(args)
-    mark_interrupted(lib)
-    with lib.session() as s:
-        rows = list_runs(s)
+    rows = [run.to_dict() for run in list_runs(open_library(args))]  # marks dead workers' runs interrupted
     for row in rows:
         if args.json:
             emit_json(row)
@@ -310,23 +307,30 @@ def cmd_runs_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+MISTAKES_PRINTED = 5
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from studio.train.evaluate import evaluate_run
 
     lib = open_library(args)
     result = evaluate_run(lib, int(args.run) if str(args.run).isdigit() else _bad_run(args.run), args.split, device=args.device)
     if args.json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return 0
-    print(f"run {result['run_id']} on {result['split']}: {result['samples']} samples")
-    if "accuracy" in result:
-        print(f"accuracy {result['accuracy']:.4f} ({result['labelled']} labelled)")
+    print(f"run {result.run_id} on {result.split}: {result.samples} samples")
+    if result.confusion is not None:
+        print(f"accuracy {result.accuracy:.4f} ({result.labelled} labelled)")
         print(f"{'class':>12s} {'precision':>9s} {'recall':>7s} {'f1':>7s} {'support':>7s}")
-        for row in result["per_class"]:
+        for row in result.per_class:
             print(f"{row['class']:>12s} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:7.3f} {row['support']:7d}")
         print("confusion matrix (rows = true, columns = predicted):")
-        for name, counts in zip(result["classes"], result["confusion_matrix"]):
+        for name, counts in zip(result.classes, result.confusion.tolist()):
             print(f"{name:>12s} " + " ".join(f"{c:5d}" for c in counts))
+        if result.mistakes:
+            print("most confident mistakes (the Evaluate page shows them too):")
+            for m in result.mistakes[:MISTAKES_PRINTED]:
+                print(f"  sample {m.sample_id}: labelled {m.true_class}, predicted {m.predicted_class} ({m.confidence:.1%})")
     print("predictions stored for the labelling view")
     return 0
 

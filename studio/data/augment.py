@@ -3,15 +3,23 @@
 Flip, crop and rotation are folded into ONE affine resampling per batch (affine_grid +
 grid_sample), so augmenting costs one pass over the batch whatever is switched on. Randomness
 comes from a generator the caller seeds per (seed, epoch, batch): resumed runs repeat it.
+``preview`` shows what training will see: dataset images decoded, resized and augmented as the
+engine does it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from studio.core.jobs import JobState
+    from studio.store.library import Library
 
 AUGMENTATIONS = ("flip", "crop", "color", "rotate")
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -43,7 +51,6 @@ def make_augment(names: Sequence[str], crop_scale: tuple[float, float] = (0.6, 1
     geometric = names & {"flip", "crop", "rotate"}
 
     def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        n, device = x.shape[0], x.device
         if geometric:
             x = _affine(x, names, gen, crop_scale, degrees)
         if "color" in names:
@@ -90,3 +97,30 @@ def _colour(x: torch.Tensor, gen: torch.Generator, strength: float = 0.2) -> tor
         gray = (x * torch.tensor([0.299, 0.587, 0.114], device=device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
         x = (x - gray) * saturation + gray
     return x.clamp(0, 1)
+
+
+def preview(lib: Library, dataset_id: int, names: Sequence[str], image_size: int, count: int, seed: int,
+            state: JobState | None = None) -> list[np.ndarray]:
+    """``count`` labelled images of the dataset (training ones first, spread over the dataset) as the
+    engine feeds them: decoded in the dataset's channel mode, resized, augmented with ``names``.
+    HxWx3 uint8 each (grey images as three equal channels), for display."""
+    from studio.data.cache import decode_resized
+    from studio.data.samples import load_view
+
+    with lib.session() as s:
+        view = load_view(s, dataset_id)
+    labelled = sorted((r for r in view.samples if r.label >= 0), key=lambda r: (r.split != "train", r.id))
+    if not labelled or count < 1:
+        return []
+    picks = [labelled[int(i)] for i in np.linspace(0, len(labelled) - 1, num=min(count, len(labelled)))]
+    images = []
+    for ref in picks:
+        if state is not None:
+            state.check_cancelled()
+        images.append(decode_resized(lib, ref, image_size, view.channels))
+    batch = torch.stack(images).float().div_(255)
+    augment = make_augment(names)
+    if augment is not None:
+        batch = augment(batch, torch.Generator().manual_seed(seed))
+    batch = batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch
+    return list(batch.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())

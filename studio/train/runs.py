@@ -1,4 +1,5 @@
-"""Run bookkeeping: list, show, find dead workers, stop, delete. Query functions take a session."""
+"""Run bookkeeping: list, show, find dead workers, stop, delete. Query functions take a session;
+the listing (``list_runs``) takes the library, as it also looks at each run's files."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import os
 import shutil
 import signal
 import subprocess
-from datetime import timedelta, timezone
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
 from studio.core.errors import InvalidInputError, NotFoundError
-from studio.store.models import Run, utcnow
-from studio.train.artifacts import run_dir
+from studio.core.run_status import ACTIVE, FINISHED, WORKER_ATTACHED, RunStatus
+from studio.store.models import Dataset, Run, utcnow
+from studio.train.checkpoints import CHECKPOINT_NAME
+from studio.train.run_files import WEIGHTS_NAME, run_dir
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -22,7 +26,6 @@ if TYPE_CHECKING:
     from studio.store.library import Library
 
 HEARTBEAT_TIMEOUT_S = 30
-ACTIVE = ("queued", "running", "paused")
 
 
 def get_run(s: Session, run_id: int | str) -> Run:
@@ -51,10 +54,10 @@ def mark_interrupted(lib: Library) -> list[int]:
     cutoff = utcnow() - timedelta(seconds=HEARTBEAT_TIMEOUT_S)
     changed = []
     with lib.transaction() as s:
-        for run in s.scalars(select(Run).where(Run.status.in_(("running", "paused")))):
+        for run in s.scalars(select(Run).where(Run.status.in_(WORKER_ATTACHED))):
             stale = run.heartbeat_at is None or run.heartbeat_at < cutoff
             if stale or not pid_alive(run.pid):
-                run.status = "interrupted"
+                run.status = RunStatus.INTERRUPTED
                 run.error = run.error or "the worker process ended without finishing; resume with `studio runs resume`"
                 run.pid = None
                 changed.append(run.id)
@@ -62,7 +65,7 @@ def mark_interrupted(lib: Library) -> list[int]:
 
 
 def run_summary(run: Run) -> dict[str, Any]:
-    best = (run.summary or {}).get("best", {})
+    best = (run.summary or {}).get("best") or {}
     return {
         "run_id": run.id, "name": run.name, "dataset_id": run.dataset_id, "model": run.model,
         "status": run.status, "epoch": run.epoch, "epochs": (run.spec or {}).get("epochs"), "step": run.step,
@@ -71,8 +74,83 @@ def run_summary(run: Run) -> dict[str, Any]:
     }
 
 
-def list_runs(s: Session) -> list[dict[str, Any]]:
-    return [run_summary(r) for r in s.scalars(select(Run).order_by(Run.id))]
+RESUMABLE = (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED)
+
+
+@dataclass
+class RunSummary:
+    """The stable keys of `studio runs list --json` (``run_summary``)."""
+
+    run_id: int
+    name: str
+    dataset_id: int | None
+    model: str
+    status: str
+    epoch: int
+    epochs: int | None
+    step: int
+    val_accuracy: float | None
+    device: str | None
+    parent_run_id: int | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(RunSummary)}
+
+
+@dataclass
+class RunRecord(RunSummary):
+    """A run as listings show it: its summary, its dataset's name and what its folder holds."""
+
+    dataset: str | None = None  # None once the dataset is deleted
+    spec: dict[str, Any] | None = None
+    duration_s: float | None = None  # started -> finished (or last heartbeat)
+    has_weights: bool = False  # can be evaluated, exported, fine-tuned from
+    has_checkpoint: bool = False  # can be resumed
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def resumable(self) -> bool:
+        return self.status in RESUMABLE and self.has_checkpoint
+
+
+def list_runs(lib: Library) -> list[RunRecord]:
+    """Every run, oldest first. Runs whose worker died are marked interrupted first."""
+    mark_interrupted(lib)
+    with lib.session() as s:
+        rows = s.execute(select(Run, Dataset.name).outerjoin(Dataset, Dataset.id == Run.dataset_id)
+                         .order_by(Run.id)).all()
+        records = [_record(lib, run, dataset) for run, dataset in rows]
+    return records
+
+
+def _record(lib: Library, run: Run, dataset: str | None) -> RunRecord:
+    folder = run_dir(lib, run.id)
+    duration = None
+    end = run.finished_at or run.heartbeat_at
+    if run.started_at is not None and end is not None:
+        duration = max((end - run.started_at).total_seconds(), 0.0)
+    return RunRecord(**run_summary(run), dataset=dataset, spec=dict(run.spec or {}), duration_s=duration,
+                     has_weights=(folder / WEIGHTS_NAME).is_file(),
+                     has_checkpoint=(folder / CHECKPOINT_NAME).is_file())
+
+
+def trained_runs(lib: Library) -> list[RunRecord]:
+    """Finished or stopped runs with trained weights, newest first: what can be evaluated or
+    fine-tuned from."""
+    return [r for r in reversed(list_runs(lib)) if r.finished and r.has_weights]
+
+
+def run_dataset(s: Session, run_id: int) -> tuple[int, str] | None:
+    """The id and name of the dataset a run trained on; None when the run or dataset is gone."""
+    row = s.execute(select(Dataset.id, Dataset.name).join(Run, Run.dataset_id == Dataset.id)
+                    .where(Run.id == int(run_id))).first()
+    return (int(row[0]), str(row[1])) if row is not None else None
 
 
 def show_run(s: Session, run_id: int | str) -> dict[str, Any]:
@@ -96,7 +174,7 @@ def request_stop(lib: Library, run_id: int | str) -> bool:
         pid = run.pid
         fresh = run.heartbeat_at is not None and run.heartbeat_at >= cutoff
         if not (pid_alive(pid) and fresh and is_run_worker(pid, run.id, lib.home, run.started_at)):
-            run.status = "stopped" if run.status == "queued" else "interrupted"
+            run.status = RunStatus.STOPPED if run.status == RunStatus.QUEUED else RunStatus.INTERRUPTED
             run.pid = None
             return False
     os.kill(pid, signal.SIGTERM)
@@ -193,7 +271,7 @@ def delete_run(lib: Library, run_id: int | str) -> None:
     """Remove the run's rows (metrics, checkpoints, predictions cascade) and its folder."""
     with lib.transaction() as s:
         run = get_run(s, run_id)
-        if run.status in ("running", "paused") and pid_alive(run.pid):
+        if run.status in WORKER_ATTACHED and pid_alive(run.pid):
             raise InvalidInputError(f"run {run.id} is running: stop it first (`studio runs stop {run.id}`)")
         s.execute(delete(Run).where(Run.id == run.id))
     shutil.rmtree(run_dir(lib, int(run_id)), ignore_errors=True)

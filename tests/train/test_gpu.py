@@ -55,7 +55,7 @@ def test_cuda_training_with_amp_on_gpu_resident_batches_reaches_cpu_accuracy(dig
     assert probe.forward_dtypes == {torch.float16}  # AMP on by default on CUDA
     assert probe.trainer.scaler.is_enabled()
     assert result["metrics"]["val_accuracy"] > 0.9
-    assert evaluate_run(digits_lib, run_id, "test", device="cuda")["accuracy"] > 0.9
+    assert evaluate_run(digits_lib, run_id, "test", device="cuda").accuracy > 0.9
     steps = [e for e in events if e["event"] == "step"]
     assert steps and all(e["gpu_mem_mb"] > 0 for e in steps)  # the Train page shows it
 
@@ -65,7 +65,7 @@ def test_amp_can_be_switched_off_on_cuda(digits_lib):
                                                   "amp": False})
     assert probe.batch_devices == {"cuda"} and probe.param_devices == {"cuda"}
     assert probe.forward_dtypes == {torch.float32} and not probe.trainer.scaler.is_enabled()
-    assert evaluate_run(digits_lib, run_id, "test", device="cuda")["accuracy"] > 0.9
+    assert evaluate_run(digits_lib, run_id, "test", device="cuda").accuracy > 0.9
 
 
 def test_resnet18_fine_tune_on_cuda(digits_lib):
@@ -73,4 +73,4 @@ def test_resnet18_fine_tune_on_cuda(digits_lib):
                                                        "freeze": "backbone", "unfreeze_after": 1})
     assert any(e["event"] == "unfreeze" for e in events)
     assert probe.batch_devices == {"cuda"} and probe.param_devices == {"cuda"}
-    assert evaluate_run(digits_lib, run_id, "test", device="cuda")["accuracy"] > 0.8
+    assert evaluate_run(digits_lib, run_id, "test", device="cuda").accuracy > 0.8

@@ -66,9 +66,9 @@ def test_fine_tuning_beats_training_from_scratch_on_10_per_class(tmp_path, monke
     scratch = create_run(lib, "small-large", {**FEW, "model": "simple-cnn", "image_size": 16})
     run_training(lib, scratch)
     tuned_eval, scratch_eval = evaluate_run(lib, tuned, "test"), evaluate_run(lib, scratch, "test")
-    assert tuned_eval["samples"] == scratch_eval["samples"] == 270  # the whole held-out test split
-    tuned_acc, scratch_acc = tuned_eval["accuracy"], scratch_eval["accuracy"]
-    print(f"small/large digit, 10 train samples per class, {tuned_eval['samples']} test images: "
+    assert tuned_eval.samples == scratch_eval.samples == 270  # the whole held-out test split
+    tuned_acc, scratch_acc = tuned_eval.accuracy, scratch_eval.accuracy
+    print(f"small/large digit, 10 train samples per class, {tuned_eval.samples} test images: "
           f"fine-tuned {tuned_acc:.3f} vs from scratch {scratch_acc:.3f}")
     # Measured with seeds 0/1/2 (parent, draw and training): fine-tuned 0.837/0.800/0.804 vs scratch
     # 0.670/0.730/0.611, so the smallest gap seen is 0.07; 0.05 on 270 images is 13 more right

@@ -1,8 +1,8 @@
 """The Evaluate view: choose a run and a split; see accuracy, per-class precision/recall, a
 confusion matrix whose cells open their samples as thumbnails, and the most confident mistakes.
 
-Evaluation (the engine's ``evaluate_run``, which also stores per-sample predictions) runs in a
-job. Thumbnails are files made by the store's thumbnail cache, also in a job; the galleries are
+Evaluation (the engine's ``evaluate_run``, which also stores per-sample predictions and returns
+the ``Evaluation`` the CLI prints: cells, per-class table, mistakes) runs in a job. Thumbnails are files made by the store's thumbnail cache, also in a job; the galleries are
 QListWidgets in icon mode (items, not a widget per image).
 """
 
@@ -33,11 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.training.jobs import Evaluation, evaluate_job, finished_runs, thumbnails_job
-from studio.ui.common.workers import Job, start_job
+from studio.ui.common.page import Page
+from studio.ui.training.jobs import evaluate_job, finished_runs, thumbnails_job
 
 if TYPE_CHECKING:
     from studio.store.library import Library
+    from studio.train.evaluate import Evaluation
 
 THUMB_PX = 72
 CELL_SAMPLES_SHOWN = 200
@@ -110,7 +111,7 @@ class Gallery(QListWidget):
         return sum(1 for row in range(self.count()) if self.item(row).data(Qt.ItemDataRole.UserRole + 1))
 
 
-class EvaluatePage(QWidget):
+class EvaluatePage(Page):
     """Pick run + split, Evaluate. ``review`` (optional) opens sample ids in labelling mode."""
 
     fine_tune_requested = Signal(int, object)  # run id, dataset id
@@ -121,20 +122,15 @@ class EvaluatePage(QWidget):
         self.lib = library
         self.review = review
         self.result: Evaluation | None = None
-        self._jobs: dict[str, Job] = {}
         self._cell: tuple[int, int] | None = None
         self._wanted_run: int | None = None  # asked for by select_run, applied when the list arrives
         self._wanted_tries = 0
         self._listed_runs: set[int] = set()  # a run not listed before is new: it gets selected
         self.split_dialog = None  # the Split… dialog while it is open
         self._build()
-        self._loaded = False  # the run list loads when the page is first shown
 
-    def showEvent(self, event) -> None:  # noqa: N802
-        super().showEvent(event)
-        if not self._loaded:
-            self._loaded = True
-            self.reload_runs()
+    def on_first_show(self) -> None:
+        self.reload_runs()
 
     # ---- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -259,7 +255,7 @@ class EvaluatePage(QWidget):
         row.addWidget(self.use_val_button)
         row.addWidget(self.split_button)
         self.split_hint.hide()
-        self._hint_dataset: int | None = None
+        self._hint_dataset: tuple[int, str] | None = None  # (id, name) of the dataset to split
         return self.split_hint
 
     # ---- runs ------------------------------------------------------------------------------
@@ -267,12 +263,9 @@ class EvaluatePage(QWidget):
         self.reload_runs()
 
     def reload_runs(self) -> None:
-        if "runs" in self._jobs:
+        if self.job("runs") is not None:
             return  # the list on its way is fresh enough; it applies any wanted run
-        job = start_job(lambda state: finished_runs(self.lib), parent=self)
-        self._jobs["runs"] = job
-        job.finished.connect(self._fill_runs)
-        job.done.connect(lambda: self._jobs.pop("runs", None))
+        self.run_job("runs", finished_runs, self.lib).finished.connect(self._fill_runs)
 
     def _fill_runs(self, runs) -> None:
         ids = [run.run_id for run in runs]  # newest first
@@ -307,13 +300,13 @@ class EvaluatePage(QWidget):
 
     def _run_changed(self) -> None:
         has_run = self.run_combo.currentData() is not None
-        self.evaluate_button.setEnabled(has_run and "evaluate" not in self._jobs)
+        self.evaluate_button.setEnabled(has_run and self.job("evaluate") is None)
         self.fine_tune_button.setEnabled(has_run)
 
     # ---- evaluation ------------------------------------------------------------------------
     def evaluate(self) -> None:
         run_id = self.run_combo.currentData()
-        if run_id is None or "evaluate" in self._jobs:
+        if run_id is None or self.job("evaluate") is not None:
             return
         split = self.split_combo.currentData()
         self.split_hint.hide()
@@ -321,14 +314,12 @@ class EvaluatePage(QWidget):
         self.progress.setValue(0)
         self.progress.show()
         self.summary.setText(f"Evaluating run {run_id} on the {split} split…")
-        job = start_job(evaluate_job, self.lib, int(run_id), split, parent=self)
-        self._jobs["evaluate"] = job
+        job = self.run_job("evaluate", evaluate_job, self.lib, int(run_id), split)
         job.progress.connect(lambda f, _m: self.progress.setValue(int(f * 1000)))
         job.finished.connect(self._show_result)
         job.failed.connect(lambda msg: self._on_failed(msg, int(run_id), split))
 
         def done() -> None:
-            self._jobs.pop("evaluate", None)
             self.progress.hide()
             self._run_changed()
 
@@ -343,13 +334,12 @@ class EvaluatePage(QWidget):
             self._offer_split(run_id, split)
 
     def _offer_split(self, run_id: int, split: str) -> None:
-        from studio.store.models import Dataset, Run
+        from studio.train.runs import run_dataset
 
         with self.lib.session() as s:
-            run = s.get(Run, run_id)
-            dataset = s.get(Dataset, run.dataset_id) if run is not None and run.dataset_id is not None else None
-            name = dataset.name if dataset is not None else "The dataset"
-        self._hint_dataset = dataset.id if dataset is not None else None
+            dataset = run_dataset(s, run_id)
+        name = dataset[1] if dataset is not None else "The dataset"
+        self._hint_dataset = dataset
         what = "test" if split == "test" else "validation"
         text = f"“{name}” has no {what} images: its samples were never split into train / validation / test."
         if split == "test":
@@ -370,16 +360,14 @@ class EvaluatePage(QWidget):
         """The Datasets page's Split… dialog for the evaluated run's dataset; returns the counts."""
         from studio.core.errors import StudioError
         from studio.store.datasets import split_counts
-        from studio.store.models import Dataset
         from studio.store.splits import auto_split
         from studio.ui.datasets.split_dialog import SplitDialog
 
-        dataset_id = self._hint_dataset
+        if self._hint_dataset is None:
+            return None
+        dataset_id, name = self._hint_dataset
         with self.lib.session() as s:
-            ds = s.get(Dataset, dataset_id) if dataset_id is not None else None
-            if ds is None:
-                return None
-            name, samples = ds.name, sum(split_counts(s, dataset_id).values())
+            samples = sum(split_counts(s, dataset_id).values())
         self.split_dialog = SplitDialog(name, samples, self)
         try:
             if self.split_dialog.exec() != SplitDialog.DialogCode.Accepted:
@@ -458,7 +446,7 @@ class EvaluatePage(QWidget):
 
     def _fill_mistakes(self, result: Evaluation) -> None:
         shown = result.mistakes[:MISTAKES_SHOWN]
-        ids = [m[0] for m in shown]
+        ids = [m.sample_id for m in shown]
         captions = {sid: f"{truth}→{pred}\n{conf:.0%}" for sid, truth, pred, conf in shown}
         tips = {sid: f"sample {sid}: labelled {truth}, predicted {pred} with {conf:.1%} confidence"
                 for sid, truth, pred, conf in shown}
@@ -490,22 +478,18 @@ class EvaluatePage(QWidget):
         self._load_thumbnails("cell", self.cell_gallery, shown)
 
     def _load_thumbnails(self, key: str, gallery: Gallery, ids: list[int]) -> None:
-        old = self._jobs.pop(key, None)
-        if old is not None:
-            old.cancel()
+        self.cancel_job(key)
         if not ids:
             return
-        job = start_job(thumbnails_job, self.lib, ids, 128, parent=self)
-        self._jobs[key] = job
-        job.finished.connect(lambda paths, j=job: self._jobs.get(key) is j and gallery.set_thumbnails(paths))
-        job.done.connect(lambda j=job: self._jobs.get(key) is j and self._jobs.pop(key, None))
+        job = self.run_job(key, thumbnails_job, self.lib, ids, 128)
+        job.finished.connect(lambda paths, j=job: self.job(key) is j and gallery.set_thumbnails(paths))
 
     # ---- actions ---------------------------------------------------------------------------
     def _review(self) -> None:
         if self.review is None or self.result is None:
             return
         selected = [item.data(Qt.ItemDataRole.UserRole) for item in self.mistakes.selectedItems()]
-        ids = selected or [m[0] for m in self.result.mistakes]
+        ids = selected or [m.sample_id for m in self.result.mistakes]
         self.review(self.result.dataset_id, ids)
 
     def _fine_tune(self) -> None:
@@ -514,7 +498,3 @@ class EvaluatePage(QWidget):
             return
         dataset_id = self.result.dataset_id if self.result is not None and self.result.run_id == run_id else None
         self.fine_tune_requested.emit(int(run_id), dataset_id)
-
-    def shutdown(self) -> None:
-        for job in list(self._jobs.values()):
-            job.cancel()

@@ -1,8 +1,8 @@
 """The Runs view: every run with its dataset, model, settings, status, best metric and duration;
 overlay the curves of the selected runs; resume, stop, delete, fine-tune from, evaluate.
 
-The table is a QAbstractTableModel over plain ``RunRow``s loaded in a job (which first marks runs
-whose worker died as interrupted). Curves come from the metrics table, also in a job.
+The table is a QAbstractTableModel over the engine's ``RunRecord``s (``studio.train.runs.list_runs``,
+the listing `studio runs list` prints), loaded in a job. Curves are ``run_history``, also in jobs.
 """
 
 from __future__ import annotations
@@ -25,13 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.run_status import ACTIVE, RunStatus
+from studio.ui.common.page import Page
 from studio.ui.common.plots import PALETTE, LivePlot
-from studio.ui.training.jobs import RESUMABLE, RunCurves, RunRow, delete_run_job, load_curves, load_runs
+from studio.ui.training.jobs import delete_run_job
 from studio.ui.training.live_view import format_duration
-from studio.ui.common.workers import Job, start_job
 
 if TYPE_CHECKING:
     from studio.store.library import Library
+    from studio.train.history import RunHistory
+    from studio.train.runs import RunRecord
 
 ACTIVE_REFRESH_MS = 3000  # while a run is active, the table refreshes this often (only when shown)
 STATUS_COLOURS = {
@@ -48,15 +51,35 @@ OVERLAY_METRICS = (
 )
 
 
+def settings_text(spec: dict | None) -> str:
+    """A run's main settings in a few words: "3 ep, bs 64, lr 0.003, adamw, 28px, from run 2"."""
+    if not spec:
+        return ""
+    bits = [f"{spec.get('epochs', '?')} ep", f"bs {spec.get('batch_size', '?')}"]
+    lr = spec.get("lr")
+    if isinstance(lr, (int, float)):
+        bits.append(f"lr {lr:g}")
+    if spec.get("optimizer"):
+        bits.append(str(spec["optimizer"]))
+    if spec.get("image_size"):
+        bits.append(f"{spec['image_size']}px")
+    pretrained = spec.get("pretrained")
+    if pretrained not in (None, "none"):
+        bits.append(f"from {'run ' + str(pretrained) if str(pretrained).isdigit() else pretrained}")
+    if spec.get("freeze") == "backbone":
+        bits.append("frozen backbone")
+    return ", ".join(bits)
+
+
 class RunsTableModel(QAbstractTableModel):
     COLUMNS = ("Run", "Dataset", "Model", "Settings", "Status", "Best val acc", "Epochs", "Duration", "")
     ACTION_COLUMN = len(COLUMNS) - 1
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.rows: list[RunRow] = []
+        self.rows: list[RunRecord] = []
 
-    def set_rows(self, rows: list[RunRow]) -> None:
+    def set_rows(self, rows: list[RunRecord]) -> None:
         self.beginResetModel()
         self.rows = rows
         self.endResetModel()
@@ -85,7 +108,7 @@ class RunsTableModel(QAbstractTableModel):
             if col == 4 and row.error:
                 return row.error
             if col == 3:
-                return row.settings
+                return settings_text(row.spec)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 5, 6, 7):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
@@ -93,19 +116,19 @@ class RunsTableModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _text(row: RunRow, col: int) -> str:
+    def _text(row: RunRecord, col: int) -> str:
         if col == 0:
             return str(row.run_id)
         if col == 1:
-            return row.dataset
+            return row.dataset if row.dataset is not None else "(deleted)"
         if col == 2:
             return row.model
         if col == 3:
-            return row.settings
+            return settings_text(row.spec)
         if col == 4:
             return row.status
         if col == 5:
-            return f"{row.best:.1%}" if row.best is not None else "–"
+            return f"{row.val_accuracy:.1%}" if isinstance(row.val_accuracy, (int, float)) else "–"
         if col == 6:
             return f"{row.epoch}/{row.epochs}" if row.epochs else str(row.epoch)
         if col == 7:
@@ -119,7 +142,7 @@ class RunsTableModel(QAbstractTableModel):
         return -1
 
 
-class RunsPage(QWidget):
+class RunsPage(Page):
     """All runs. Resume / fine-tune / evaluate are requests the app routes to the right page."""
 
     resume_requested = Signal(int)  # run id: continue it from its last checkpoint, live
@@ -129,20 +152,15 @@ class RunsPage(QWidget):
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.lib = library
-        self._jobs: dict[str, Job] = {}
-        self._curves: dict[int, RunCurves] = {}
+        self._curves: dict[int, RunHistory] = {}
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(ACTIVE_REFRESH_MS)
         self._timer.timeout.connect(self._refresh_if_active)
         self._timer.start()
-        self._loaded = False  # the list loads when the page is first shown
 
-    def showEvent(self, event) -> None:  # noqa: N802
-        super().showEvent(event)
-        if not self._loaded:
-            self._loaded = True
-            self.refresh()
+    def on_first_show(self) -> None:
+        self.refresh()
 
     # ---- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -224,19 +242,17 @@ class RunsPage(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        if "runs" in self._jobs:
+        if self.job("runs") is not None:
             return
-        job = start_job(load_runs, self.lib, parent=self)
-        self._jobs["runs"] = job
+        job = self.run_job("runs", _newest_first, self.lib)
         job.finished.connect(self._show_rows)
         job.failed.connect(lambda msg: self.detail.setText(f"Could not list runs: {msg}"))
-        job.done.connect(lambda: self._jobs.pop("runs", None))
 
     def _refresh_if_active(self) -> None:
-        if self.isVisible() and any(r.status in ("running", "paused", "queued") for r in self.model.rows):
+        if self.isVisible() and any(r.status in ACTIVE for r in self.model.rows):
             self.refresh()
 
-    def _show_rows(self, rows: list[RunRow]) -> None:
+    def _show_rows(self, rows: list[RunRecord]) -> None:
         selected = self.selected_ids()
         self.model.set_rows(rows)
         selection = self.table.selectionModel()
@@ -246,7 +262,7 @@ class RunsPage(QWidget):
                 selection.select(self.model.index(row, 0), QItemSelectionModel.SelectionFlag.Select
                                  | QItemSelectionModel.SelectionFlag.Rows)
         for i, run in enumerate(rows):
-            if run.status in RESUMABLE and run.status != "failed":
+            if run.status in (RunStatus.STOPPED, RunStatus.INTERRUPTED):
                 b = QPushButton("Resume")
                 b.clicked.connect(lambda _c=False, rid=run.run_id: self.resume_requested.emit(rid))
                 b.setEnabled(run.has_checkpoint)
@@ -261,7 +277,7 @@ class RunsPage(QWidget):
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
         return [self.model.rows[r].run_id for r in rows if r < len(self.model.rows)]
 
-    def selected_rows(self) -> list[RunRow]:
+    def selected_rows(self) -> list[RunRecord]:
         ids = set(self.selected_ids())
         return [r for r in self.model.rows if r.run_id in ids]
 
@@ -279,7 +295,7 @@ class RunsPage(QWidget):
         rows = self.selected_rows()
         if len(rows) == 1:
             r = rows[0]
-            text = f"Run {r.run_id}: {r.name}. {r.settings}."
+            text = f"Run {r.run_id}: {r.name}. {settings_text(r.spec)}."
             if r.error:
                 text += f" {r.error}"
             self.detail.setText(text)
@@ -290,9 +306,9 @@ class RunsPage(QWidget):
     def _update_buttons(self) -> None:
         rows = self.selected_rows()
         one = rows[0] if len(rows) == 1 else None
-        self.resume_button.setEnabled(one is not None and one.status in RESUMABLE and one.has_checkpoint)
-        self.stop_button.setEnabled(one is not None and one.status in ("running", "paused", "queued"))
-        self.fine_tune_button.setEnabled(one is not None and one.has_weights and one.status in ("completed", "stopped"))
+        self.resume_button.setEnabled(one is not None and one.resumable)
+        self.stop_button.setEnabled(one is not None and one.status in ACTIVE)
+        self.fine_tune_button.setEnabled(one is not None and one.has_weights and one.finished)
         self.evaluate_button.setEnabled(one is not None and one.has_weights)
         self.delete_button.setEnabled(bool(rows))
 
@@ -302,14 +318,13 @@ class RunsPage(QWidget):
         if not missing:
             self._draw_overlay()
             return
-        job = start_job(load_curves, self.lib, missing, parent=self)
-        self._jobs[f"curves{id(job)}"] = job
-        job.finished.connect(self._curves_loaded)
-        job.done.connect(lambda key=f"curves{id(job)}": self._jobs.pop(key, None))
+        from studio.train.history import run_history
 
-    def _curves_loaded(self, curves: list[RunCurves]) -> None:
-        for c in curves:
-            self._curves[c.run_id] = c
+        for run_id in missing:
+            self.run_job(f"curves{run_id}", run_history, self.lib, run_id).finished.connect(self._curves_loaded)
+
+    def _curves_loaded(self, history: RunHistory) -> None:
+        self._curves[history.run_id] = history
         self._draw_overlay()
 
     def _draw_overlay(self) -> None:
@@ -318,10 +333,10 @@ class RunsPage(QWidget):
             self.overlay.remove_series(series)
         self.overlay.clear_data()
         for i, run_id in enumerate(self.selected_ids()):
-            curves = self._curves.get(run_id)
-            if curves is None or key not in curves.series:
+            series = self._curves[run_id].get(key) if run_id in self._curves else None
+            if series is None:
                 continue
-            xs, ys = curves.series[key]
+            xs, ys = series.steps, series.values
             name = f"run {run_id}"
             per_epoch = key.startswith("val/") or key == "train/accuracy"  # few points: markers, thick
             self.overlay.add_series(name, name, PALETTE[i % len(PALETTE)], width=2 if per_epoch else 1,
@@ -336,7 +351,7 @@ class RunsPage(QWidget):
     # ---- actions ---------------------------------------------------------------------------
     def _resume_selected(self) -> None:
         rows = self.selected_rows()
-        if len(rows) == 1 and rows[0].status in RESUMABLE and rows[0].has_checkpoint:
+        if len(rows) == 1 and rows[0].resumable:
             self.resume_requested.emit(rows[0].run_id)
 
     def _stop_selected(self) -> None:
@@ -382,15 +397,18 @@ class RunsPage(QWidget):
     def delete_runs(self, run_ids: list[int]) -> None:
         """Delete without asking (the confirmation is the caller's)."""
         for run_id in run_ids:
-            job = start_job(delete_run_job, self.lib, run_id, parent=self)
-            key = f"delete{run_id}"
-            self._jobs[key] = job
+            job = self.run_job(f"delete{run_id}", delete_run_job, self.lib, run_id)
             job.finished.connect(lambda rid: self._curves.pop(rid, None))
             job.failed.connect(lambda msg: QMessageBox.warning(self, "Delete run", msg))
-            job.done.connect(lambda k=key: (self._jobs.pop(k, None), self.refresh()))
+            job.done.connect(self.refresh)
 
     def shutdown(self) -> None:
         self._timer.stop()
         self.overlay.stop_updates()
-        for job in list(self._jobs.values()):
-            job.cancel()
+        super().shutdown()
+
+
+def _newest_first(lib: Library, state=None) -> list[RunRecord]:
+    from studio.train.runs import list_runs
+
+    return list(reversed(list_runs(lib)))

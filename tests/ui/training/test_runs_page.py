@@ -68,7 +68,7 @@ def test_lists_runs_and_marks_dead_worker_interrupted_with_resume_button(runs_pa
     page, lib, runs = runs_page
     by_id = {r.run_id: r for r in page.model.rows}
     assert by_id[runs["completed"]].status == "completed"
-    assert by_id[runs["completed"]].best is not None and by_id[runs["completed"]].duration_s is not None
+    assert by_id[runs["completed"]].val_accuracy is not None and by_id[runs["completed"]].duration_s is not None
     assert by_id[runs["stopped"]].status == "stopped"
     assert by_id[runs["dead"]].status == "interrupted"
     assert _status(lib, runs["dead"]) == "interrupted"
