@@ -1,8 +1,8 @@
 """Importing from the GUI: the job function, the progress panel and the summary dialog.
 
-``run_import`` is a plain job function (no Qt): it sends folders and zips to ``import_path`` and
-loose files to ``import_files`` and adds up their reports. The GUI runs it through
-``studio.ui.common.workers.start_job``; tests call the same path.
+``run_import`` is a plain job function (no Qt): it hands files and folders, mixed, to the
+importer's ``import_files`` (what `studio import` calls) and keeps its report: rejected files and
+the notes (warnings) the CLI prints. The GUI runs it through ``studio.ui.common.workers.start_job``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.errors import Cancelled, InvalidInputError
+from studio.core.errors import InvalidInputError
 from studio.core.jobs import JobState
 from studio.store.library import Library
 
@@ -40,16 +40,13 @@ class ImportSummary:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     cancelled: bool = False
     roots: list[str] = field(default_factory=list)  # what was imported: folders, zips, files
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (source, note): imported or skipped
 
     def text(self) -> str:
         parts = f"{self.added:,} added, {self.duplicates:,} duplicates, {len(self.rejected):,} rejected"
+        if self.warnings:
+            parts += f", {len(self.warnings):,} note{'s' if len(self.warnings) > 1 else ''}"
         return f"Import cancelled: {parts}" if self.cancelled else parts
-
-    def add(self, report) -> None:
-        self.added += int(report.added)
-        self.duplicates += int(report.duplicates)
-        self.rejected.extend((str(src), str(reason)) for src, reason in report.rejected)
-        self.cancelled = self.cancelled or bool(getattr(report, "cancelled", False))
 
     def shown_source(self, source: str) -> str:
         """``source`` as the user knows it: relative to the folder or zip it was imported from
@@ -66,34 +63,9 @@ class ImportSummary:
         return source
 
 
-class _SubState(JobState):
-    """Maps one part's progress (0..1) into its share of the whole import."""
-
-    def __init__(self, parent: JobState, start: float, share: float):
-        super().__init__()
-        self._parent = parent
-        self._start = start
-        self._share = share
-
-    def set_progress(self, fraction: float, message: str | None = None) -> None:
-        self._parent.set_progress(self._start + self._share * min(max(fraction, 0.0), 1.0), message)
-
-    def set_partial_result(self, value) -> None:
-        self._parent.set_partial_result(value)
-
-    def is_cancelled(self) -> bool:
-        return self._parent.is_cancelled()
-
-    def check_cancelled(self) -> None:
-        self._parent.check_cancelled()
-
-    def cancel(self) -> None:
-        self._parent.cancel()
-
-
 def run_import(lib: Library, dataset_id: int, paths: Sequence[str | Path], state: JobState) -> ImportSummary:
-    """Import ``paths`` (folders, zips, image files, in any mix) into the dataset."""
-    from studio.store.importers import import_files, import_path
+    """Import ``paths`` (folders, zips, image files, in any mix) into the dataset, as `studio import`."""
+    from studio.store.importers import import_files
 
     paths = [Path(p) for p in paths]
     if not paths:
@@ -101,29 +73,10 @@ def run_import(lib: Library, dataset_id: int, paths: Sequence[str | Path], state
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise InvalidInputError(f"Cannot import {missing[0]}: it does not exist")
-    containers = [p for p in paths if p.is_dir() or p.suffix.lower() == ".zip"]
-    files = [p for p in paths if p not in containers]
-    parts: list[tuple[str, object]] = [("path", p) for p in containers]
-    if files:
-        parts.append(("files", files))
-    summary = ImportSummary(roots=[str(p) for p in paths])
-    share = 1.0 / len(parts)
-    for i, (kind, what) in enumerate(parts):
-        sub = _SubState(state, i * share, share)
-        try:
-            if kind == "path":
-                report = import_path(lib, dataset_id, what, sub)
-            else:
-                report = import_files(lib, dataset_id, what, sub)
-        except Cancelled:
-            summary.cancelled = True
-            break
-        summary.add(report)
-        if summary.cancelled or state.is_cancelled():
-            summary.cancelled = True
-            break
-    state.set_progress(1.0, "cancelled" if summary.cancelled else "done")
-    return summary
+    report = import_files(lib, dataset_id, paths, state)
+    state.set_progress(1.0, "cancelled" if report.cancelled else "done")
+    return ImportSummary(report.added, report.duplicates, list(report.rejected), report.cancelled,
+                         roots=[str(p) for p in paths], warnings=list(report.warnings))
 
 
 class ImportProgressPanel(QWidget):
@@ -169,7 +122,8 @@ class ImportProgressPanel(QWidget):
 
 
 class ImportSummaryDialog(QDialog):
-    """"N added, M duplicates, K rejected", with a Details table of each rejected file and why."""
+    """"N added, M duplicates, K rejected, W notes", with Details: a table of each rejected file and
+    why, and one of the importer's notes (links skipped, names repaired), as `studio import` prints."""
 
     def __init__(self, summary: ImportSummary, dataset_name: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -183,31 +137,15 @@ class ImportSummaryDialog(QDialog):
         where = QLabel(f"into dataset “{dataset_name}”")
         where.setStyleSheet("color: #5b6670")
 
-        self.details = QTableWidget(len(summary.rejected), 2)
         single = Path(summary.roots[0]).name if len(summary.roots) == 1 else ""
-        first = f"Rejected file (in “{single}”)" if single else "Rejected file"
-        self.details.setHorizontalHeaderLabels([first, "Reason"])
-        self.details.verticalHeader().setVisible(False)
-        self.details.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.details.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.details.setWordWrap(False)
-        header = self.details.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for row, (source, reason) in enumerate(summary.rejected):
-            src_item = QTableWidgetItem(summary.shown_source(source))
-            src_item.setToolTip(source)  # the full path
-            reason_item = QTableWidgetItem(reason)
-            reason_item.setToolTip(reason)
-            self.details.setItem(row, 0, src_item)
-            self.details.setItem(row, 1, reason_item)
-        self.details.setColumnWidth(0, 300)
-        self.details.setVisible(False)
+        where_from = f" (in “{single}”)" if single else ""
+        self.details = self._table(summary, summary.rejected, f"Rejected file{where_from}", "Reason")
+        self.notes = self._table(summary, summary.warnings, f"File{where_from}", "Note")
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
         self.details_button = buttons.addButton("Details…", QDialogButtonBox.ButtonRole.ActionRole)
         self.details_button.setCheckable(True)
-        self.details_button.setEnabled(bool(summary.rejected))
+        self.details_button.setEnabled(bool(summary.rejected or summary.warnings))
         self.details_button.toggled.connect(self.show_details)
         buttons.accepted.connect(self.accept)
 
@@ -215,17 +153,47 @@ class ImportSummaryDialog(QDialog):
         layout.addWidget(self.headline)
         layout.addWidget(where)
         layout.addWidget(self.details, 1)
+        layout.addWidget(self.notes, 1)
         layout.addWidget(buttons)
         self.setMinimumWidth(460)
 
+    @staticmethod
+    def _table(summary: ImportSummary, rows: list[tuple[str, str]], first: str, second: str) -> QTableWidget:
+        """(source as the user knows it, text) per row; hidden until Details is pressed."""
+        table = QTableWidget(len(rows), 2)
+        table.setHorizontalHeaderLabels([first, second])
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setWordWrap(False)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for row, (source, text) in enumerate(rows):
+            src_item = QTableWidgetItem(summary.shown_source(source))
+            src_item.setToolTip(source)  # the full path
+            text_item = QTableWidgetItem(text)
+            text_item.setToolTip(text)
+            table.setItem(row, 0, src_item)
+            table.setItem(row, 1, text_item)
+        table.setColumnWidth(0, 300)
+        table.setVisible(False)
+        return table
+
     def show_details(self, visible: bool = True) -> None:
-        self.details.setVisible(visible)
+        self.details.setVisible(visible and bool(self.summary.rejected))
+        self.notes.setVisible(visible and bool(self.summary.warnings))
         self.details_button.setText("Hide details" if visible else "Details…")
         self.resize(max(self.width(), 720), 420 if visible else self.minimumSizeHint().height())
 
     def rejected_rows(self) -> list[tuple[str, str]]:
         """What the Details table shows (file as shown, reason), for tests."""
-        return [
-            (self.details.item(r, 0).text(), self.details.item(r, 1).text())
-            for r in range(self.details.rowCount())
-        ]
+        return _rows(self.details)
+
+    def note_rows(self) -> list[tuple[str, str]]:
+        """What the notes table shows (file as shown, note), for tests."""
+        return _rows(self.notes)
+
+
+def _rows(table: QTableWidget) -> list[tuple[str, str]]:
+    return [(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())]
