@@ -15,6 +15,8 @@ import sys
 import threading
 
 from studio.commands.common import emit_json, open_library
+from studio.core.run_status import FINISHED, WORKER_ATTACHED, RunStatus
+from studio.train.events import Paused, Resumed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,16 +54,16 @@ class _Controls:
             self.engine.pause()
         else:
             self.engine.resume()
-        self._set_status("paused" if paused else "running")
-        emit_json({"event": "paused" if paused else "resumed", "run_id": self.run_id})
+        self._set_status(RunStatus.PAUSED if paused else RunStatus.RUNNING)
+        emit_json((Paused if paused else Resumed)(run_id=self.run_id).to_dict())
 
-    def _set_status(self, status: str) -> None:
+    def _set_status(self, status: RunStatus) -> None:
         from sqlalchemy import update
 
         from studio.store.models import Run
 
         with self.lib.transaction() as s:
-            s.execute(update(Run).where(Run.id == self.run_id, Run.status.in_(("running", "paused"))).values(status=status))
+            s.execute(update(Run).where(Run.id == self.run_id, Run.status.in_(WORKER_ATTACHED)).values(status=status))
 
     def read_stdin(self, read=None) -> None:
         """Apply control lines until stdin closes. Bytes, bounded lines, invalid UTF-8 replaced:
@@ -70,7 +72,7 @@ class _Controls:
 
         if read is None:
             fd = sys.stdin.fileno()
-            read = lambda n: os.read(fd, n)  # noqa: E731 - unbuffered: no lock held while blocked
+            read = lambda n: os.read(fd, n)
         for command in read_control_lines(read):
             try:
                 self.apply(command)
@@ -109,7 +111,7 @@ def cmd_worker_train(args: argparse.Namespace) -> int:
             if dist.is_initialized():
                 dist.destroy_process_group()
         lib.close()
-    return 0 if result.get("status") in ("completed", "stopped") else 1
+    return 0 if result.get("status") in FINISHED else 1
 
 
 def _init_process_group() -> None:

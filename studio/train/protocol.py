@@ -1,5 +1,6 @@
 """The training worker's pipe protocol, both ends: JSON objects one per line on its stdout (read
-by `studio train` and the GUI through one parser), control words one per line on its stdin.
+by `studio train` and the GUI through one parser; each is one of the typed events of
+studio.train.events, read with ``events.from_dict``), control words one per line on its stdin.
 
 Both sides read bytes with a bound on the line length (studio.core.limits), so a stray print,
 a line that starts with "{" but is not JSON, invalid UTF-8 or an endless line costs one skipped

@@ -1,6 +1,7 @@
 """The live view of one training run: curves, progress, speed, ETA, and Stop / Pause / Resume.
 
-It consumes the worker's JSON events (lists of dicts from ``RunProcess.events``). Per event it
+It consumes the worker's events (lists of parsed JSON objects from ``RunProcess.events``, read as
+the typed events of studio.train.events). Per event it
 only appends numbers to buffers and remembers the latest values; plots redraw on their own 40 ms
 timer and the text labels on a 200 ms timer, so a worker printing hundreds of lines a second
 never makes the GUI thread do per-line drawing work.
@@ -25,34 +26,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.run_status import RunStatus
+from studio.train.events import (
+    CacheProgress,
+    DataReady,
+    DownloadProgress,
+    EpochCompleted,
+    Finished,
+    Paused,
+    Resumed,
+    Started,
+    Step,
+    Unfrozen,
+    WorkerEvent,
+    from_dict,
+)
 from studio.ui.common.plots import PALETTE, LivePlot, ema
 from studio.ui.common.run_process import RunProcess
+from studio.ui.training.live_model import STOPPING, LiveRunModel, format_duration, num
 
 LABEL_INTERVAL_MS = 200
 # Curves with a point per step are drawn 1 px wide (a cosmetic pen rasterises ~4x faster than a
 # wider one) and opaque; the raw loss in a light tint of PALETTE[0] under the smoothed one.
 LIGHT_BLUE = "#a6c8e3"
 LOSS_SMOOTHING_STEPS = 25.0  # time constant (in steps) of the smoothed loss, whatever log_every is
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "–"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
-def _num(value, default: float = float("nan")) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
 class _Stat(QFrame):
@@ -76,66 +73,6 @@ class _Stat(QFrame):
     def set(self, text: str) -> None:
         if self.value.text() != text:
             self.value.setText(text)
-
-
-class LiveRunModel:
-    """The numbers of one run as events arrive (pure Python; the view reads it)."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.run_id: int | None = None
-        self.status = ""
-        self.epochs = 0
-        self.steps_per_epoch = 0
-        self.step = 0
-        self.epoch = 0.0
-        self.epochs_done = 0
-        self.batch_size = 0
-        self.loss = float("nan")
-        self.lr = float("nan")
-        self.samples_per_s = float("nan")
-        self.eta_s: float | None = None
-        self.eta_stamp = 0.0  # time.monotonic() when eta_s was reported
-        self.gpu_mem_mb: float | None = None
-        self.val_loss = float("nan")
-        self.val_accuracy = float("nan")
-        self.best_val_accuracy = float("nan")
-        self.message = ""
-        self.done: dict | None = None
-        self.device = ""
-        self.model = ""
-        self.dataset = ""
-
-    def eta_now(self) -> float | None:
-        """Seconds left: the worker's estimate (at each epoch end) counting down; before the first
-        epoch ends, remaining steps x batch size / images per second."""
-        if self.eta_s is not None and math.isfinite(self.eta_s):
-            if self.status == "paused":
-                return self.eta_s  # frozen while paused (see LiveTrainingView.feed)
-            return max(self.eta_s - (time.monotonic() - self.eta_stamp), 0.0)
-        if self.steps_per_epoch and self.epochs and self.batch_size and self.samples_per_s > 0:
-            remaining = self.epochs * self.steps_per_epoch - self.step
-            return max(remaining, 0) * self.batch_size / self.samples_per_s
-        return None
-
-    def set_paused(self, paused: bool) -> None:
-        """Status paused/running; the ETA countdown stops while paused."""
-        if paused and self.status != "paused":
-            self.eta_s = self.eta_now()
-        if paused or self.status == "paused":
-            self.eta_stamp = time.monotonic()
-        self.status = "paused" if paused else "running"
-
-    def epoch_fraction(self) -> float:
-        """How far the current epoch is, 0..1."""
-        if self.done is not None:
-            return 1.0
-        if self.steps_per_epoch > 0 and self.step:
-            into_epoch = self.step - self.epochs_done * self.steps_per_epoch
-            return min(max(into_epoch / self.steps_per_epoch, 0.0), 1.0)
-        return 0.0
 
 
 class LiveTrainingView(QWidget):
@@ -281,60 +218,54 @@ class LiveTrainingView(QWidget):
 
     # ---- events ----------------------------------------------------------------------------
     def feed(self, events: list[dict]) -> None:
-        """Take a batch of worker events. Steps are gathered into arrays and appended once."""
-        steps: list[float] = []
-        losses: list[float] = []
-        lr_steps: list[float] = []
-        lrs: list[float] = []
-        m = self.model
-        for event in events:
-            kind = event.get("event")
-            if kind == "step":
-                m.step = int(_num(event.get("step"), m.step))
-                epoch = _num(event.get("epoch"), m.epoch)
-                if math.isfinite(epoch) and epoch >= 1:
-                    m.epoch = epoch  # the epoch in progress, counted from 1
-                    m.epochs_done = int(epoch) - 1
-                m.loss = _num(event.get("loss"))
-                m.samples_per_s = _num(event.get("samples_per_s"), m.samples_per_s)
-                if "eta_s" in event:
-                    m.eta_s, m.eta_stamp = _num(event.get("eta_s")), time.monotonic()
-                self._note_gpu(event)
-                steps.append(m.step)
-                losses.append(m.loss)
-                if "lr" in event:
-                    m.lr = _num(event.get("lr"))
-                    lr_steps.append(m.step)
-                    lrs.append(m.lr)
-            elif kind == "epoch":
+        """Take a batch of worker events (parsed JSON objects; studio.train.events). Steps are
+        gathered into arrays and appended once; objects that are not complete events are skipped."""
+        steps: list[Step] = []
+        for event in filter(None, map(from_dict, events)):
+            if isinstance(event, Step):
+                self._on_step(event)
+                steps.append(event)
+            elif isinstance(event, EpochCompleted):
                 self._on_epoch(event)
-            elif kind == "start":
+            elif isinstance(event, Started):
                 self._on_start(event)
-            elif kind == "data":
+            elif isinstance(event, DataReady):
                 self._on_data(event)
-            elif kind == "cache":
-                # the worker decodes the images once; say so until it is done, then clear
-                fraction = _num(event.get("fraction"), 1.0)
-                m.message = f"Preparing images: {event.get('message', '')}" if fraction < 1 else ""
-                continue
-            elif kind == "download":
-                done, total = _num(event.get("bytes"), 0), _num(event.get("total"), 0)
-                m.message = f"Downloading pretrained weights: {done / 1e6:.1f} of {total / 1e6:.1f} MB"
-            elif kind == "unfreeze":
-                m.message = f"Backbone unfrozen at epoch {event.get('epoch')}: all layers learn now."
-            elif kind == "done":
-                m.done = event
-                m.status = str(event.get("status", "completed"))
-                self._on_done_metrics(event)
-            elif kind in ("paused", "resumed"):
-                m.set_paused(kind == "paused")
-                self._paused = kind == "paused"
-            if isinstance(event.get("message"), str):
-                m.message = event["message"]
+            elif isinstance(event, Finished):
+                self._on_finished(event)
+            elif isinstance(event, (Paused, Resumed)):
+                self.model.set_paused(isinstance(event, Paused))
+                self._paused = isinstance(event, Paused)
+            else:
+                self._note_message(event)
         if steps:
-            self._append_step_losses(np.asarray(steps, dtype=np.float64), np.asarray(losses, dtype=np.float64))
-        if lrs:
-            self.lr_plot.append("lr", lr_steps, lrs)
+            xs = np.fromiter((e.step for e in steps), dtype=np.float64, count=len(steps))
+            self._append_step_losses(xs, np.fromiter((num(e.loss) for e in steps), dtype=np.float64, count=len(steps)))
+            with_lr = [e for e in steps if e.lr is not None]
+            if with_lr:
+                self.lr_plot.append("lr", [e.step for e in with_lr], [num(e.lr) for e in with_lr])
+
+    def _on_step(self, event: Step) -> None:
+        m = self.model
+        m.step = event.step
+        if event.epoch >= 1:
+            m.epoch = event.epoch  # the epoch in progress, counted from 1
+            m.epochs_done = event.epoch - 1
+        m.loss = num(event.loss)
+        m.samples_per_s = num(event.samples_per_s, m.samples_per_s)
+        if event.lr is not None:
+            m.lr = num(event.lr)
+        if event.gpu_mem_mb is not None:
+            m.gpu_mem_mb = num(event.gpu_mem_mb)
+
+    def _note_message(self, event: WorkerEvent) -> None:
+        m = self.model
+        if isinstance(event, CacheProgress):  # the worker decodes the images once; say so until it is done
+            m.message = f"Preparing images: {event.message}" if event.fraction < 1 else ""
+        elif isinstance(event, DownloadProgress):
+            m.message = f"Downloading pretrained weights: {event.bytes / 1e6:.1f} of {(event.total or 0) / 1e6:.1f} MB"
+        elif isinstance(event, Unfrozen):
+            m.message = f"Backbone unfrozen at epoch {event.epoch}: all layers learn now."
 
     def _append_step_losses(self, xs: np.ndarray, ys: np.ndarray) -> None:
         """Raw and smoothed step loss; the smoothing continues where the curve left off."""
@@ -400,39 +331,28 @@ class LiveTrainingView(QWidget):
                 self.loss_plot.set_x_extent(m.epochs * m.steps_per_epoch)
                 self.lr_plot.set_x_extent(m.epochs * m.steps_per_epoch)
 
-    def _note_gpu(self, event: dict) -> None:
-        for key in ("gpu_mem_mb", "gpu_memory_mb", "cuda_memory_mb"):
-            if key in event and event[key] is not None:
-                self.model.gpu_mem_mb = _num(event[key])
-                return
-
-    def _on_start(self, event: dict) -> None:
+    def _on_start(self, event: Started) -> None:
         m = self.model
-        m.run_id = int(event["run_id"]) if event.get("run_id") is not None else m.run_id
-        m.epochs = int(_num(event.get("epochs"), m.epochs) or 0)
-        m.batch_size = int(_num(event.get("batch_size"), 0) or 0)
-        if event.get("steps_per_epoch"):
-            m.steps_per_epoch = int(event["steps_per_epoch"])
-        m.device = str(event.get("device", ""))
-        m.model = str(event.get("model", ""))
-        m.status = "running"
+        m.run_id = event.run_id
+        m.epochs = event.epochs
+        m.batch_size = event.batch_size
+        m.device = event.device
+        m.model = event.model
+        m.status = RunStatus.RUNNING
         self._update_extents()
         self._update_title()
 
-    def _on_data(self, event: dict) -> None:
+    def _on_data(self, event: DataReady) -> None:
         m = self.model
-        m.dataset = str(event.get("dataset", m.dataset))
-        train = int(_num(event.get("train_samples"), 0) or 0)
-        if event.get("steps_per_epoch"):
-            m.steps_per_epoch = int(event["steps_per_epoch"])
-        elif train and m.batch_size:
-            m.steps_per_epoch = math.ceil(train / m.batch_size)
-        resumed = event.get("resumed_from_epoch")
-        if resumed:
-            m.epochs_done = int(resumed)
-        notes = event.get("notes") or []
-        if notes:
-            m.message = " ".join(str(n) for n in notes)
+        m.dataset = event.dataset or m.dataset
+        if event.steps_per_epoch:
+            m.steps_per_epoch = event.steps_per_epoch
+        elif event.train_samples and m.batch_size:
+            m.steps_per_epoch = math.ceil(event.train_samples / m.batch_size)
+        if event.resumed_from_epoch:
+            m.epochs_done = event.resumed_from_epoch
+        if event.notes:
+            m.message = " ".join(str(n) for n in event.notes)
         self._update_extents()
         self._update_title()
 
@@ -447,40 +367,35 @@ class LiveTrainingView(QWidget):
             bits.append(f"· {m.device}")
         self.title.setText(" ".join(bits))
 
-    def _on_epoch(self, event: dict) -> None:
+    def _on_epoch(self, event: EpochCompleted) -> None:
         m = self.model
-        epoch = int(_num(event.get("epoch"), m.epochs_done + 1))
-        m.epochs_done = epoch
-        if "eta_s" in event:
-            m.eta_s, m.eta_stamp = _num(event.get("eta_s")), time.monotonic()
+        m.epochs_done = event.epoch
+        if event.eta_s is not None:
+            m.eta_s, m.eta_stamp = num(event.eta_s), time.monotonic()
         # the epoch's own last step (steps are only logged every log_every, so m.step may lag it)
-        x_step = [_num(event.get("step"), float(m.step))]
-        if event.get("train_loss") is not None:
-            self.loss_plot.append("train_loss", x_step, [_num(event["train_loss"])])
-        if event.get("val_loss") is not None:
-            m.val_loss = _num(event["val_loss"])
-            self.loss_plot.append("val_loss", x_step, [m.val_loss])
-        if event.get("train_accuracy") is not None:
-            self.acc_plot.append("train_accuracy", [epoch], [_num(event["train_accuracy"])])
-        if event.get("val_accuracy") is not None:
-            m.val_accuracy = _num(event["val_accuracy"])
-            self.acc_plot.append("val_accuracy", [epoch], [m.val_accuracy])
-            if not (m.best_val_accuracy >= m.val_accuracy):
-                m.best_val_accuracy = m.val_accuracy
-        self._note_gpu(event)
+        x_step = [event.step]
+        m.val_loss, m.val_accuracy = num(event.val_loss), num(event.val_accuracy)
+        self.loss_plot.append("train_loss", x_step, [num(event.train_loss)])
+        self.loss_plot.append("val_loss", x_step, [m.val_loss])
+        self.acc_plot.append("train_accuracy", [event.epoch], [num(event.train_accuracy)])
+        self.acc_plot.append("val_accuracy", [event.epoch], [m.val_accuracy])
+        if not (m.best_val_accuracy >= m.val_accuracy):
+            m.best_val_accuracy = m.val_accuracy
 
-    def _on_done_metrics(self, event: dict) -> None:
-        metrics = event.get("metrics") or {}
-        best = metrics.get("best_val_accuracy", metrics.get("val_accuracy"))
+    def _on_finished(self, event: Finished) -> None:
+        m = self.model
+        m.done = event
+        m.status = event.status
+        best = event.metrics.get("val_accuracy")  # the metrics of the best epoch
         if best is not None:
-            self.model.best_val_accuracy = _num(best)
-        if event.get("error"):
-            self.model.message = str(event["error"])
+            m.best_val_accuracy = num(best)
+        if event.error:
+            m.message = event.error
 
     # ---- controls --------------------------------------------------------------------------
     def request_stop(self) -> None:
         if self._proc is not None and self._proc.request_stop():
-            self.model.status = "stopping"
+            self.model.status = STOPPING
             self.stop_button.setEnabled(False)
             self.pause_button.setEnabled(False)
             self._refresh_labels()
@@ -504,15 +419,15 @@ class LiveTrainingView(QWidget):
     def _on_process_finished(self, exit_code: int, reason: str) -> None:
         m = self.model
         if m.done is None:
-            m.status = "failed" if exit_code != 0 else (m.status or "completed")
-        if reason and (exit_code != 0 or m.status == "failed"):
+            m.status = RunStatus.FAILED if exit_code != 0 else (m.status or RunStatus.COMPLETED)
+        if reason and (exit_code != 0 or m.status == RunStatus.FAILED):
             m.message = reason
         self._set_controls(running=False)
         self._paused = False
         self._refresh_labels()
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.flush()
-        self.run_finished.emit(int(m.run_id if m.run_id is not None else -1), m.status)
+        self.run_finished.emit(int(m.run_id if m.run_id is not None else -1), str(m.status))
 
     # ---- labels ----------------------------------------------------------------------------
     def _refresh_labels(self) -> None:
@@ -524,7 +439,7 @@ class LiveTrainingView(QWidget):
         self.epoch_label.setText(f"Epoch {current}{epochs}{status}" if m.run_id is not None or m.step else "Epoch –")
         self.epoch_bar.setValue(int(1000 * m.epoch_fraction()))
         if m.epochs:
-            done = 1.0 if m.done and m.status == "completed" else (m.epochs_done + m.epoch_fraction() * (m.done is None)) / m.epochs
+            done = 1.0 if m.done and m.status == RunStatus.COMPLETED else (m.epochs_done + m.epoch_fraction() * (m.done is None)) / m.epochs
             self.total_bar.setValue(int(1000 * min(done, 1.0)))
         s = self.stats
         s["step"].set(f"{m.step:,}" if m.step else "–")

@@ -29,7 +29,7 @@ from studio.core.run_status import ACTIVE, RunStatus
 from studio.ui.common.page import Page
 from studio.ui.common.plots import PALETTE, LivePlot
 from studio.ui.training.jobs import delete_run_job
-from studio.ui.training.live_view import format_duration
+from studio.ui.training.live_model import format_duration
 
 if TYPE_CHECKING:
     from studio.store.library import Library
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 ACTIVE_REFRESH_MS = 3000  # while a run is active, the table refreshes this often (only when shown)
 STATUS_COLOURS = {
-    "running": "#0072B2", "paused": "#E69F00", "queued": "#777777", "completed": "#009E73",
-    "stopped": "#555555", "failed": "#D55E00", "interrupted": "#CC79A7",
+    RunStatus.RUNNING: "#0072B2", RunStatus.PAUSED: "#E69F00", RunStatus.QUEUED: "#777777", RunStatus.COMPLETED: "#009E73",
+    RunStatus.STOPPED: "#555555", RunStatus.FAILED: "#D55E00", RunStatus.INTERRUPTED: "#CC79A7",
 }
 # metric choices for the overlay: (label, split/name key, x axis)
 OVERLAY_METRICS = (

@@ -17,8 +17,10 @@ WAIT_MS = 180_000
 
 
 def _events(epochs: int, steps_per_epoch: int, log_every: int) -> list[dict]:
-    out = [{"event": "start", "run_id": 1, "model": "simple-cnn", "epochs": epochs, "batch_size": 8, "device": "cpu"},
-           {"event": "data", "dataset": "d", "train_samples": 8 * steps_per_epoch, "steps_per_epoch": steps_per_epoch}]
+    out = [{"event": "start", "run_id": 1, "model": "simple-cnn", "epochs": epochs, "batch_size": 8, "device": "cpu",
+            "image_size": 8},
+           {"event": "data", "dataset": "d", "classes": ["a", "b"], "train_samples": 8 * steps_per_epoch, "val_samples": 4,
+            "steps_per_epoch": steps_per_epoch}]
     for step in range(1, epochs * steps_per_epoch + 1):
         epoch = (step - 1) // steps_per_epoch + 1
         if step % log_every == 0:
@@ -47,6 +49,27 @@ def test_epoch_points_sit_on_their_last_step_and_axes_span_the_run(qtbot, artifa
     assert 3 <= a1 < 3.2
     assert view.stats["loss"].findChildren(type(view.title))[0].text() == "Step loss (smoothed)"
     view.grab().save(str(artifacts / "train_live_axes.png"))
+
+
+def test_the_view_reads_the_typed_events_and_skips_incomplete_ones(qtbot):
+    from studio.ui.training.live_view import LiveTrainingView
+
+    view = LiveTrainingView()
+    qtbot.addWidget(view)
+    finished = []
+    view.run_finished.connect(lambda run_id, status: finished.append((run_id, status)))
+    view.feed(_events(epochs=2, steps_per_epoch=4, log_every=2)[:3] + [
+        {"event": "step", "step": 3, "epoch": 1, "loss": 0.5, "lr": 0.01, "samples_per_s": 80.0, "gpu_mem_mb": 512.0},
+        {"event": "step"},  # missing what a step has: skipped, the view goes on
+        {"event": "no-such-event", "message": "not for the view"},
+        {"event": "done", "run_id": 1, "status": "failed", "error": "CUDA ran out of memory", "metrics": {}},
+    ])
+    view._on_process_finished(1, "")
+    m = view.model
+    assert (m.step, m.gpu_mem_mb, m.status) == (3, 512.0, "failed")
+    assert view.stats["gpu"].value.text() == "512 MB" and view.stats["speed"].value.text() == "80"
+    assert view.message_label.text() == "CUDA ran out of memory"
+    assert finished == [(1, "failed")]
 
 
 @pytest.fixture
