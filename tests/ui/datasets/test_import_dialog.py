@@ -56,7 +56,7 @@ def test_mixed_sources_import_in_one_go_with_the_importers_notes(library, source
     Library.open(home).close()
 
 
-def test_summary_dialog_lists_the_notes(qtbot, sources):
+def test_summary_dialog_lists_the_notes(qtbot, sources, artifacts):
     root = str(sources[0])
     summary = ImportSummary(added=2, roots=[root],
                             rejected=[(f"{root}/dogs/c.png", "not an image")],
@@ -70,6 +70,8 @@ def test_summary_dialog_lists_the_notes(qtbot, sources):
     assert dialog.details.isVisible() and dialog.notes.isVisible()
     assert dialog.rejected_rows() == [("dogs/c.png", "not an image")]
     assert dialog.note_rows() == [("cats/dangling.png", "broken link; skipped")]
+    qtbot.wait(50)
+    dialog.grab().save(str(artifacts / "import_summary_notes.png"))
 
 
 def test_notes_alone_open_the_details(qtbot, sources):
