@@ -8,44 +8,44 @@ renders them as a progress bar on stderr and a summary.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import types
+import typing
+from enum import StrEnum
 from typing import Any
 
 from studio.commands.common import add_json_flag, emit_json, open_library
 from studio.core.errors import InvalidInputError
-from studio.train import defaults as train_defaults  # no torch: the same table the engine and GUI use
+from studio.core.run_status import WORKER_ATTACHED, RunStatus
+from studio.train.events import (
+    CacheProgress,
+    DataReady,
+    DownloadProgress,
+    EpochCompleted,
+    Finished,
+    Started,
+    Step,
+    WorkerEvent,
+    from_dict,
+)
 from studio.train.protocol import JsonLinesParser
+from studio.train.spec import (  # no torch
+    Setting,
+    TrainSpec,
+    augment_text,
+    parse_kernel_arg,
+    parse_run_id,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train or fine-tune a model on a dataset")
     p.add_argument("dataset", help="dataset name or id")
-    p.add_argument("--model", help="architecture (`studio models list`); default: simple-cnn for images <= 64 px, else "
-                                   "mobilenet_v3_small from ImageNet weights (simple-cnn when those are not available)")
-    d = train_defaults.DEFAULTS
-    p.add_argument("--pretrained", default=d["pretrained"],
-                   help="auto (default: ImageNet weights for torchvision models when cached or downloadable, else "
-                        "from scratch) | imagenet | RUN_ID (fine-tune a previous run) | none | PATH to a state dict")
-    p.add_argument("--epochs", type=int, default=d["epochs"], help=f"(default {d['epochs']})")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help=f"(default {d['batch_size']})")
-    p.add_argument("--lr", type=float, help=f"peak learning rate (default {train_defaults.LR_FROM_SCRATCH:g} from scratch, "
-                                            f"{train_defaults.LR_FINE_TUNE:g} fine-tuning)")
-    p.add_argument("--image-size", type=int, help="side in pixels the model sees")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--gpus", type=int, default=1, help="data-parallel processes (torchrun + DDP; gloo on CPU)")
-    p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
-    p.add_argument("--schedule", default="onecycle", choices=("onecycle", "cosine", "none"))
-    p.add_argument("--freeze", default="none", choices=("backbone", "none"), help="train only the new head")
-    p.add_argument("--unfreeze-after", type=int, default=0, metavar="N", help="with --freeze backbone: train everything after N epochs")
-    p.add_argument("--augment", default=train_defaults.augment_text(),
-                   help=f"comma list of flip,crop,color,rotate or none (default {train_defaults.augment_text()}); "
-                        "flip and rotate only if a mirrored or turned image is still the same class")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (default: on CUDA only)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--early-stopping", type=int, default=0, metavar="N", help="stop after N epochs without val improvement")
+    add_spec_flags(p)
     p.add_argument("--name", default="", help="a name for the run")
     add_json_flag(p)
     p.set_defaults(func=cmd_train)
@@ -78,22 +78,54 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # --- train --------------------------------------------------------------------------------
 
-def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "model": args.model, "pretrained": args.pretrained, "epochs": args.epochs, "batch_size": args.batch_size,
-        "lr": args.lr, "image_size": args.image_size, "device": args.device, "gpus": args.gpus,
-        "optimizer": args.optimizer, "schedule": args.schedule, "freeze": args.freeze,
-        "unfreeze_after": args.unfreeze_after, "augment": args.augment, "amp": args.amp, "seed": args.seed,
-        "early_stopping": args.early_stopping,
-    }
+def add_spec_flags(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainSpec setting that has a flag: name, default, choices and help come from
+    its field, so `studio train --help` says what the engine and the Train page do."""
+    hints = typing.get_type_hints(TrainSpec)
+    for f in dataclasses.fields(TrainSpec):
+        info: Setting = f.metadata["setting"]
+        if info.flag is not None:
+            parser.add_argument(info.flag, dest=f.name, **_flag_options(f, info, _base_type(hints[f.name])))
+
+
+def _base_type(hint: Any) -> Any:
+    """``int | None`` -> int; other hints as they are."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if typing.get_origin(hint) in (types.UnionType, typing.Union) and len(args) == 1 else hint
+
+
+def _flag_options(f: dataclasses.Field, info: Setting, base: Any) -> dict[str, Any]:
+    default = f.default
+    options: dict[str, Any] = {"help": info.help or (f"(default {default})" if default is not None else None)}
+    if info.metavar:
+        options["metavar"] = info.metavar
+    if f.name == "kernel_transforms":  # repeatable, in order
+        return {**options, "action": "append", "default": None}
+    if f.name == "augment":
+        return {**options, "default": augment_text()}
+    if f.name == "pretrained":
+        return {**options, "default": default.text}
+    if base is bool:
+        return {**options, "action": argparse.BooleanOptionalAction, "default": default}
+    if isinstance(base, type) and issubclass(base, StrEnum):
+        return {**options, "default": str(default), "choices": tuple(str(e) for e in base)}
+    return {**options, "type": base, "default": default}
+
+
+def spec_from_args(args: argparse.Namespace) -> TrainSpec:
+    """The typed settings of `studio train` (checked: a bad value is one clear error line)."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSpec) if hasattr(args, f.name)}
+    given["kernel_transforms"] = [parse_kernel_arg(text) for text in given.get("kernel_transforms") or []]
+    return TrainSpec.from_dict(given, strict=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from studio.train.runner import create_run
 
+    spec = spec_from_args(args)
     lib = open_library(args)
-    run_id = create_run(lib, args.dataset, spec_from_args(args), name=args.name)
-    return run_worker(lib.home, run_id, json_mode=args.json, gpus=args.gpus)
+    run_id = create_run(lib, args.dataset, spec, name=args.name)
+    return run_worker(lib.home, run_id, json_mode=args.json, gpus=spec.gpus)
 
 
 def worker_argv(home: os.PathLike | str, run_id: int, *, resume: bool = False, gpus: int = 1) -> list[str]:
@@ -169,48 +201,48 @@ class _ProgressView:
         self.steps_per_epoch = 0
         self.noted: set[str] = set()  # notes already shown: each is said once
 
-    def show(self, event: dict[str, Any]) -> None:
+    def show(self, obj: dict[str, Any]) -> None:
+        event = from_dict(obj)
+        if event is None:
+            return  # not a complete event this view knows: nothing to draw, keep following
         try:
             self._show(event)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            pass  # an event without the fields this view reads: nothing to draw, keep following
+        except TypeError:
+            pass  # an optional field this view formats is missing: keep following
 
-    def _show(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "start":
-            self.epochs = event["epochs"]
-            print(f"run {event['run_id']}: {event['model']} on {event['device']}, {event['epochs']} epochs, "
-                  f"batch {event['batch_size']}, {event['image_size']} px" + (" (resuming)" if event.get("resume") else ""),
+    def _show(self, event: WorkerEvent) -> None:
+        if isinstance(event, Started):
+            self.epochs = event.epochs
+            print(f"run {event.run_id}: {event.model} on {event.device}, {event.epochs} epochs, "
+                  f"batch {event.batch_size}, {event.image_size} px" + (" (resuming)" if event.resume else ""),
                   file=sys.stderr)
-        elif kind == "data":
-            print(f"{event['train_samples']} train / {event['val_samples']} val samples, {len(event['classes'])} classes",
+        elif isinstance(event, DataReady):
+            print(f"{event.train_samples} train / {event.val_samples} val samples, {len(event.classes)} classes",
                   file=sys.stderr)
-            for note in event.get("notes") or []:
+            for note in event.notes:
                 self.noted.add(note)
                 print(f"note: {note}", file=sys.stderr)
-        elif kind == "cache":
-            self._bar(event["fraction"], event["message"])
-        elif kind == "download":
-            total = event["total"] or 1
-            self._bar(event["bytes"] / total, f"downloading weights {event['bytes'] / 1e6:.1f} MB")
-        elif kind == "step":
-            self._bar(None, f"epoch {event['epoch']}/{self.epochs} step {event['step']} loss {event['loss']:.4f} "
-                            f"({event['samples_per_s']:.0f} img/s)")
-        elif kind == "epoch":
+        elif isinstance(event, CacheProgress):
+            self._bar(event.fraction, event.message)
+        elif isinstance(event, DownloadProgress):
+            self._bar(event.bytes / (event.total or 1), f"downloading weights {event.bytes / 1e6:.1f} MB")
+        elif isinstance(event, Step):
+            self._bar(None, f"epoch {event.epoch}/{self.epochs} step {event.step} loss {event.loss:.4f} "
+                            f"({event.samples_per_s:.0f} img/s)")
+        elif isinstance(event, EpochCompleted):
             sys.stderr.write("\r\033[K")
-            print(f"epoch {event['epoch']}/{self.epochs}: train loss {event['train_loss']:.4f} acc {event['train_accuracy']:.3f} | "
-                  f"val loss {event['val_loss']:.4f} acc {event['val_accuracy']:.3f} | {event['seconds']:.1f} s, "
-                  f"eta {event['eta_s']:.0f} s", file=sys.stderr)
-        elif kind == "done":
+            print(f"epoch {event.epoch}/{self.epochs}: train loss {event.train_loss:.4f} acc {event.train_accuracy:.3f} | "
+                  f"val loss {event.val_loss:.4f} acc {event.val_accuracy:.3f} | {event.seconds:.1f} s, "
+                  f"eta {event.eta_s:.0f} s", file=sys.stderr)
+        elif isinstance(event, Finished):
             sys.stderr.write("\r\033[K")
-            metrics = event.get("metrics") or {}
-            line = f"run {event['run_id']} {event['status']}"
-            if metrics.get("val_accuracy") is not None:
-                line += f": best val accuracy {metrics['val_accuracy']:.4f} (epoch {metrics.get('epoch')})"
+            line = f"run {event.run_id} {event.status}"
+            if event.metrics.get("val_accuracy") is not None:
+                line += f": best val accuracy {event.metrics['val_accuracy']:.4f} (epoch {event.metrics.get('epoch')})"
             print(line)
-            if event.get("model_path"):
-                print(f"model: {event['model_path']}")
-            for note in event.get("notes") or []:
+            if event.model_path:
+                print(f"model: {event.model_path}")
+            for note in event.notes or []:
                 if note not in self.noted:
                     print(f"note: {note}")
 
@@ -276,9 +308,9 @@ def cmd_runs_resume(args: argparse.Namespace) -> int:
     with lib.session() as s:
         run = get_run(s, args.run)
         status, pid, gpus = run.status, run.pid, int((run.spec or {}).get("gpus", 1))
-    if status in ("running", "paused") and pid_alive(pid):
+    if status in WORKER_ATTACHED and pid_alive(pid):
         raise InvalidInputError(f"run {args.run} is still running")
-    if status == "completed":
+    if status == RunStatus.COMPLETED:
         raise InvalidInputError(f"run {args.run} already completed; start a new run to train more")
     return run_worker(lib.home, int(args.run), json_mode=args.json, resume=True, gpus=gpus)
 
@@ -314,7 +346,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from studio.train.evaluate import evaluate_run
 
     lib = open_library(args)
-    result = evaluate_run(lib, int(args.run) if str(args.run).isdigit() else _bad_run(args.run), args.split, device=args.device)
+    result = evaluate_run(lib, parse_run_id(args.run), args.split, device=args.device)
     if args.json:
         emit_json(result.to_dict())
         return 0
@@ -333,8 +365,3 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 print(f"  sample {m.sample_id}: labelled {m.true_class}, predicted {m.predicted_class} ({m.confidence:.1%})")
     print("predictions stored for the labelling view")
     return 0
-
-
-def _bad_run(text: str) -> int:
-    raise InvalidInputError(f"a run id is a number, not {text!r}")
-
