@@ -9,11 +9,10 @@ import torch
 
 from studio.core.errors import Cancelled
 from studio.core.jobs import JobState
-from studio.data.tables import TableEncoder, infer_schema, read_table
+from studio.data.tables import TableEncoder, TableSplit, infer_schema, read_table
 from studio.train.tables import (
     TableNet,
     TableNetConfig,
-    TableSplit,
     TableTrainSettings,
     evaluate_table,
     fit_table,

@@ -1,7 +1,12 @@
 """Tables (CSV/TSV/Parquet) as a kind of dataset: reading, column types and roles, encoding.
 No Qt and no store writes here; the store, the worker and the pages call these functions."""
 
-from studio.data.tables.encoding import EncodedFeatures, TableEncoder
+from studio.data.tables.encoding import (
+           EncodedFeatures,
+           TableEncoder,
+           TableSplit,
+           encode_splits,
+)
 from studio.data.tables.reading import TableSource, read_table, sniff
 from studio.data.tables.schema import (
            ColumnInfo,
@@ -12,4 +17,4 @@ from studio.data.tables.schema import (
 )
 
 __all__ = ["ColumnInfo", "ColumnType", "EncodedFeatures", "Role", "TableEncoder", "TableSchema", "TableSource",
-           "infer_schema", "read_table", "sniff"]
+           "TableSplit", "encode_splits", "infer_schema", "read_table", "sniff"]

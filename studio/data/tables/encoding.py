@@ -40,6 +40,31 @@ class EncodedFeatures:
     categorical: np.ndarray  # int64 [rows, embedded columns]; 0 = missing or unseen
 
 
+@dataclass
+class TableSplit:
+    numeric: np.ndarray
+    categorical: np.ndarray
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.numeric)
+
+    @classmethod
+    def take(cls, features: EncodedFeatures, targets: np.ndarray, has_target: np.ndarray, rows) -> TableSplit:
+        """The rows of one split that have a target."""
+        rows = np.asarray(rows)[has_target[rows]]
+        return cls(features.numeric[rows], features.categorical[rows], targets[rows])
+
+
+def encode_splits(table: pa.Table, schema: TableSchema, train_rows, *other_rows) -> tuple[TableEncoder, list[TableSplit]]:
+    """The encoder fitted on ``train_rows`` and the encoded arrays of the train split and of each
+    other split given (validation, test...), each without its rows that have no target."""
+    encoder = TableEncoder.fit(table, schema, train_rows)
+    features = encoder.transform(table)
+    targets, has_target = encoder.encode_targets(table)
+    return encoder, [TableSplit.take(features, targets, has_target, rows) for rows in (train_rows, *other_rows)]
+
+
 class TableEncoder:
     def __init__(self, task: str, features: list[dict], targets: list[dict]):
         self.task, self.features, self.targets = task, features, targets

@@ -104,7 +104,7 @@ def infer_schema(table: pa.Table, *, targets: list[str] | None = None, ignore: l
     for name in names:
         role = Role.TARGET if name in targets else Role.IGNORE if name in ignore else Role.FEATURE
         given = (types or {}).get(name)
-        columns.append(_describe(table.column(name), name, role, given))
+        columns.append(_describe(table.column(name), name, role, given, single_target=len(targets) == 1))
     task = _task(columns)
     schema = TableSchema(columns, table.num_rows, task)
     for column in columns:
@@ -120,11 +120,13 @@ def infer_schema(table: pa.Table, *, targets: list[str] | None = None, ignore: l
 
 # --- inference of one column ---------------------------------------------------------------
 
-def _describe(column: pa.ChunkedArray, name: str, role: Role, given: ColumnType | None) -> ColumnInfo:
+def _describe(column: pa.ChunkedArray, name: str, role: Role, given: ColumnType | None, *,
+              single_target: bool) -> ColumnInfo:
     missing = column.null_count + _nan_count(column)
     distinct = 0 if pa.types.is_null(column.type) else pc.count_distinct(column, mode="only_valid").as_py()
     info = ColumnInfo(name, given or _infer_type_for(column, name, distinct, role), role, missing, distinct)
-    if role is Role.TARGET and given is None and info.type is ColumnType.NUMBER and _few_whole_numbers(column, distinct):
+    if (role is Role.TARGET and single_target and given is None and info.type is ColumnType.NUMBER
+            and _few_whole_numbers(column, distinct)):
         info.type = ColumnType.CATEGORY  # 0/1/2 labels: a class, not a quantity
     if role is Role.FEATURE:
         info.role, info.note = _feature_role(info, len(column))

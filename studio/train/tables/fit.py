@@ -1,8 +1,6 @@
 """Training a feed-forward network on an encoded table, on the studio's Engine.
 
-    encoder = TableEncoder.fit(table, schema, train_rows)
-    features, (targets, has_target) = encoder.transform(table), encoder.encode_targets(table)
-    train = TableSplit.take(features, targets, has_target, train_rows)
+    encoder, (train, val, test) = encode_splits(table, schema, train_rows, val_rows, test_rows)
     result = fit_table(encoder, train, val, TableTrainSettings(), state, on_epoch=plot)
     scores = evaluate_table(result.model, encoder, test)
 
@@ -26,7 +24,7 @@ import torch.nn.functional as F
 
 from studio.core.errors import Cancelled
 from studio.core.jobs import JobState
-from studio.data.tables.encoding import EncodedFeatures, TableEncoder
+from studio.data.tables.encoding import TableEncoder, TableSplit
 from studio.train.engine import Engine, Events
 from studio.train.handlers import EarlyStopping, TrainingFailed
 from studio.train.tables.metrics import classification_metrics, regression_metrics
@@ -63,22 +61,6 @@ class TableTrainSettings:
 
     def to_json(self) -> dict:
         return {**asdict(self), "hidden": list(self.hidden)}
-
-
-@dataclass
-class TableSplit:
-    numeric: np.ndarray
-    categorical: np.ndarray
-    targets: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.numeric)
-
-    @classmethod
-    def take(cls, features: EncodedFeatures, targets: np.ndarray, has_target: np.ndarray, rows: np.ndarray) -> TableSplit:
-        """The rows of one split that have a target."""
-        rows = np.asarray(rows)[has_target[rows]]
-        return cls(features.numeric[rows], features.categorical[rows], targets[rows])
 
 
 @dataclass

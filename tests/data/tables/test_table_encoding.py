@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from studio.data.tables.encoding import ONE_HOT_MAX, TableEncoder
+from studio.data.tables.encoding import ONE_HOT_MAX, TableEncoder, encode_splits
 from studio.data.tables.reading import read_table
 from studio.data.tables.schema import infer_schema
 
@@ -108,3 +108,12 @@ def test_transform_needs_the_feature_columns(tmp_path):
     encoder = TableEncoder.fit(table, infer_schema(table), np.arange(2))
     with pytest.raises(KeyError, match="'x'"):
         encoder.transform(pa.table({"z": [1]}))
+
+
+def test_encode_splits_fits_on_train_and_leaves_out_rows_without_target(tmp_path):
+    table = table_from(tmp_path, "x,y\n1,a\n3,b\n5,\n100,a\n200,b\n")
+    encoder, (train, test) = encode_splits(table, infer_schema(table), np.array([0, 1, 2]), np.array([3, 4]))
+    assert encoder.numeric_names == ["x"]
+    assert len(train) == 2 and train.targets.tolist() == [0, 1]  # row 2 has no target
+    np.testing.assert_allclose(train.numeric[:, 0], (np.array([1, 3]) - 3) / np.std([1, 3, 5]), rtol=1e-6)  # rows 0-2
+    assert len(test) == 2 and test.numeric.dtype == np.float32 and test.categorical.shape == (2, 0)

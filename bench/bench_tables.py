@@ -1,0 +1,362 @@
+"""Tables: the studio's feed-forward defaults against scikit-learn, and the training loop's speed.
+
+Quality (default mode): real public tables that ship inside packages, each read through the
+studio's own reader (CSV written from the package's data where it is not a CSV already):
+  - penguins (palmerpenguins, CC0): species (classification) and body mass (regression); missing
+    values and category columns,
+  - cars (vega_datasets, the UCI Auto MPG data, CC BY 4.0): miles per gallon (regression); missing
+    values, a category and a date column,
+  - breast cancer, wine (classification), diabetes (regression), linnerud (three targets at once):
+    scikit-learn's bundled copies (BSD-3 package; UCI / Efron et al. / Tenenhaus data).
+Each table is split at random into train 60% / validation 20% / test 20% with three seeds. The
+studio's encoder is fitted on the train rows; every model sees the same encoded features. The
+weights of every model are fitted on the same train rows: the studio picks its epoch on the
+validation rows (as it does on a dataset's validation split); scikit-learn's MLP and
+HistGradientBoosting run with their default settings, which hold out nothing (too few rows for
+HGB's own early stopping).
+All are scored once on test: accuracy for classes, R² for numbers (mean over seeds).
+
+--sweep: the settings the defaults were chosen from, scored on the validation split only.
+--speed: 1,000,000 rows x 20 numbers: fit_table against a plain PyTorch loop over preloaded
+tensors with the same network, batch size and optimiser; and read_table against pyarrow.csv.
+
+    python bench/bench_tables.py [--sweep] [--speed] [--rows N] [--no-write]
+
+Needs scikit-learn, and `pip install --no-deps palmerpenguins vega_datasets` for their tables.
+Writes between <!-- bench:tables... --> markers in docs/benchmarks.md, section "## Tables".
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from _common import load_average, machine, replace_marked  # bench/ is sys.path[0]
+
+from studio.data.tables import (
+    TableEncoder,
+    TableSplit,
+    encode_splits,
+    infer_schema,
+    read_table,
+)
+from studio.train.tables import TableTrainSettings, evaluate_table, fit_table
+from studio.train.tables.model import TableNet
+
+SECTION = "## Tables"
+SEEDS = (0, 1, 2)
+TOO_SMALL_TO_TUNE_ON = {"linnerud (3 targets)"}  # 20 rows: a validation split of 4 rows is noise
+
+
+# --- the tables ----------------------------------------------------------------------------
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)  # finds the folder without importing it (no pandas needed)
+    return Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
+
+
+def _sklearn_csv(folder: Path, loader_name: str) -> Path:
+    import sklearn.datasets
+
+    data = getattr(sklearn.datasets, loader_name)()
+    targets = data.target.reshape(len(data.target), -1)
+    target_names = list(getattr(data, "target_names", [])) if targets.shape[1] > 1 else ["target"]
+    columns = {str(n): data.data[:, i] for i, n in enumerate(data.feature_names)}
+    columns.update({str(n): targets[:, i] for i, n in enumerate(target_names)})
+    path = folder / f"{loader_name}.csv"
+    pacsv.write_csv(pa.table(columns), path)
+    return path
+
+
+def tables(folder: Path) -> list[dict]:
+    """name, path, targets, ignore, licence of every table that is installed here."""
+    out = []
+    penguins = _package_dir("palmerpenguins")
+    if penguins:
+        path = penguins / "data" / "penguins.csv"
+        out.append({"name": "penguins species", "path": path, "targets": ["species"], "ignore": [], "licence": "CC0"})
+        out.append({"name": "penguins body mass", "path": path, "targets": ["body_mass_g"], "ignore": [],
+                    "licence": "CC0"})
+    vega = _package_dir("vega_datasets")
+    if vega:
+        cars = json.loads((vega / "_data" / "cars.json").read_text())
+        path = folder / "cars.csv"
+        pacsv.write_csv(pa.Table.from_pylist(cars), path)
+        out.append({"name": "cars mpg", "path": path, "targets": ["Miles_per_Gallon"], "ignore": ["Name"],
+                    "licence": "CC BY 4.0 (UCI Auto MPG)"})
+    for loader, name, licence in (("load_breast_cancer", "breast cancer", "CC BY 4.0 (UCI)"),
+                                  ("load_wine", "wine", "CC BY 4.0 (UCI)"),
+                                  ("load_diabetes", "diabetes", "BSD-3 (scikit-learn)")):
+        out.append({"name": name, "path": _sklearn_csv(folder, loader), "targets": ["target"], "ignore": [],
+                    "licence": licence})
+    out.append({"name": "linnerud (3 targets)", "path": _sklearn_csv(folder, "load_linnerud"),
+                "targets": ["Weight", "Waist", "Pulse"], "ignore": [], "licence": "BSD-3 (scikit-learn)"})
+    return out
+
+
+@dataclasses.dataclass
+class Prepared:
+    encoder: TableEncoder
+    train: TableSplit
+    val: TableSplit
+    test: TableSplit
+
+
+def prepare(spec: dict, seed: int) -> Prepared:
+    table = read_table(spec["path"])
+    schema = infer_schema(table, targets=spec["targets"], ignore=spec["ignore"])
+    rows = np.random.default_rng(seed).permutation(table.num_rows)
+    n_train, n_val = int(0.6 * len(rows)), int(0.2 * len(rows))
+    train_rows, val_rows, test_rows = rows[:n_train], rows[n_train:n_train + n_val], rows[n_train + n_val:]
+    encoder, splits = encode_splits(table, schema, train_rows, val_rows, test_rows)
+    return Prepared(encoder, *splits)
+
+
+# --- the three models ----------------------------------------------------------------------
+
+def score_of(encoder: TableEncoder, metrics: dict) -> float:
+    return metrics["accuracy"] if encoder.task == "classification" else metrics["r2"]
+
+
+def studio_scores(data: Prepared, settings: TableTrainSettings) -> tuple[float, float, float]:
+    """(validation score, test score, seconds)."""
+    start = time.perf_counter()
+    result = fit_table(data.encoder, data.train, data.val, settings)
+    seconds = time.perf_counter() - start
+    return (score_of(data.encoder, evaluate_table(result.model, data.encoder, data.val)),
+            score_of(data.encoder, evaluate_table(result.model, data.encoder, data.test)), seconds)
+
+
+def sklearn_score(data: Prepared, kind: str, seed: int) -> float:
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.multioutput import MultiOutputRegressor
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    x_train, y_train = _sklearn_x(data.train), data.train.targets
+    classify = data.encoder.task == "classification"
+    if kind == "mlp":
+        model = MLPClassifier(random_state=seed) if classify else MLPRegressor(random_state=seed)
+    else:
+        model = HistGradientBoostingClassifier(random_state=seed) if classify else HistGradientBoostingRegressor(random_state=seed)
+        if not classify and y_train.shape[1] > 1:
+            model = MultiOutputRegressor(model)
+    if not classify and y_train.shape[1] == 1:
+        y_train = y_train[:, 0]
+    model.fit(x_train, y_train)
+    predicted = model.predict(_sklearn_x(data.test))
+    if classify:
+        return float(accuracy_score(data.test.targets, predicted))
+    actual = data.encoder.decode(data.test.targets)
+    restored = data.encoder.decode(np.asarray(predicted).reshape(len(actual), -1))
+    return float(r2_score(actual, restored))  # uniform average over targets, as the studio's r2
+
+
+def _sklearn_x(split: TableSplit) -> np.ndarray:
+    """The encoded features as one matrix (embedded columns, if any, as their index)."""
+    return np.concatenate([split.numeric, split.categorical.astype(np.float32)], axis=1)
+
+
+# --- quality -------------------------------------------------------------------------------
+
+def run_quality(specs: list[dict], settings: TableTrainSettings) -> list[dict]:
+    rows = []
+    for spec in specs:
+        studio, mlp, hgb, seconds = [], [], [], []
+        for seed in SEEDS:
+            data = prepare(spec, seed)
+            _, test, took = studio_scores(data, dataclasses.replace(settings, seed=seed))
+            studio.append(test)
+            seconds.append(took)
+            mlp.append(sklearn_score(data, "mlp", seed))
+            hgb.append(sklearn_score(data, "hgb", seed))
+        row = {"table": spec["name"], "licence": spec["licence"], "task": data.encoder.task,
+               "rows": len(data.train) + len(data.val) + len(data.test), "metric": "accuracy" if data.encoder.task == "classification" else "R²",
+               "studio": statistics.mean(studio), "mlp": statistics.mean(mlp), "hgb": statistics.mean(hgb),
+               "seconds": statistics.mean(seconds)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def write_quality(rows: list[dict], settings: TableTrainSettings) -> None:
+    lines = [("`bench/bench_tables.py`: test score (mean of 3 random 60/20/20 splits) of the studio's defaults "
+             f"({_settings_text(settings)}), scikit-learn's `MLPClassifier/MLPRegressor` and "
+             "`HistGradientBoostingClassifier/Regressor` with default settings, on the same encoded features; "
+             "all fit their weights on the same train rows; the studio's validation split only picks its epoch."), "",
+             "| table (licence) | task, rows | metric | studio | sklearn MLP | HGB | studio - MLP | studio - HGB | studio s/fit |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['table']} ({r['licence']}) | {r['task']}, {r['rows']} | {r['metric']} | {r['studio']:.3f} | "
+                     f"{r['mlp']:.3f} | {r['hgb']:.3f} | {r['studio'] - r['mlp']:+.3f} | {r['studio'] - r['hgb']:+.3f} | "
+                     f"{r['seconds']:.1f} |")
+    lines += ["", (f"Machine: {machine(f'torch {torch.__version__}')}; load average at the end {load_average()}. "
+              f"Measured {time.strftime('%Y-%m-%d')}.")]
+    replace_marked("tables", "\n".join(lines), SECTION)
+
+
+def _settings_text(settings: TableTrainSettings) -> str:
+    return (f"hidden {','.join(map(str, settings.hidden))}, {settings.activation}, dropout {settings.dropout:g}, "
+            f"batch norm {'on' if settings.batch_norm else 'off'}, AdamW one-cycle peak {settings.lr:g}, "
+            f"early stopping {settings.early_stopping} epochs")
+
+
+# --- sweep ---------------------------------------------------------------------------------
+
+SWEEP = {
+    "base": {},
+    "hidden 32,16": {"hidden": (32, 16)},
+    "hidden 64,32": {"hidden": (64, 32)},
+    "hidden 256,128": {"hidden": (256, 128)},
+    "hidden 128,64,32": {"hidden": (128, 64, 32)},
+    "dropout 0": {"dropout": 0.0},
+    "dropout 0.3": {"dropout": 0.3},
+    "batch norm": {"batch_norm": True},
+    "gelu": {"activation": "gelu"},
+    "lr 1e-3": {"lr": 1e-3},
+    "lr 1e-2": {"lr": 1e-2},
+}
+
+
+def run_sweep(specs: list[dict], base: TableTrainSettings) -> list[dict]:
+    """Mean validation score over tables and seeds per candidate (the test split is not looked at)."""
+    specs = [spec for spec in specs if spec["name"] not in TOO_SMALL_TO_TUNE_ON]
+    prepared = [(spec["name"], prepare(spec, seed), seed) for spec in specs for seed in SEEDS[:2]]
+    rows = []
+    for case, change in SWEEP.items():
+        settings = dataclasses.replace(base, **change)
+        per_table = {}
+        for name, data, seed in prepared:
+            val, _, _ = studio_scores(data, dataclasses.replace(settings, seed=seed))
+            per_table.setdefault(name, []).append(val)
+        row = {"case": case, "mean": statistics.mean(statistics.mean(v) for v in per_table.values()),
+               "tables": {k: statistics.mean(v) for k, v in per_table.items()}}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def write_sweep(rows: list[dict]) -> None:
+    names = list(rows[0]["tables"])
+    lines = [("`bench/bench_tables.py --sweep`: how the defaults were chosen: **validation** score (mean of 2 splits) "
+             "for one change at a time from the base settings; the test split is not used (nor linnerud, 20 rows)."), "",
+             "| case | mean | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['mean']:.4f} | " + " | ".join(f"{r['tables'][n]:.3f}" for n in names) + " |")
+    lines += ["", f"Machine: {machine(f'torch {torch.__version__}')}. Measured {time.strftime('%Y-%m-%d')}."]
+    replace_marked("tables-sweep", "\n".join(lines), SECTION)
+
+
+# --- speed ---------------------------------------------------------------------------------
+
+def run_speed(rows: int, folder: Path) -> dict:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, 20)).astype(np.float32)
+    y = x @ rng.standard_normal(20).astype(np.float32) + 0.1 * rng.standard_normal(rows).astype(np.float32)
+    path = folder / "big.csv"
+    pacsv.write_csv(pa.table({**{f"x{i}": x[:, i] for i in range(20)}, "y": y}), path)
+    arrow_s = _best_of(lambda: pacsv.read_csv(path))
+    studio_read_s = _best_of(lambda: read_table(path))
+    table = read_table(path)
+    schema = infer_schema(table, targets=["y"])
+    encoder, (train,) = encode_splits(table, schema, np.arange(rows))
+    settings = TableTrainSettings(epochs=1, early_stopping=0)
+    batch, _ = settings.resolved(rows)
+    start = time.perf_counter()
+    result = fit_table(encoder, train, None, settings)
+    studio_s = time.perf_counter() - start
+    plain_s = plain_loop_seconds(result.model.config, train, batch, settings)
+    return {"rows": rows, "batch": batch, "arrow_read_s": arrow_s, "studio_read_s": studio_read_s,
+            "studio_fit_s": studio_s, "plain_fit_s": plain_s, "threads": torch.get_num_threads()}
+
+
+def plain_loop_seconds(config, train: TableSplit, batch: int, settings: TableTrainSettings) -> float:
+    """One epoch of a hand-written loop: same network, preloaded tensors, AdamW + one-cycle."""
+    torch.manual_seed(0)
+    model = TableNet(config)
+    x, c, y = (torch.as_tensor(a) for a in (train.numeric, train.categorical, train.targets))
+    steps = -(-len(x) // batch)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=steps)
+    start = time.perf_counter()
+    model.train()
+    order = torch.randperm(len(x))
+    for step in range(steps):
+        index = order[step * batch:(step + 1) * batch]
+        loss = torch.nn.functional.mse_loss(model(x[index], c[index]), y[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    return time.perf_counter() - start
+
+
+def _best_of(fn, rounds: int = 3) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def write_speed(r: dict) -> None:
+    lines = [(f"`bench/bench_tables.py --speed --rows {r['rows']}`: {r['rows']:,} rows x 20 numbers, one epoch, "
+             f"batch {r['batch']}, on the CPU with {r['threads']} torch thread(s)."), "",
+             "| step | studio | plain reference | ratio |", "|---|---|---|---|",
+             (f"| read the CSV | {r['studio_read_s']:.2f} s (read_table) | {r['arrow_read_s']:.2f} s (pyarrow.csv.read_csv) | "
+             f"{r['studio_read_s'] / r['arrow_read_s']:.2f}x (aim <= 3x) |"),
+             (f"| train one epoch | {r['studio_fit_s']:.2f} s (fit_table on the Engine) | {r['plain_fit_s']:.2f} s "
+             f"(plain loop over preloaded tensors) | throughput {r['plain_fit_s'] / r['studio_fit_s']:.2f}x (aim >= 0.95x) |"),
+             "", (f"Machine: {machine(f'torch {torch.__version__}')}; load average at the end {load_average()}. "
+             f"Measured {time.strftime('%Y-%m-%d')}. Not measured on a GPU yet (none was available).")]
+    replace_marked("tables-speed", "\n".join(lines), SECTION)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sweep", action="store_true", help="the validation runs the defaults were chosen from")
+    parser.add_argument("--speed", action="store_true", help="training throughput and CSV import speed")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the --speed table")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if args.speed:
+            result = run_speed(args.rows, folder)
+            print(json.dumps(result))
+            if not args.no_write:
+                write_speed(result)
+            return
+        specs = tables(folder)
+        if args.sweep:
+            rows = run_sweep(specs, TableTrainSettings())
+            if not args.no_write:
+                write_sweep(rows)
+            return
+        settings = TableTrainSettings()
+        rows = run_quality(specs, settings)
+        if not args.no_write:
+            write_quality(rows, settings)
+
+
+if __name__ == "__main__":
+    main()
