@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from studio.core.errors import StudioError
@@ -52,6 +52,10 @@ def make_engine(db_path: Path) -> Engine:
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+class LibraryUpdateError(StudioError):
+    """The database refused a change (locked by another process, disk full); nothing was changed."""
 
 
 class Library:
@@ -117,6 +121,17 @@ class Library:
         """A short transaction: commits on success, rolls back on error."""
         with self._sessions() as s, s.begin():
             yield s
+
+    @contextmanager
+    def user_transaction(self) -> Iterator[Session]:
+        """A transaction for one action of a user (label, rename a class): like ``transaction``,
+        but a database failure raises LibraryUpdateError, one line the GUI can show."""
+        try:
+            with self._sessions() as s, s.begin():
+                yield s
+        except SQLAlchemyError as exc:
+            raise LibraryUpdateError(
+                f"the library could not be updated ({type(exc).__name__}); nothing was changed") from exc
 
     def close(self) -> None:
         self.engine.dispose()

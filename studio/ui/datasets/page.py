@@ -1,63 +1,49 @@
-"""The Datasets page: the list of datasets, the counts that filter the grid, the grid, imports.
+"""The Datasets page: the list of datasets, the counts that filter the grid, the grid.
 
 A thin widget over store query functions: each refresh opens a short session on the GUI thread
-for a few small grouped queries; imports and deletions (which touch files) run as jobs.
+for a few small grouped queries. Beside it: ``filter_tree`` (the counts), ``dataset_actions``
+(create, rename, delete, split), ``importing`` (imports run as jobs of the page) and the
+labelling workspace that wraps the grid (``labelling/``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
-
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
-    QHeaderView,
-    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QMenu,
-    QMessageBox,
     QSplitter,
     QStackedLayout,
     QToolButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.errors import StudioError
 from studio.store import datasets as store_datasets
-from studio.store import samples as store_samples
-from studio.store.images import IMAGE_FILE_FILTER
 from studio.store.library import Library
-from studio.ui.datasets.import_dialog import ImportProgressPanel, ImportSummary, ImportSummaryDialog, run_import
+from studio.ui.common.page import Page
 from studio.ui.common.sample_grid import SampleGridModel, SampleGridView, ThumbnailCache
 from studio.ui.common.sample_view import SampleViewer
-from studio.ui.datasets.split_dialog import SplitDialog
-from studio.ui.common.style import colour_swatch, icon, show_error
-from studio.ui.common.workers import Job, start_job
+from studio.ui.common.style import icon, show_error
+from studio.ui.datasets.dataset_actions import DatasetActions
+from studio.ui.datasets.filter_tree import (
+    ALL,
+    SPLIT_TITLES,
+    FilterKey,
+    FilterTree,
+    filter_for,
+)
+from studio.ui.datasets.import_dialog import (
+    ImportProgressPanel,
+    ImportSummaryDialog,
+)
+from studio.ui.datasets.importing import DatasetImports
 
 DatasetId = int
-FilterKey = tuple[str, Any]  # ("all", None) | ("class", id) | ("unlabelled", None) | ("split", name)
-SPLIT_TITLES = {"train": "Train", "val": "Validation", "test": "Test", "none": "No split"}
-
-
-def filter_for(key: FilterKey) -> store_samples.SampleFilter:
-    kind, value = key
-    if kind == "class":
-        return store_samples.SampleFilter(class_id=value)
-    if kind == "unlabelled":
-        return store_samples.SampleFilter(unlabelled=True)
-    if kind == "split":
-        return store_samples.SampleFilter(split=value)
-    return store_samples.SampleFilter()
 
 
 def _tool_button(text: str, icon_name: str, tip: str) -> QToolButton:
@@ -70,7 +56,7 @@ def _tool_button(text: str, icon_name: str, tip: str) -> QToolButton:
     return b
 
 
-class DatasetsPage(QWidget):
+class DatasetsPage(DatasetActions, DatasetImports, Page):
     """Signals for the window: ``status(str)`` short messages, ``dataset_changed(id | None)``,
     ``counts_changed()`` after any refresh (the status bar reads ``current_summary``)."""
 
@@ -84,11 +70,9 @@ class DatasetsPage(QWidget):
         self.lib = lib
         self.current_id: DatasetId | None = None
         self.current_summary: store_datasets.DatasetSummary | None = None
-        self.filter_key: FilterKey = ("all", None)
-        self.import_job: Job | None = None
+        self.filter_key: FilterKey = ALL
         self.summary_dialog: ImportSummaryDialog | None = None
         self.viewer: SampleViewer | None = None
-        self._busy_job: Job | None = None
         self._shown_before = False  # coming back to the page re-reads the counts
 
         self.thumbnails = ThumbnailCache(lib, parent=self)
@@ -123,38 +107,6 @@ class DatasetsPage(QWidget):
         self.labelling.status.connect(self.status)
 
     # --- construction ---------------------------------------------------------------------
-    def _make_actions(self) -> None:
-        def action(text: str, icon_name: str, slot, tip: str, shortcut: QKeySequence | str | None = None) -> QAction:
-            a = QAction(icon(icon_name), text, self)
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-            if shortcut is not None:
-                a.setShortcut(QKeySequence(shortcut))
-            a.triggered.connect(lambda _checked=False: slot())  # never pass `checked` on
-            return a
-
-        self.new_action = action("&New dataset…", "new", self.new_dataset, "Create an empty dataset", "Ctrl+N")
-        self.rename_action = action("&Rename dataset…", "rename", self.rename_dataset, "Rename the selected dataset", "F2")
-        self.delete_action = action("&Delete dataset…", "delete", self.delete_dataset, "Delete the selected dataset and its samples")
-        self.import_folder_action = action(
-            "Import &folder…", "folder", self.import_folder,
-            "Import a folder of images (sub-folders name the classes)", "Ctrl+I",
-        )
-        self.import_zip_action = action("Import &zip…", "zip", self.import_zip, "Import a zip of images (folders name the classes)")
-        self.import_files_action = action(
-            "Import fi&les…", "file", self.import_files, "Import image files (unlabelled)", "Ctrl+Shift+I"
-        )
-        self.split_action = action(
-            "&Split…", "split", self.split_dataset, "Assign samples at random to train / validation / test"
-        )
-        # tool buttons show the short icon text, menus the full text
-        for a, short in ((self.new_action, "New"), (self.rename_action, "Rename"),
-                         (self.delete_action, "Delete"), (self.split_action, "Split…")):
-            a.setIconText(short)
-        self.import_menu = QMenu("&Import", self)
-        self.import_menu.setIcon(icon("import"))
-        self.import_menu.addActions([self.import_folder_action, self.import_zip_action, self.import_files_action])
-
     def _build(self) -> None:
         # left column: datasets, then the counts that filter the grid
         self.dataset_list = QListWidget()
@@ -176,17 +128,8 @@ class DatasetsPage(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
 
-        self.filter_tree = QTreeWidget()
-        self.filter_tree.setObjectName("filter_tree")
-        self.filter_tree.setColumnCount(2)
-        self.filter_tree.setHeaderHidden(True)
-        self.filter_tree.setRootIsDecorated(False)
-        self.filter_tree.setIndentation(10)
-        self.filter_tree.setUniformRowHeights(True)
-        self.filter_tree.header().setStretchLastSection(False)
-        self.filter_tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.filter_tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.filter_tree.itemSelectionChanged.connect(self._on_filter_selected)
+        self.filter_tree = FilterTree()
+        self.filter_tree.filter_chosen.connect(self.set_filter)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -256,7 +199,7 @@ class DatasetsPage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
             watched is self.dataset_list
             and event.type() == QEvent.Type.KeyPress
@@ -318,14 +261,14 @@ class DatasetsPage(QWidget):
     def _set_current(self, dataset_id: DatasetId | None) -> None:
         self.current_id = dataset_id
         self.current_summary = self._summaries.get(dataset_id) if dataset_id is not None else None
-        self.filter_key = ("all", None)
+        self.filter_key = ALL
         self.refresh_counts(reload_grid=True)
         self._update_actions()
         self.dataset_changed.emit(dataset_id)
 
     def _update_actions(self) -> None:
         has = self.current_id is not None
-        idle = self.import_job is None and self._busy_job is None
+        idle = self.import_job is None and self.job("delete") is None
         for a in (self.rename_action, self.delete_action):
             a.setEnabled(has and idle)
         self.split_action.setEnabled(has and idle and bool(self.current_summary and self.current_summary.samples))
@@ -349,86 +292,23 @@ class DatasetsPage(QWidget):
         self.class_counts = classes
         self.unlabelled = unlabelled
         self.split_counts = splits
-        self._fill_filter_tree()
+        self.filter_tree.fill(classes if self.current_id is not None else None, unlabelled, splits)
         if self.filter_key[0] == "class" and all(c.class_id != self.filter_key[1] for c in classes):
-            self.filter_key = ("all", None)
+            self.filter_key = ALL
         if reload_grid:
             self.model.load(self.current_id, filter_for(self.filter_key), background=True)
-        self._select_filter_item(self.filter_key)
+        self.filter_tree.show_selected(self.filter_key)
         self._update_title()
         self.counts_changed.emit()
 
-    def _fill_filter_tree(self) -> None:
-        tree = self.filter_tree
-        tree.blockSignals(True)
-        tree.clear()
-        total = sum(c.count for c in self.class_counts) + self.unlabelled
-        bold = QFont(tree.font())
-        bold.setBold(True)
-
-        def leaf(parent, text: str, count: int, key: FilterKey, swatch: str | None = None) -> QTreeWidgetItem:
-            item = QTreeWidgetItem([text, f"{count:,}"])
-            item.setData(0, Qt.ItemDataRole.UserRole, key)
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if swatch:
-                item.setIcon(0, colour_swatch(swatch))
-            (parent.addChild(item) if parent is not None else tree.addTopLevelItem(item))
-            return item
-
-        def group(text: str) -> QTreeWidgetItem:
-            item = QTreeWidgetItem([text, ""])
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            item.setFont(0, bold)
-            tree.addTopLevelItem(item)
-            return item
-
-        if self.current_id is not None:
-            all_item = leaf(None, "All samples", total, ("all", None))
-            all_item.setFont(0, bold)
-            classes = group("Classes")
-            for c in self.class_counts:
-                leaf(classes, c.name, c.count, ("class", c.class_id), c.colour)
-            leaf(classes, "Unlabelled", self.unlabelled, ("unlabelled", None), "#ffffff")
-            splits = group("Splits")
-            for name in ("train", "val", "test"):
-                leaf(splits, SPLIT_TITLES[name], self.split_counts.get(name, 0), ("split", name))
-            leaf(splits, SPLIT_TITLES["none"], self.split_counts.get(None, 0), ("split", "none"))
-        tree.expandAll()
-        tree.blockSignals(False)
-
-    def _items(self) -> list[QTreeWidgetItem]:
-        out = []
-        for i in range(self.filter_tree.topLevelItemCount()):
-            top = self.filter_tree.topLevelItem(i)
-            out.append(top)
-            out.extend(top.child(j) for j in range(top.childCount()))
-        return out
-
-    def filter_item(self, key: FilterKey) -> QTreeWidgetItem | None:
-        for item in self._items():
-            if item.data(0, Qt.ItemDataRole.UserRole) == key:
-                return item
-        return None
-
-    def _select_filter_item(self, key: FilterKey) -> None:
-        item = self.filter_item(key)
-        self.filter_tree.blockSignals(True)
-        self.filter_tree.clearSelection()
-        if item is not None:
-            item.setSelected(True)
-            self.filter_tree.setCurrentItem(item)
-        self.filter_tree.blockSignals(False)
-
-    def _on_filter_selected(self) -> None:
-        items = self.filter_tree.selectedItems()
-        key = items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
-        self.set_filter(tuple(key) if key else ("all", None))
+    def filter_item(self, key: FilterKey):
+        return self.filter_tree.item_for(key)
 
     def set_filter(self, key: FilterKey) -> None:
         """Show only the samples of a class, the unlabelled ones or one split; ("all", None) resets."""
         self.filter_key = key
         self.model.load(self.current_id, filter_for(key), background=True)
-        self._select_filter_item(key)
+        self.filter_tree.show_selected(key)
         self._update_title()
 
     def _update_title(self) -> None:
@@ -473,160 +353,7 @@ class DatasetsPage(QWidget):
         if not self.model.loading or self.grid_stack.currentWidget() is self.empty_label:
             self.grid_stack.setCurrentWidget(self.empty_label)
 
-    # --- dataset actions ------------------------------------------------------------------
-    def _ask_name(self, title: str, label: str, text: str) -> str | None:
-        name, ok = QInputDialog.getText(self, title, label, text=text)
-        return name.strip() if ok else None
-
-    def _unique_name(self, base: str) -> str:
-        taken = {ds.name for ds in self._summaries.values()}
-        name, n = base, 2
-        while name in taken:
-            name, n = f"{base} {n}", n + 1
-        return name
-
-    def create_dataset(self, name: str) -> DatasetId:
-        """Create a dataset and select it (raises StudioError for a bad or taken name)."""
-        with self.lib.transaction() as s:
-            ds_id = store_datasets.create_dataset(s, name).id
-        self.refresh_datasets(select_id=ds_id)
-        self.status.emit(f"Created dataset “{name}”")
-        return ds_id
-
-    def new_dataset(self) -> None:
-        name = self._ask_name("New dataset", "Name of the new dataset:", self._unique_name("Dataset"))
-        if name is None:
-            return  # cancelled; an empty name gets the store's message
-        try:
-            self.create_dataset(name)
-        except StudioError as exc:
-            show_error(self, "Cannot create the dataset", str(exc))
-
-    def rename_dataset(self) -> None:
-        ds = self.current_summary
-        if ds is None:
-            return
-        name = self._ask_name("Rename dataset", f"New name for “{ds.name}”:", ds.name)
-        if name is None or name == ds.name:
-            return
-        try:
-            with self.lib.transaction() as s:
-                store_datasets.rename_dataset(s, ds.id, name)
-        except StudioError as exc:
-            show_error(self, "Cannot rename the dataset", str(exc))
-            return
-        self.refresh_datasets()
-        self.status.emit(f"Renamed “{ds.name}” to “{name}”")
-
-    def confirm_delete_text(self) -> str:
-        ds = self.current_summary
-        assert ds is not None
-        return (
-            f"Delete the dataset “{ds.name}” and its {ds.samples:,} sample{'s' if ds.samples != 1 else ''}?\n\n"
-            "Their image files are removed from the library too. This cannot be undone."
-        )
-
-    def delete_dataset(self, confirmed: bool = False) -> Job | None:
-        ds = self.current_summary
-        if ds is None or self._busy_job is not None or self.import_job is not None:
-            return None
-        if not confirmed:
-            answer = QMessageBox.question(
-                self, "Delete dataset", self.confirm_delete_text(),
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return None
-        self.status.emit(f"Deleting “{ds.name}”…")
-        job = start_job(_delete_dataset_job, self.lib, ds.id)
-        self._busy_job = job
-        self._update_actions()
-        job.finished.connect(lambda _removed, name=ds.name: self.status.emit(f"Deleted dataset “{name}”"))
-        job.failed.connect(lambda msg: show_error(self, "Cannot delete the dataset", msg))
-        job.done.connect(self._on_delete_done)
-        return job
-
-    def _on_delete_done(self) -> None:
-        self._busy_job = None
-        self.thumbnails.clear()
-        self.current_id = None  # force a reload of whatever gets selected next
-        self.refresh_datasets()
-
-    # --- split ---------------------------------------------------------------------------
-    def split_dataset(self) -> None:
-        ds = self.current_summary
-        if ds is None:
-            return
-        dialog = SplitDialog(ds.name, ds.samples, self)
-        self.split_dialog = dialog
-        if dialog.exec() != SplitDialog.DialogCode.Accepted:
-            return
-        self.apply_split(dialog.fractions(), dialog.seed.value())
-
-    def apply_split(self, fractions: tuple[float, float, float], seed: int) -> dict:
-        from studio.store.splits import auto_split
-
-        try:
-            with self.lib.transaction() as s:
-                counts = auto_split(s, self.current_id, fractions=fractions, seed=seed)
-        except StudioError as exc:
-            show_error(self, "Cannot split the dataset", str(exc))
-            return {}
-        self.refresh_counts()
-        self.labelling.reload()
-        parts = ", ".join(f"{SPLIT_TITLES.get(k or 'none', k)}: {v:,}" for k, v in dict(counts).items())
-        self.status.emit(f"Split “{self.current_summary.name}”: {parts}")
-        return counts
-
-    # --- import --------------------------------------------------------------------------
-    def import_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a folder of images")
-        if folder:
-            self.import_paths([folder])
-
-    def import_zip(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a zip of images", "", "Zip archives (*.zip)")
-        if path:
-            self.import_paths([path])
-
-    def import_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, "Import image files", "",
-            IMAGE_FILE_FILTER,
-        )
-        if paths:
-            self.import_paths(paths)
-
-    def import_paths(self, paths: Sequence[str | Path]) -> Job | None:
-        """Import into the current dataset (a new one named after the first path when there is
-        none) on a worker thread; progress shows in ``import_panel``, a summary at the end."""
-        paths = [Path(p) for p in paths]
-        if not paths:
-            return None
-        if self.import_job is not None:
-            show_error(self, "Import", "An import is already running; wait for it or cancel it.")
-            return None
-        if self.current_id is None:
-            try:
-                self.create_dataset(self._unique_name(paths[0].stem or "Dataset"))
-            except StudioError as exc:
-                show_error(self, "Cannot create a dataset for the import", str(exc))
-                return None
-        dataset_id = self.current_id
-        what = paths[0].name if len(paths) == 1 else f"{len(paths)} items"
-        job = start_job(run_import, self.lib, dataset_id, [str(p) for p in paths])
-        self.import_job = job
-        self._import_dataset = (dataset_id, self.current_summary.name if self.current_summary else "")
-        self.import_panel.start(what)
-        job.progress.connect(self.import_panel.set_progress)
-        job.finished.connect(self._on_import_finished)
-        job.cancelled.connect(lambda: self._on_import_finished(ImportSummary(cancelled=True)))
-        job.failed.connect(self._on_import_failed)
-        self._update_actions()
-        self._live_timer.start()
-        return job
-
+    # --- refreshing after changes elsewhere ---------------------------------------------------
     def refresh_counts_only(self) -> None:
         """Re-read the counts and the dataset list's numbers but not the grid, so where the
         user scrolled to and what is selected stay (a running import calls it now and then;
@@ -649,35 +376,6 @@ class DatasetsPage(QWidget):
         panel, "Label as" buttons, problems), keeping the grid's scroll and selection."""
         self.refresh_counts_only()
         self.labelling.reload()
-
-    def cancel_import(self) -> None:
-        if self.import_job is not None:
-            self.import_job.cancel()
-            self.status.emit("Cancelling the import…")
-
-    def _end_import(self) -> None:
-        self._live_timer.stop()
-        self.import_job = None
-        self.import_panel.hide()
-        dataset_id, _ = self._import_dataset
-        self.refresh_datasets(select_id=dataset_id)
-        self.labelling.reload()  # the same dataset stays selected: nothing else tells the class panel
-        self._update_actions()
-
-    def _on_import_finished(self, summary: ImportSummary) -> None:
-        self._end_import()
-        self.last_import = summary
-        self.status.emit(summary.text())
-        self.summary_dialog = ImportSummaryDialog(summary, self._import_dataset[1], self)
-        self.summary_dialog.setModal(False)
-        self.summary_dialog.show()
-        self.import_finished.emit(summary)
-
-    def _on_import_failed(self, message: str) -> None:
-        self._end_import()
-        self.status.emit("Import failed")
-        show_error(self, "Import failed", message)
-        self.import_finished.emit(None)
 
     # --- viewer --------------------------------------------------------------------------
     def open_sample(self, row: int) -> SampleViewer | None:
@@ -703,14 +401,9 @@ class DatasetsPage(QWidget):
 
     def shutdown(self) -> None:
         """Before the window closes: stop an import and let the thumbnail threads finish."""
-        if self.import_job is not None:
-            self.import_job.cancel()
+        super().shutdown()
         self.thumbnails.clear()
         self.thumbnails.wait(3000)
-
-
-def _delete_dataset_job(lib: Library, dataset_id: int, state) -> int:
-    return store_datasets.delete_dataset(lib, dataset_id)
 
 
 def _with_samples(ds: store_datasets.DatasetSummary, samples: int, labelled: int) -> store_datasets.DatasetSummary:

@@ -4,10 +4,12 @@ Other parts of the studio add their page with::
 
     window.add_page("train", "Train", icon("train"), TrainPage(lib))
 
-A page is any QWidget; if it has an ``on_shown()`` method, it is called each time the page
-becomes visible (refresh there, cheaply). ``window.show_page(key)`` switches pages;
-``window.page(key)`` returns a page widget. Before the window closes, each page's optional
-``confirm_close() -> bool`` may veto it (False keeps the window open); then ``shutdown()``.
+A page is a ``studio.ui.common.page.Page`` (any QWidget works; the hooks below are then
+optional): ``on_shown()`` is called each time the page becomes visible (refresh there, cheaply),
+``restore_state(settings)`` once it is built. ``window.show_page(key)`` switches pages;
+``window.page(key)`` returns a page widget. Before the window closes, each page's
+``confirm_close() -> bool`` may veto it (False keeps the window open); then ``save_state`` and
+``shutdown()``.
 
 Only the Datasets page is built before the window first paints. The others are reserved in the
 sidebar and built the first time they are shown or asked for (``page(key)``, ``window.training``):

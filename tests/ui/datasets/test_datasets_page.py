@@ -77,9 +77,12 @@ def make_window(qtbot, tmp_path):
 def no_dialogs(monkeypatch):
     """Records message boxes instead of blocking on them."""
     shown: list[tuple[str, str]] = []
+    import studio.ui.datasets.dataset_actions as actions_module
+    import studio.ui.datasets.importing as importing_module
     import studio.ui.datasets.page as page_module
 
-    monkeypatch.setattr(page_module, "show_error", lambda _parent, title, text: shown.append((title, text)))
+    for module in (page_module, actions_module, importing_module):  # the page and its parts
+        monkeypatch.setattr(module, "show_error", lambda _parent, title, text: shown.append((title, text)))
     return shown
 
 
@@ -123,7 +126,7 @@ def db_counts(lib: Library, dataset_id: int) -> dict:
 def shown_counts(page) -> dict[str, int]:
     """What the side panel shows: {row title: count}."""
     out = {}
-    for item in page._items():
+    for item in page.filter_tree.all_items():
         key = item.data(0, Qt.ItemDataRole.UserRole)
         if key is not None:
             out[item.text(0)] = int(item.text(1).replace(",", ""))
@@ -470,7 +473,7 @@ def test_dataset_new_rename_delete(make_window, qtbot, digits_200, no_dialogs, m
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(page.dataset_list.model().rowsRemoved, timeout=WAIT_MS):
         page.delete_action.trigger()
-    qtbot.waitUntil(lambda: page._busy_job is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: page.job("delete") is None, timeout=WAIT_MS)
     wait_grid(qtbot, page)
     assert page.dataset_list.count() == 0 and page.current_id is None
     assert page.model.rowCount() == 0
@@ -551,9 +554,9 @@ def class_panel_rows(page) -> dict[str, str]:
 
 def import_with_keys(qtbot, window, folder: Path, monkeypatch) -> None:
     """Ctrl+I, as a user would, answering the folder dialog with ``folder``."""
-    import studio.ui.datasets.page as page_module
+    from PySide6.QtWidgets import QFileDialog
 
-    monkeypatch.setattr(page_module.QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     page = window.datasets

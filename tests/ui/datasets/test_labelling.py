@@ -739,3 +739,22 @@ def test_capture_frames_then_a_compiler_in_one_process(tmp_path):
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout[-500:]} {proc.stderr[-1500:]}"
     assert proc.stdout.split() == ["frame", "shown", "compiler", "loaded"]
+
+
+def test_a_library_that_refuses_a_change_is_one_error_line_and_no_undo_step(qtbot, lib, harness):
+    """A database failure (here a trigger that aborts every label change, as a locked library
+    would) is shown as one line; nothing is pushed and nothing changes."""
+    from sqlalchemy import text
+
+    ds = add_dataset(lib, "refusing", 4)
+    h = harness(ds)
+    with lib.transaction() as s:
+        s.execute(text("CREATE TRIGGER refuse BEFORE UPDATE ON samples BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+    errors = []
+    h.ctl.error.connect(errors.append)
+    with lib.session() as s:
+        ids = list(s.scalars(select(Sample.id).where(Sample.dataset_id == ds)))
+    assert not h.ctl.label(ds, ids, class_id(lib, ds, "one"))
+    assert len(errors) == 1 and "the library could not be updated" in errors[0] and "nothing was changed" in errors[0]
+    assert h.ctl.undo_stack.count() == 0
+    assert db_labels(lib, ds) == [None] * 4

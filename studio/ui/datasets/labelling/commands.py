@@ -11,16 +11,32 @@ QUndoStack.push() then calls redo(), which skips that first call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
+from PySide6.QtCore import SignalInstance
 from PySide6.QtGui import QUndoCommand
 
 from studio.store import classes as store_classes
 from studio.store import labelling as store_labelling
 from studio.store import suggestions as store_suggestions
+from studio.store.library import Library
 
-if TYPE_CHECKING:
-    from studio.ui.datasets.labelling.controller import LabellingController
+
+
+class CommandHost(Protocol):
+    """What a command needs of the controller that pushes it (``LabellingController``): the
+    library, a way to run a store change that reports errors instead of raising, and the
+    signals that tell views what changed."""
+
+    lib: Library
+    labels_changed: SignalInstance
+    splits_changed: SignalInstance
+    classes_changed: SignalInstance
+    undone: SignalInstance
+    redone: SignalInstance
+
+    def run_safely(self, fn: Callable[[], None]) -> bool: ...
 
 
 def _plural(n: int, word: str = "sample") -> str:
@@ -28,7 +44,7 @@ def _plural(n: int, word: str = "sample") -> str:
 
 
 class StoreCommand(QUndoCommand):
-    def __init__(self, ctl: "LabellingController", dataset_id: int, text: str = ""):
+    def __init__(self, ctl: CommandHost, dataset_id: int, text: str = ""):
         super().__init__(text)
         self.ctl = ctl
         self.dataset_id = dataset_id
@@ -79,7 +95,7 @@ class SetLabelsCommand(StoreCommand):
             self.setText(f"Label {n} as {class_name or class_id}")
 
     def do(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             if self.run_id is not None:
                 self.previous = store_suggestions.accept_suggestions(s, self.run_id, self.sample_ids, self.overwrite)
             else:
@@ -87,7 +103,7 @@ class SetLabelsCommand(StoreCommand):
         self.ctl.labels_changed.emit(self.dataset_id, list(self.previous))
 
     def revert(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             store_labelling.restore_labels(s, self.previous)
         self.ctl.labels_changed.emit(self.dataset_id, list(self.previous))
 
@@ -100,12 +116,12 @@ class SetSplitsCommand(StoreCommand):
         self.previous: dict[int, str | None] = {}
 
     def do(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             self.previous = store_labelling.set_splits(s, self.dataset_id, self.sample_ids, self.split)
         self.ctl.splits_changed.emit(self.dataset_id, list(self.previous))
 
     def revert(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             store_labelling.restore_splits(s, self.previous)
         self.ctl.splits_changed.emit(self.dataset_id, list(self.previous))
 
@@ -117,7 +133,7 @@ class AddClassCommand(StoreCommand):
         self.snapshot: store_classes.ClassSnapshot | None = None
 
     def do(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             if self.snapshot is None:
                 self.snapshot = store_classes.add_class(s, self.dataset_id, self.name, self.colour)
             else:  # redo brings back the same class (same id), so later commands still apply
@@ -125,7 +141,7 @@ class AddClassCommand(StoreCommand):
         self.ctl.classes_changed.emit(self.dataset_id)
 
     def revert(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             store_classes.delete_class(s, self.snapshot.id)
         self.ctl.classes_changed.emit(self.dataset_id)
 
@@ -136,12 +152,12 @@ class RenameClassCommand(StoreCommand):
         self.class_id, self.new_name, self.old_name = class_id, new_name, ""
 
     def do(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             self.old_name = store_classes.rename_class(s, self.class_id, self.new_name)
         self.ctl.classes_changed.emit(self.dataset_id)
 
     def revert(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             store_classes.rename_class(s, self.class_id, self.old_name)
         self.ctl.classes_changed.emit(self.dataset_id)
 
@@ -152,12 +168,12 @@ class RecolourClassCommand(StoreCommand):
         self.class_id, self.colour, self.old_colour = class_id, colour, ""
 
     def do(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             self.old_colour = store_classes.recolour_class(s, self.class_id, self.colour)
         self.ctl.classes_changed.emit(self.dataset_id)
 
     def revert(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             store_classes.recolour_class(s, self.class_id, self.old_colour)
         self.ctl.classes_changed.emit(self.dataset_id)
 
@@ -168,12 +184,12 @@ class ReorderClassesCommand(StoreCommand):
         self.order, self.old_order = list(class_ids), []
 
     def do(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             self.old_order = store_classes.reorder_classes(s, self.dataset_id, self.order)
         self.ctl.classes_changed.emit(self.dataset_id)
 
     def revert(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             store_classes.reorder_classes(s, self.dataset_id, self.old_order)
         self.ctl.classes_changed.emit(self.dataset_id)
 
@@ -188,7 +204,7 @@ class RemoveClassCommand(StoreCommand):
         self.removal: store_classes.ClassRemoval | None = None
 
     def do(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             if self.target_id is None:
                 self.removal = store_classes.delete_class(s, self.class_id)
             else:
@@ -196,7 +212,7 @@ class RemoveClassCommand(StoreCommand):
         self._announce()
 
     def revert(self) -> None:
-        with self.ctl.lib.transaction() as s:
+        with self.ctl.lib.user_transaction() as s:
             store_classes.undo_removal(s, self.removal)
         self._announce()
 

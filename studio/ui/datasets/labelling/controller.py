@@ -14,11 +14,10 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication
-from sqlalchemy.exc import SQLAlchemyError
 
 from studio.core.errors import StudioError
 from studio.store import classes as store_classes
-from studio.store.library import Library
+from studio.store.library import Library, LibraryUpdateError
 from studio.ui.datasets.labelling import commands as cmds
 
 log = logging.getLogger(__name__)
@@ -64,11 +63,11 @@ class LabellingController(QObject):
         try:
             fn()
             return True
+        except LibraryUpdateError as exc:  # e.g. the library is locked by another process
+            log.exception("labelling action failed")
+            self.error.emit(str(exc))
         except StudioError as exc:
             self.error.emit(str(exc))
-        except SQLAlchemyError as exc:  # e.g. the library is locked by another process
-            log.exception("labelling action failed")
-            self.error.emit(f"the library could not be updated ({type(exc).__name__}); nothing was changed")
         return False
 
     # --- labels and splits -------------------------------------------------------------------

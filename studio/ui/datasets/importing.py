@@ -1,0 +1,110 @@
+"""Importing into the Datasets page's current dataset: folder, zip or files (from menus, the
+Import button or a drop on the window), one import at a time as a job of the page, its progress
+in the status bar's panel, a summary dialog at the end, the counts refreshed while it runs.
+
+A mixin of ``DatasetsPage``: it uses the page's ``lib``, ``current_id``, ``current_summary``,
+``import_panel``, ``_live_timer``, ``create_dataset``, ``refresh_datasets``, ``labelling``,
+``status`` and ``_update_actions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from studio.core.errors import StudioError
+from studio.store.images import IMAGE_FILE_FILTER
+from studio.ui.common.style import show_error
+from studio.ui.common.workers import Job
+from studio.ui.datasets.import_dialog import (
+    ImportSummary,
+    ImportSummaryDialog,
+    run_import,
+)
+
+
+class DatasetImports:
+    @property
+    def import_job(self) -> Job | None:
+        """The running import, if any."""
+        return self.job("import")
+
+    def import_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import a folder of images")
+        if folder:
+            self.import_paths([folder])
+
+    def import_zip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a zip of images", "", "Zip archives (*.zip)")
+        if path:
+            self.import_paths([path])
+
+    def import_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import image files", "", IMAGE_FILE_FILTER)
+        if paths:
+            self.import_paths(paths)
+
+    def import_paths(self, paths: Sequence[str | Path]) -> Job | None:
+        """Import into the current dataset (a new one named after the first path when there is
+        none) on a worker thread; progress shows in ``import_panel``, a summary at the end."""
+        paths = [Path(p) for p in paths]
+        if not paths:
+            return None
+        if self.import_job is not None:
+            show_error(self, "Import", "An import is already running; wait for it or cancel it.")
+            return None
+        if self.current_id is None:
+            try:
+                self.create_dataset(self._unique_name(paths[0].stem or "Dataset"))
+            except StudioError as exc:
+                show_error(self, "Cannot create a dataset for the import", str(exc))
+                return None
+        dataset_id = self.current_id
+        what = paths[0].name if len(paths) == 1 else f"{len(paths)} items"
+        job = self.run_job("import", run_import, self.lib, dataset_id, [str(p) for p in paths])
+        self._import_dataset = (dataset_id, self.current_summary.name if self.current_summary else "")
+        self.import_panel.start(what)
+        job.progress.connect(self.import_panel.set_progress)
+        # the outcome is shown once the job is over (``done``): the page is idle again by then
+        job.finished.connect(lambda summary: setattr(self, "_import_outcome", summary))
+        job.cancelled.connect(lambda: setattr(self, "_import_outcome", ImportSummary(cancelled=True)))
+        job.failed.connect(lambda message: setattr(self, "_import_outcome", message))
+        job.done.connect(self._on_import_done)
+        self._update_actions()
+        self._live_timer.start()
+        return job
+
+    def cancel_import(self) -> None:
+        if self.import_job is not None:
+            self.import_job.cancel()
+            self.status.emit("Cancelling the import…")
+
+    def _end_import(self) -> None:
+        self._live_timer.stop()
+        self.import_panel.hide()
+        dataset_id, _ = self._import_dataset
+        self.refresh_datasets(select_id=dataset_id)
+        self.labelling.reload()  # the same dataset stays selected: nothing else tells the class panel
+        self._update_actions()
+
+    def _on_import_done(self) -> None:
+        self._end_import()
+        outcome = self._import_outcome
+        if isinstance(outcome, ImportSummary):
+            self._on_import_finished(outcome)
+        else:
+            self._on_import_failed(outcome)
+
+    def _on_import_finished(self, summary: ImportSummary) -> None:
+        self.status.emit(summary.text())
+        self.summary_dialog = ImportSummaryDialog(summary, self._import_dataset[1], self)
+        self.summary_dialog.setModal(False)
+        self.summary_dialog.show()
+        self.import_finished.emit(summary)
+
+    def _on_import_failed(self, message: str) -> None:
+        self.status.emit("Import failed")
+        show_error(self, "Import failed", message)
+        self.import_finished.emit(None)
