@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -310,11 +309,6 @@ def _kind_from_annotation(f: Callable) -> str | None:
     if isinstance(ann, type) and issubclass(ann, Result):
         return ann.kind
     return None
-
-
-def log_position(value: float, low: float, high: float) -> float:
-    """Where ``value`` sits between low and high on a log scale, 0..1 (for log sliders)."""
-    return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
 
 
 # --------------------------------------------------------------------------- compile hot loops
