@@ -75,8 +75,7 @@ def sniff(path: str | Path, *, header: bool = True) -> TableSource:
     if delimiter is None:
         raise NotATableError(f"{path.name} is not a table (no line has the same separator as the first)")
     names = next(csv.reader([lines[0]], delimiter=delimiter))
-    if header:
-        _check_names(path, names)
+    _check_names(path, names, header=header)
     return TableSource("csv", delimiter, encoding, header)
 
 
@@ -145,10 +144,12 @@ def _sniff_delimiter(lines: list[str]) -> str | None:
     return best
 
 
-def _check_names(path: Path, names: list[str]) -> None:
+def _check_names(path: Path, names: list[str], *, header: bool = True) -> None:
     if len(names) > limits().max_table_columns:
         raise TableLimitError(f"{path.name} has {len(names):,} columns, over the limit of "
                               f"{limits().max_table_columns:,} (STUDIO_MAX_TABLE_COLUMNS)")
+    if not header:
+        return
     for i, name in enumerate(names, 1):
         if not name.strip():
             raise HeaderError(f"{path.name}: column {i} has no name", hint="give every column a name in the first row")

@@ -164,3 +164,5 @@ def test_row_and_column_limits(tmp_path, small_limits):
     small_limits(max_table_rows=1000, max_table_columns=2)
     with pytest.raises(TableLimitError, match="STUDIO_MAX_TABLE_COLUMNS"):
         read_table(path)
+    with pytest.raises(TableLimitError, match="STUDIO_MAX_TABLE_COLUMNS"):
+        read_table(path, header=False)
