@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import errno
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -68,7 +68,7 @@ class Library:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, home: str | Path | None = None, *, demo: bool = False) -> "Library":
+    def open(cls, home: str | Path | None = None, *, demo: bool = False) -> Library:
         """Open (creating and migrating when needed) the library at ``home``.
 
         ``demo=True`` adds the shipped demo dataset the first time a library is created."""

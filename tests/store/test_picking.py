@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from imagefactory import digit_png
+
 from studio.core.errors import NotFoundError
 from studio.store.adding import add_image
 from studio.store.datasets import create_dataset

@@ -21,6 +21,5 @@ def test_a_database_failure_is_a_library_update_error_and_rolls_back(library):
 
 
 def test_the_studios_own_errors_pass_unchanged(library):
-    with pytest.raises(InvalidInputError):
-        with library.user_transaction() as s:
-            create_dataset(s, "")
+    with pytest.raises(InvalidInputError), library.user_transaction() as s:
+        create_dataset(s, "")

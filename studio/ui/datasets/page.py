@@ -73,7 +73,6 @@ class DatasetsPage(DatasetActions, DatasetImports, Page):
         self.filter_key: FilterKey = ALL
         self.summary_dialog: ImportSummaryDialog | None = None
         self.viewer: SampleViewer | None = None
-        self._shown_before = False  # coming back to the page re-reads the counts
 
         self.thumbnails = ThumbnailCache(lib, parent=self)
         self.model = SampleGridModel(lib, self.thumbnails, self)
@@ -394,9 +393,8 @@ class DatasetsPage(DatasetActions, DatasetImports, Page):
         self.grid.scrollTo(idx)
 
     def on_shown(self) -> None:
-        if self._shown_before:  # other pages change the store too (Evaluate's Split…)
+        if self.was_shown:  # coming back: other pages change the store too (Evaluate's Split…)
             self.refresh_store_views()
-        self._shown_before = True
         self.grid.setFocus()
 
     def shutdown(self) -> None:

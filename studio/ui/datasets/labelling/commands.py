@@ -23,7 +23,6 @@ from studio.store import suggestions as store_suggestions
 from studio.store.library import Library
 
 
-
 class CommandHost(Protocol):
     """What a command needs of the controller that pushes it (``LabellingController``): the
     library, a way to run a store change that reports errors instead of raising, and the
