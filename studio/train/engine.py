@@ -90,8 +90,6 @@ class Engine:
             self._handlers[event].append((None, handler, args))
         return handler
 
-    add_event_handler = on
-
     def fire(self, event: Events, *extra: Any) -> None:
         for flt, handler, args in list(self._handlers[event]):
             if flt is None or flt.matches(self.state):

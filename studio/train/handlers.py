@@ -1,23 +1,24 @@
-"""Small handler objects attached to the Engine: metrics to the DB, heartbeat, NaN guard,
-early stopping, JSON-lines logging. Each is a plain object with ``attach(engine)``."""
+"""Small handler objects attached to the Engine, each doing one thing: the epoch's train metrics,
+validation, unfreezing the backbone, early stopping, the NaN guard, progress, stop requests and
+the step and epoch events. Each is a plain object with ``attach(engine)``; the ones that write to
+the library or the disk are in studio.train.recording."""
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import update
+from torch import nn
 
-from studio.store.models import Metric, Run, utcnow
+from studio.core.jobs import JobState
+from studio.train import zoo
 from studio.train.engine import Engine, Events
+from studio.train.events import EpochCompleted, Step, Unfrozen, WorkerEvent
 
-if TYPE_CHECKING:
-    from studio.store.library import Library
-
-Emit = Callable[[dict[str, Any]], None]
+EmitEvent = Callable[[WorkerEvent], None]
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
 
 class TrainingFailed(Exception):
@@ -65,76 +66,120 @@ class EarlyStopping:
         self.best, self.counter = state.get("best"), int(state.get("counter", 0))
 
 
-class MetricsSink:
-    """Buffers metric rows and writes them in one short transaction every ``flush_s`` seconds."""
+class EpochStats:
+    """The epoch's mean train loss and accuracy, summed from each step's {"loss", "correct", "n"},
+    and its clock: ``train_seconds`` (the steps) and ``seconds()`` (so far, validation included)."""
 
-    def __init__(self, lib: Library, run_id: int, flush_s: float = 5.0):
-        self.lib, self.run_id, self.flush_s = lib, run_id, flush_s
-        self._rows: list[dict[str, Any]] = []
-        self._last_flush = time.monotonic()
-
-    def add(self, step: int, epoch: float, split: str, **values: float) -> None:
-        now = time.time()
-        for name, value in values.items():
-            if value is not None and math.isfinite(float(value)):
-                self._rows.append(dict(run_id=self.run_id, step=step, epoch=epoch, split=split,
-                                       name=name, value=float(value), time=now))
-        if time.monotonic() - self._last_flush >= self.flush_s:
-            self.flush()
-
-    def flush(self) -> None:
-        self._last_flush = time.monotonic()
-        if not self._rows:
-            return
-        rows, self._rows = self._rows, []
-        with self.lib.transaction() as s:
-            s.execute(Metric.__table__.insert(), rows)
-
-
-class Heartbeat:
-    """A thread that stamps run.heartbeat_at (and step/epoch) every few seconds, paused or not,
-    so a dead worker can be told from a slow one."""
-
-    def __init__(self, lib: Library, run_id: int, every_s: float = 5.0):
-        self.lib, self.run_id, self.every_s = lib, run_id, every_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._engine: Engine | None = None
+    def __init__(self) -> None:
+        self._t0 = time.perf_counter()
+        self.loss_sum, self.correct, self.n = 0.0, 0, 0
+        self.train_seconds = 0.0
 
     def attach(self, engine: Engine) -> None:
-        """Report this engine's step; the beat itself runs from start() to stop(), around the
-        whole run (cache building included), so a long cache build does not look dead."""
-        self._engine = engine
+        engine.on(Events.EPOCH_STARTED, self._start)
+        engine.on(Events.ITERATION_COMPLETED, self._add)
+        engine.on(Events.EPOCH_COMPLETED, self._end_of_steps)
 
-    def beat(self) -> None:
-        values: dict[str, Any] = {"heartbeat_at": utcnow()}
-        if self._engine is not None:
-            values.update(step=self._engine.state.iteration)
-        with self.lib.transaction() as s:
-            s.execute(update(Run).where(Run.id == self.run_id).values(**values))
+    def _start(self, _engine: Engine) -> None:
+        self._t0 = time.perf_counter()
+        self.loss_sum, self.correct, self.n = 0.0, 0, 0
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.beat()
-            except Exception:  # a locked DB must not kill the worker; the next beat retries
-                pass
+    def _add(self, engine: Engine) -> None:
+        out = engine.state.output
+        self.loss_sum += out["loss"] * out["n"]
+        self.correct += out["correct"]
+        self.n += out["n"]
 
-    def start(self) -> None:
-        self.beat()
-        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
-        self._thread.start()
+    def _end_of_steps(self, _engine: Engine) -> None:
+        self.train_seconds = self.seconds()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def seconds(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def metrics(self) -> dict[str, float]:
+        return {"train_loss": self.loss_sum / max(self.n, 1), "train_accuracy": self.correct / max(self.n, 1)}
+
+
+class Validation:
+    """At each epoch end: ``validate()`` -> (loss, accuracy), then the epoch's train and val metrics
+    go into ``engine.state.metrics`` for the handlers after it. ``share`` makes every DDP rank use
+    rank 0's numbers, so all ranks decide the same (early stopping)."""
+
+    def __init__(self, validate: Callable[[], tuple[float, float]], stats: EpochStats,
+                 share: Callable[[list[float]], list[float]] = lambda values: values):
+        self.validate, self.stats, self.share = validate, stats, share
+
+    def attach(self, engine: Engine) -> None:
+        engine.on(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        val_loss, val_accuracy = self.share(list(self.validate()))
+        engine.state.metrics.update({**self.stats.metrics(), "val_loss": val_loss, "val_accuracy": val_accuracy})
+
+
+class Unfreezer:
+    """With the backbone frozen, unfreezes it when epoch ``after + 1`` starts (0: never), and says so.
+    ``frozen`` goes into the checkpoint, so a resumed run continues as it was."""
+
+    def __init__(self, model: nn.Module, architecture: str, after: int, frozen: bool, emit: EmitEvent):
+        self.model, self.architecture, self.after, self.emit = model, architecture, after, emit
+        self.frozen = frozen
+
+    def attach(self, engine: Engine) -> None:
+        engine.on(Events.EPOCH_STARTED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        if self.frozen and self.after and engine.state.epoch > self.after:
+            self._set(False)
+            self.emit(Unfrozen(epoch=engine.state.epoch))
+
+    def _set(self, frozen: bool) -> None:
+        self.frozen = frozen
+        zoo.freeze_backbone(self.model, self.architecture, frozen)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"frozen": self.frozen}
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        self._set(bool(checkpoint.get("frozen", self.frozen)))
+
+
+class JobProgress:
+    """The run's progress on its JobState: ``start`` (the image cache's share) up to 1 at the last step."""
+
+    def __init__(self, job: JobState, start: float):
+        self.job, self.start = job, start
+
+    def attach(self, engine: Engine) -> None:
+        engine.on(Events.ITERATION_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        st = engine.state
+        total = st.max_epochs * (st.epoch_length or 1)
+        self.job.set_progress(self.start + (1 - self.start) * st.iteration / total, f"epoch {st.epoch}/{st.max_epochs}")
+
+
+class StopOnRequest:
+    """Stops the engine after the step in which ``requested()`` turned true (a user's stop).
+    Under DDP ``requested`` asks every rank, so all ranks stop after the same step."""
+
+    REASON = "stopped"  # engine.state.stop_reason: the run ends "stopped", not "completed"
+
+    def __init__(self, requested: Callable[[], bool]):
+        self.requested = requested
+
+    def attach(self, engine: Engine) -> None:
+        engine.on(Events.ITERATION_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        if self.requested():
+            engine.stop(self.REASON)
 
 
 class StepLogger:
-    """Emits {"event": "step", ...} every ``every`` iterations with loss, lr and throughput."""
+    """Emits a Step event every ``every`` iterations with loss, lr and throughput."""
 
-    def __init__(self, emit: Emit, every: int, lr: Callable[[], float]):
+    def __init__(self, emit: EmitEvent, every: int, lr: Callable[[], float]):
         self.emit, self.every, self.lr = emit, every, lr
         self._t0 = time.perf_counter()
         self._samples = 0
@@ -152,13 +197,34 @@ class StepLogger:
 
     def __call__(self, engine: Engine) -> None:
         elapsed = max(time.perf_counter() - self._t0, 1e-9)
-        out = engine.state.output
-        event = {"event": "step", "step": engine.state.iteration, "epoch": engine.state.epoch,
-                 "loss": round(out["loss"], 6), "lr": self.lr(), "samples_per_s": round(self._samples / elapsed, 1)}
-        gpu_mb = gpu_memory_mb()
-        if gpu_mb is not None:
-            event["gpu_mem_mb"] = gpu_mb
-        self.emit(event)
+        self.emit(Step(step=engine.state.iteration, epoch=engine.state.epoch, loss=round(engine.state.output["loss"], 6),
+                       lr=self.lr(), samples_per_s=round(self._samples / elapsed, 1), gpu_mem_mb=gpu_memory_mb()))
+
+
+class EpochReporter:
+    """Emits an EpochCompleted event with the metrics, the epoch's time and the time left (the mean
+    epoch time in this process times the epochs to go)."""
+
+    def __init__(self, emit: EmitEvent, stats: EpochStats):
+        self.emit, self.stats = emit, stats
+        self._t_start = time.perf_counter()
+        self._epochs_timed = 0
+
+    def attach(self, engine: Engine) -> None:
+        engine.on(Events.STARTED, self._start)
+        engine.on(Events.EPOCH_COMPLETED, self)
+
+    def _start(self, _engine: Engine) -> None:
+        self._t_start, self._epochs_timed = time.perf_counter(), 0
+
+    def __call__(self, engine: Engine) -> None:
+        st = engine.state
+        self._epochs_timed += 1
+        per_epoch = (time.perf_counter() - self._t_start) / self._epochs_timed
+        metrics = {name: round(st.metrics[name], 6) for name in EPOCH_METRICS}
+        self.emit(EpochCompleted(epoch=st.epoch, step=st.iteration, **metrics,
+                                 eta_s=round(per_epoch * (st.max_epochs - st.epoch), 1),
+                                 seconds=round(self.stats.seconds(), 3), train_seconds=round(self.stats.train_seconds, 3)))
 
 
 def gpu_memory_mb() -> float | None:

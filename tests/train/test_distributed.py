@@ -52,24 +52,24 @@ if int(os.environ.get("WORLD_SIZE", "1")) > 1:
 from studio.store.library import Library
 from studio.train.runner import run_training
 
-trainers, initial = [], {}
+steps, initial = [], {}
 
 
 def capture(engine):
-    trainer = engine.process_function.__self__
-    trainers.append(trainer)
-    initial.update({k: v.detach().clone().contiguous() for k, v in trainer.model.state_dict().items()})
+    step = engine.process_function  # a studio.train.step.TrainStep
+    steps.append(step)
+    initial.update({k: v.detach().clone().contiguous() for k, v in step.parts.model.state_dict().items()})
 
 
 lib = Library.open(home)
 result = run_training(lib, run_id, control=capture)
-model = trainers[0].model
+model = steps[0].parts.model
 assert not any(isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.modules.dropout._DropoutNd)) for m in model.modules())
 save_file(initial, out + ".initial")
 assert not isinstance(model, nn.parallel.DistributedDataParallel)
 if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-    assert isinstance(trainers[0].train_model, nn.parallel.DistributedDataParallel)
-    assert len(trainers[0].train_loader) == 5 and trainers[0].train_loader.batch_size == 16
+    assert isinstance(steps[0].parts.train_model, nn.parallel.DistributedDataParallel)
+    assert len(steps[0].data.train_loader) == 5 and steps[0].data.train_loader.batch_size == 16
 save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, out)
 print(result["status"])
 """

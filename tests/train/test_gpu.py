@@ -18,21 +18,21 @@ class Probe:
     the network's parameters live and what dtype the network's forward pass computed in."""
 
     def __init__(self):
-        self.trainer = None
+        self.parts = None  # the run's model, optimizer, scaler (studio.train.model_setup.ModelParts)
         self.batch_devices: set[str] = set()
         self.param_devices: set[str] = set()
         self.forward_dtypes: set[torch.dtype] = set()
         self.steps = 0
 
     def __call__(self, engine) -> None:
-        self.trainer = engine.process_function.__self__
+        self.parts = engine.process_function.parts  # the engine's process function: a TrainStep
         engine.on(Events.ITERATION_STARTED, self._batch)
-        self.trainer.model.register_forward_hook(self._forward)
+        self.parts.model.register_forward_hook(self._forward)
 
     def _batch(self, engine) -> None:
         batch = engine.state.batch
         self.batch_devices |= {batch.images.device.type, batch.labels.device.type}
-        self.param_devices |= {p.device.type for p in self.trainer.model.parameters()}
+        self.param_devices |= {p.device.type for p in self.parts.model.parameters()}
         self.steps += 1
 
     def _forward(self, module, inputs, output) -> None:
@@ -53,7 +53,7 @@ def test_cuda_training_with_amp_on_gpu_resident_batches_reaches_cpu_accuracy(dig
     assert events[0]["device"].startswith("cuda")
     assert probe.steps > 0 and probe.batch_devices == {"cuda"} and probe.param_devices == {"cuda"}
     assert probe.forward_dtypes == {torch.float16}  # AMP on by default on CUDA
-    assert probe.trainer.scaler.is_enabled()
+    assert probe.parts.scaler.is_enabled()
     assert result["metrics"]["val_accuracy"] > 0.9
     assert evaluate_run(digits_lib, run_id, "test", device="cuda").accuracy > 0.9
     steps = [e for e in events if e["event"] == "step"]
@@ -64,7 +64,7 @@ def test_amp_can_be_switched_off_on_cuda(digits_lib):
     run_id, result, probe, _ = train(digits_lib, {"model": "simple-cnn", "image_size": 16, "epochs": 4, "device": "cuda",
                                                   "amp": False})
     assert probe.batch_devices == {"cuda"} and probe.param_devices == {"cuda"}
-    assert probe.forward_dtypes == {torch.float32} and not probe.trainer.scaler.is_enabled()
+    assert probe.forward_dtypes == {torch.float32} and not probe.parts.scaler.is_enabled()
     assert evaluate_run(digits_lib, run_id, "test", device="cuda").accuracy > 0.9
 
 

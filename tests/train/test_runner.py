@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import errno
-import sys
-import types
 
 import pytest
 import torch
@@ -16,6 +14,7 @@ from studio.store.models import Checkpoint, Dataset, LabelClass, Metric, Run, Sa
 from studio.train.artifacts import load_trained_model, run_dir
 from studio.train.card import ModelCard
 from studio.train.checkpoints import load_checkpoint
+from studio.train.events import DataReady, Finished, from_dict
 from studio.train.runner import TrainingError, create_run, run_training
 
 FAST = {"model": "simple-cnn", "image_size": 12, "epochs": 3, "augment": "none"}
@@ -37,6 +36,10 @@ def test_training_writes_model_card_checkpoint_and_metrics(digits_lib):
     assert set(step) >= {"step", "epoch", "loss", "lr", "samples_per_s"}
     epoch = next(e for e in events if e["event"] == "epoch")
     assert set(epoch) >= {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "eta_s", "seconds"}
+    typed = [from_dict(e) for e in events]  # every event is a complete typed event (what the CLI and GUI read)
+    assert None not in typed and typed[-1] == Finished(**{k: v for k, v in events[-1].items() if k != "event"})
+    data = next(e for e in typed if isinstance(e, DataReady))
+    assert data.steps_per_epoch == epoch["step"]  # the first epoch's last step
 
     model, card = load_trained_model(digits_lib, run_id)
     assert card.architecture == "simple-cnn" and card.classes == [str(d) for d in range(10)]
@@ -74,8 +77,8 @@ def test_cli_and_gui_take_their_defaults_from_the_engine_table():
     parser = argparse.ArgumentParser()
     train_cmd.register(parser.add_subparsers())
     args = parser.parse_args(["train", "digits"])
-    spec = train_cmd.spec_from_args(args)
-    assert spec["augment"] == defaults.augment_text() and "flip" not in spec["augment"]
+    spec = train_cmd.spec_from_args(args).to_dict()
+    assert spec["augment"] == defaults.DEFAULT_AUGMENT and "flip" not in spec["augment"]
     assert (spec["epochs"], spec["batch_size"], spec["pretrained"]) == (defaults.DEFAULT_EPOCHS, defaults.DEFAULT_BATCH_SIZE, "auto")
     assert not set(defaults.MEANING_CHANGING) & set(defaults.DEFAULT_AUGMENT)
 
@@ -206,12 +209,12 @@ def test_no_validation_split_holds_out_stratified_ten_percent(tmp_path):
 
 
 def test_cuda_out_of_memory_marks_failed_and_suggests_half_the_batch(digits_lib, monkeypatch):
-    from studio.train import runner
+    from studio.train.step import TrainStep
 
     def oom(self, engine, batch):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(runner._Trainer, "_train_step", oom)
+    monkeypatch.setattr(TrainStep, "__call__", oom)
     run_id = create_run(digits_lib, "digits", {**FAST, "batch_size": 64})
     with pytest.raises(TrainingError, match="CUDA ran out of memory with batch size 64: try --batch-size 32"):
         run_training(digits_lib, run_id)
@@ -263,21 +266,29 @@ def test_wrong_architecture_weights_fail_the_run(digits_lib, tmp_path):
     assert "weights do not fit" in run_row(digits_lib, run_id).error
 
 
-def test_kernel_transforms_are_applied_to_training_batches(digits_lib, monkeypatch):
-    seen = []
+INVERT_KERNEL = '''
+from pathlib import Path
 
-    def make_batch_transform(spec):
-        def invert(x):
-            seen.append((spec["kernel"], tuple(x.shape), float(x.min()) >= 0, float(x.max()) <= 1))
-            return 1 - x
-        return invert
+from studio.kernels import Image, kernel
 
-    module = types.ModuleType("studio.kernels.transforms")
-    module.make_batch_transform = make_batch_transform
-    monkeypatch.setitem(sys.modules, "studio.kernels.transforms", module)
+
+@kernel(output="image", title="Invert")
+def invert(grid, image) -> Image:
+    with open(Path(__file__).with_name("seen.txt"), "a") as seen:
+        seen.write(f"{tuple(image.shape)[1:]} {float(image.min()) >= 0} {float(image.max()) <= 1}\\n")
+    return Image(1 - image)
+'''
+
+
+def test_kernel_transforms_are_applied_to_training_batches(digits_lib):
+    """A kernel of the library's own kernel folder filters every training batch (N x H x W x 3 in [0, 1])."""
+    folder = digits_lib.home / "kernels"
+    folder.mkdir(exist_ok=True)
+    (folder / "invert.py").write_text(INVERT_KERNEL)
     run_id = create_run(digits_lib, "digits", {**FAST, "epochs": 1, "kernel_transforms": [{"kernel": "invert", "params": {}}]})
-    run_training(digits_lib, run_id)
-    assert seen and all(k == "invert" and shape[1:] == (1, 12, 12) and lo and hi for k, shape, lo, hi in seen)
+    result = run_training(digits_lib, run_id)
+    seen = (folder / "seen.txt").read_text().splitlines()
+    assert len(seen) == result["steps"] and all(line == "(12, 12, 3) True True" for line in seen)
 
 
 def test_card_round_trips(digits_lib):
