@@ -1,7 +1,8 @@
 """The training worker's events, typed: what the engine sends, the CLI prints and the GUI plots.
 
 On the wire each event is one JSON object with an "event" key naming its kind (the JSON-lines
-protocol in studio.train.protocol); in code it is one of the frozen dataclasses below.
+protocol in studio.train.protocol); in code it is one of the dataclasses below (slotted: the GUI
+reads every step of a run through from_dict, so making one is kept cheap).
 
     line = Step(step=10, epoch=1, loss=0.3, lr=1e-3, samples_per_s=900.0).to_json()
     event = from_json(line)       # Step(...), or None for a line that is not a known event
@@ -24,7 +25,7 @@ from studio.core.run_status import RunStatus
 OMIT_IF_NONE = {"omit_if_none": True}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class WorkerEvent:
     kind: ClassVar[str] = ""
 
@@ -41,7 +42,7 @@ class WorkerEvent:
         return json.dumps(self.to_dict(), default=str)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class Started(WorkerEvent):
     """The worker has the run and its device; data and model come next."""
 
@@ -55,7 +56,7 @@ class Started(WorkerEvent):
     resume: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class DataReady(WorkerEvent):
     """The images are decoded and split; training starts next."""
 
@@ -71,7 +72,7 @@ class DataReady(WorkerEvent):
     steps_per_epoch: int | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class CacheProgress(WorkerEvent):
     """Decoding the images into the tensor cache (once per dataset, size and channels)."""
 
@@ -80,7 +81,7 @@ class CacheProgress(WorkerEvent):
     message: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class DownloadProgress(WorkerEvent):
     """Downloading pretrained weights."""
 
@@ -89,7 +90,7 @@ class DownloadProgress(WorkerEvent):
     total: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class Step(WorkerEvent):
     """Every ``log_every`` training steps."""
 
@@ -102,7 +103,7 @@ class Step(WorkerEvent):
     gpu_mem_mb: float | None = field(default=None, metadata=OMIT_IF_NONE)  # peak CUDA memory; absent off CUDA
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class EpochCompleted(WorkerEvent):
     """An epoch ended and was validated."""
 
@@ -118,7 +119,7 @@ class EpochCompleted(WorkerEvent):
     train_seconds: float | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class Unfrozen(WorkerEvent):
     """The backbone was unfrozen (--unfreeze-after): every layer learns from this epoch."""
 
@@ -126,7 +127,7 @@ class Unfrozen(WorkerEvent):
     epoch: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class CheckpointSaved(WorkerEvent):
     kind: ClassVar[str] = "checkpoint"
     run_id: int
@@ -136,19 +137,19 @@ class CheckpointSaved(WorkerEvent):
     is_best: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class Paused(WorkerEvent):
     kind: ClassVar[str] = "paused"
     run_id: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class Resumed(WorkerEvent):
     kind: ClassVar[str] = "resumed"
     run_id: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class Finished(WorkerEvent):
     """The last event of a run, whatever ended it: completed, stopped or failed (with ``error``)."""
 
@@ -163,7 +164,7 @@ class Finished(WorkerEvent):
     model_path: str | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "status", RunStatus(self.status))  # ValueError for a status no run has
+        self.status = RunStatus(self.status)  # ValueError for a status no run has
 
     @property
     def failed(self) -> bool:
@@ -175,16 +176,24 @@ EVENT_TYPES: dict[str, type[WorkerEvent]] = {cls.kind: cls for cls in (
     Paused, Resumed, Finished)}
 
 
+# per kind: (every field name, the names an object must have); worked out once, as the GUI reads
+# every event of a run through from_dict
+_FIELD_NAMES = {kind: (tuple(f.name for f in fields(cls)),
+                       frozenset(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING))
+                for kind, cls in EVENT_TYPES.items()}
+
+
 def from_dict(obj: dict[str, Any]) -> WorkerEvent | None:
     """The typed event for a parsed JSON object; None when it is not a complete known event."""
-    cls = EVENT_TYPES.get(obj.get("event")) if isinstance(obj, dict) else None
-    if cls is None:
+    kind = obj.get("event") if isinstance(obj, dict) else None
+    if kind not in _FIELD_NAMES:
         return None
-    known = {f.name: obj[f.name] for f in fields(cls) if f.name in obj}
-    if any(f.name not in known and f.default is MISSING and f.default_factory is MISSING for f in fields(cls)):
+    names, required = _FIELD_NAMES[kind]
+    known = {name: obj[name] for name in names if name in obj}
+    if not required <= known.keys():
         return None
     try:
-        return cls(**known)
+        return EVENT_TYPES[kind](**known)
     except (TypeError, ValueError):
         return None
 
