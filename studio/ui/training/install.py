@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from studio.ui.common.style import icon
 from studio.ui.training.evaluate_page import EvaluatePage
 from studio.ui.training.runs_page import RunsPage
-from studio.ui.common.style import icon
 from studio.ui.training.train_page import TrainPage
 
 if TYPE_CHECKING:

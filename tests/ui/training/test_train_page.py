@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from studio.store.library import Library  # noqa: E402
 from studio.store.models import Run  # noqa: E402
+from studio.train.spec import Auto, ImageNet, Scratch, TrainSpec  # noqa: E402
 from studio.ui.common.run_process import JsonLinesParser, worker_train_argv  # noqa: E402
 from train_gui_helpers import copy_home, make_digits_home  # noqa: E402
 
@@ -75,15 +76,17 @@ def test_live_view_plots_and_progress_from_events(qtbot):
 
     view = LiveTrainingView()
     qtbot.addWidget(view)
-    view.feed([{"event": "start", "run_id": 3, "model": "simple-cnn", "epochs": 4, "batch_size": 10, "device": "cpu"},
-               {"event": "data", "dataset": "digits", "train_samples": 100, "val_samples": 20, "notes": []}])
+    view.feed([{"event": "start", "run_id": 3, "model": "simple-cnn", "epochs": 4, "batch_size": 10, "device": "cpu",
+                "image_size": 16},
+               {"event": "data", "dataset": "digits", "classes": ["0", "1"], "train_samples": 100, "val_samples": 20,
+                "notes": []}])
     view.feed([{"event": "step", "step": s, "epoch": 1, "loss": 2.0 / s, "lr": 0.001, "samples_per_s": 500.0}
                for s in range(1, 6)])
     view.loss_plot.flush()
     assert view.loss_plot.point_count("step_loss") == 5
     assert view.model.steps_per_epoch == 10
     assert view.model.epoch_fraction() == pytest.approx(0.5)
-    view.feed([{"event": "epoch", "epoch": 1, "train_loss": 0.9, "train_accuracy": 0.6, "val_loss": 0.8,
+    view.feed([{"event": "epoch", "epoch": 1, "step": 10, "train_loss": 0.9, "train_accuracy": 0.6, "val_loss": 0.8,
                 "val_accuracy": 0.7, "eta_s": 65, "seconds": 2.0}])
     view._refresh_labels()
     assert view.acc_plot.point_count("val_accuracy") == 1
@@ -207,7 +210,7 @@ def test_missing_imagenet_weights_offline_offers_training_from_scratch(qtbot, tr
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     page = train_page
     page.settings.model.setCurrentIndex(page.settings.model.findData("mobilenet_v3_small"))
-    page.settings.weights.setCurrentIndex(page.settings.weights.findData("imagenet"))
+    page.settings.start_from(ImageNet())
     started = []
     monkeypatch.setattr(page, "_create_run", lambda dataset_id, spec: started.append(spec))
     qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
@@ -219,8 +222,8 @@ def test_missing_imagenet_weights_offline_offers_training_from_scratch(qtbot, tr
     scratch = next(b for b in box.buttons() if b.text() == "Train from scratch")
     qtbot.mouseClick(scratch, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(started), timeout=10_000)
-    assert started[0]["pretrained"] == "none" and started[0]["model"] == "mobilenet_v3_small"
-    assert page.settings.pretrained() == "none"
+    assert started[0].pretrained == Scratch() and started[0].model == "mobilenet_v3_small"
+    assert page.settings.start() == Scratch()
 
 
 @pytest.mark.gui
@@ -308,7 +311,7 @@ def test_imagenet_download_shows_progress_and_cancel_stops_it(qtbot, train_page,
     monkeypatch.setattr(zoo, "_download", slow_download)
     page = train_page
     page.settings.model.setCurrentIndex(page.settings.model.findData("mobilenet_v3_small"))
-    page.settings.weights.setCurrentIndex(page.settings.weights.findData("imagenet"))
+    page.settings.start_from(ImageNet())
     qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.download_dialog.isVisible() and page.download_dialog.value() > 0, timeout=60_000)
     dialog = page.download_dialog
@@ -411,11 +414,11 @@ def test_form_defaults_are_the_engines_no_flip_and_automatic_start(qtbot, train_
     from studio.train import defaults
 
     settings = train_page.settings
-    spec = settings.spec()
-    assert spec["augment"] == ["none"] and not any(settings.augment[k].isChecked() for k in defaults.MEANING_CHANGING)
+    assert settings.train_spec() == TrainSpec()  # every control starts at the setting's default
+    assert not any(settings.augment[k].isChecked() for k in defaults.MEANING_CHANGING)
     assert settings.augmentations() == defaults.DEFAULT_AUGMENT
-    assert spec["pretrained"] == "auto" and spec["epochs"] == defaults.DEFAULT_EPOCHS
-    assert spec["batch_size"] == defaults.DEFAULT_BATCH_SIZE
+    assert settings.start() == Auto() and settings.epochs.value() == defaults.DEFAULT_EPOCHS
+    assert settings.batch_size.value() == defaults.DEFAULT_BATCH_SIZE
     for key in defaults.MEANING_CHANGING:  # the tooltip says when it is safe
         assert "Only if a" in settings.augment[key].toolTip() and "same class" in settings.augment[key].toolTip()
 
@@ -430,7 +433,7 @@ def test_automatic_start_offline_trains_from_scratch_and_says_so_once(qtbot, tra
     page.settings.model.setCurrentIndex(page.settings.model.findData("mobilenet_v3_small"))
     page.settings.image_size.setValue(16)
     page.settings.epochs.setValue(1)
-    assert page.settings.pretrained() == "auto"
+    assert page.settings.start() == Auto()
     qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.process is not None, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "from scratch" in (page.live.model.message or ""), timeout=WAIT_MS)
