@@ -120,3 +120,18 @@ def test_epoch_reporter_sends_the_metrics_rounded_and_the_time_left():
     assert [(e.epoch, e.step) for e in said] == [(1, 2), (2, 4), (3, 6)]
     assert said[0].val_loss == 0.123457 and said[0].train_accuracy == 0.875
     assert said[-1].eta_s == 0 and all(e.eta_s >= 0 and e.seconds >= e.train_seconds >= 0 for e in said)
+
+
+def test_the_cache_build_reports_its_own_progress_and_hears_the_runs_stop():
+    from studio.core.errors import Cancelled
+    from studio.train.data_setup import CacheJob
+
+    run_job, reports = JobState(), []
+    cache_job = CacheJob(run_job, lambda fraction, message: reports.append((fraction, message)))
+    cache_job.set_progress(0.5, "decoding images 5/10")
+    cache_job.check_cancelled()  # nothing asked yet
+    run_job.cancel()  # the user stops the run while its images are decoded
+    assert reports == [(0.5, "decoding images 5/10")] and run_job.progress == 0.0
+    assert cache_job.is_cancelled()
+    with pytest.raises(Cancelled):
+        cache_job.check_cancelled()
