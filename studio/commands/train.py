@@ -307,12 +307,12 @@ def cmd_runs_resume(args: argparse.Namespace) -> int:
     mark_interrupted(lib)
     with lib.session() as s:
         run = get_run(s, args.run)
-        status, pid, gpus = run.status, run.pid, int((run.spec or {}).get("gpus", 1))
+        status, pid, gpus = run.status, run.pid, TrainSpec.from_dict(run.spec).gpus  # older runs: the default
     if status in WORKER_ATTACHED and pid_alive(pid):
         raise InvalidInputError(f"run {args.run} is still running")
     if status == RunStatus.COMPLETED:
         raise InvalidInputError(f"run {args.run} already completed; start a new run to train more")
-    return run_worker(lib.home, int(args.run), json_mode=args.json, resume=True, gpus=gpus)
+    return run_worker(lib.home, parse_run_id(args.run), json_mode=args.json, resume=True, gpus=gpus)
 
 
 def cmd_runs_stop(args: argparse.Namespace) -> int:
