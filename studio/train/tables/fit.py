@@ -42,7 +42,7 @@ class TableTrainSettings:
 
     hidden: tuple[int, ...] = (128, 64)
     activation: str = "relu"
-    dropout: float = 0.1
+    dropout: float = 0.3
     batch_norm: bool = False
     epochs: int | None = None  # None: about TARGET_STEPS optimiser steps, within MIN/MAX_EPOCHS
     batch_size: int | None = None  # None: rows / 50 rounded to a power of two, within 32..512
@@ -86,6 +86,7 @@ def fit_table(encoder: TableEncoder, train: TableSplit, val: TableSplit | None =
     loop = _TrainLoop(model, encoder.task, _tensors(train, device), settings, batch_size, epochs)
     tracker = _BestEpoch(loop, encoder, val, device, state, on_epoch)
     engine = Engine(loop.step)
+    engine.on(Events.EPOCH_STARTED, lambda _: model.train())  # validation leaves it in eval mode
     engine.on(Events.EPOCH_COMPLETED, tracker)
     if settings.early_stopping and val is not None and len(val):
         EarlyStopping(settings.early_stopping, score_name="val_score").attach(engine)
@@ -150,7 +151,6 @@ class _TrainLoop:
 
     def step(self, engine: Engine, index: torch.Tensor) -> dict:
         numeric, categorical, targets = (t[index] for t in self.tensors)
-        self.model.train()
         loss = self.loss_fn(self.model(numeric, categorical), targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
