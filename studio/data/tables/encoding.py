@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from studio.data.tables.errors import MixedTypesError
 from studio.data.tables.schema import (
     BOOLEAN_WORDS,
     ColumnType,
@@ -32,6 +33,9 @@ from studio.data.tables.schema import (
 ONE_HOT_MAX = 16  # more categories than this are embedded
 SECONDS_PER_DAY = 86_400.0
 DATE_PARTS = {"month": (12, 1), "weekday": (7, 0), "hour": (24, 0)}  # period, first value
+# A part is a feature only when what it is read from varies in the train rows: the weekday of dates
+# that are all 1 January (a year column) says nothing but would look like a signal.
+_PART_SOURCES = {"month": "month", "weekday": "day", "hour": "hour"}
 
 
 @dataclass
@@ -159,7 +163,7 @@ def _fit_feature(column: pa.ChunkedArray, name: str, kind: ColumnType) -> dict:
     if kind is ColumnType.DATETIME:
         seconds = _datetime_seconds(column)
         timestamps = _as_timestamps(column)
-        parts = [part for part in DATE_PARTS if _varies(getattr(pc, _PART_FUNCTIONS[part])(timestamps))]
+        parts = [part for part in DATE_PARTS if _varies(getattr(pc, _PART_SOURCES[part])(timestamps))]
         return {"name": name, "type": kind.value, "method": "datetime", "parts": parts, **_moments(seconds)}
     return {"name": name, "type": kind.value, "method": "standardise", **_moments(_values(column, kind.value))}
 
@@ -214,7 +218,11 @@ def _encode_numeric_block(column: pa.ChunkedArray, spec: dict) -> np.ndarray:
         block[np.flatnonzero(seen), index[seen] - 1] = 1.0
         missing = _as_text(column).is_null().to_numpy(zero_copy_only=False)
         return _with_indicator(block, missing, spec)
-    values = _datetime_seconds(column) if spec["method"] == "datetime" else _values(column, spec["type"])
+    try:
+        values = _datetime_seconds(column) if spec["method"] == "datetime" else _values(column, spec["type"])
+    except pa.ArrowInvalid:
+        raise MixedTypesError(f"column {spec['name']!r} holds values that are not {spec['type']} values "
+                              "like those the model was trained on") from None
     missing = ~np.isfinite(values)
     standard = np.where(missing, 0.0, (values - spec["mean"]) / spec["std"]).astype(np.float32)
     columns = [standard[:, None]]

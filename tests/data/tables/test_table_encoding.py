@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from studio.data.tables.encoding import ONE_HOT_MAX, TableEncoder, encode_splits
+from studio.data.tables.errors import MixedTypesError
 from studio.data.tables.reading import read_table
 from studio.data.tables.schema import infer_schema
 
@@ -117,3 +118,16 @@ def test_encode_splits_fits_on_train_and_leaves_out_rows_without_target(tmp_path
     assert len(train) == 2 and train.targets.tolist() == [0, 1]  # row 2 has no target
     np.testing.assert_allclose(train.numeric[:, 0], (np.array([1, 3]) - 3) / np.std([1, 3, 5]), rtol=1e-6)  # rows 0-2
     assert len(test) == 2 and test.numeric.dtype == np.float32 and test.categorical.shape == (2, 0)
+
+
+def test_dates_on_the_first_of_january_give_no_weekday(tmp_path):
+    table = table_from(tmp_path, "year,y\n" + "".join(f"{1970 + i}-01-01,{i * 2.0}\n" for i in range(12)))
+    encoder = TableEncoder.fit(table, infer_schema(table), np.arange(12))
+    assert encoder.numeric_names == ["year"]
+
+
+def test_text_where_the_model_had_numbers_is_one_clear_error(tmp_path):
+    table = table_from(tmp_path, "x,y\n1,a\n2,b\n")
+    encoder = TableEncoder.fit(table, infer_schema(table), np.arange(2))
+    with pytest.raises(MixedTypesError, match="column 'x' holds values that are not number values"):
+        encoder.transform(pa.table({"x": ["1", "lots"]}))
