@@ -26,6 +26,7 @@ from studio.export.loading import (
     safe_torch_load,
 )
 from studio.train.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard
+from studio.train.spec import FromRun, parse_start
 
 TORCHSCRIPT_SUFFIXES = {".pt", ".pth", ".ts", ".torchscript", ".jit"}
 MAX_BATCH = 64
@@ -275,8 +276,9 @@ def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trus
     """A run id (needs ``lib``), an imported model's name, or a .onnx / .pt / .safetensors path."""
     device = resolve_device(device)
     text = str(source)
-    if text.isdigit() and lib is not None and not Path(text).exists():
-        network, card = load_run(lib, int(text), device)
+    start = parse_start(text)  # a run id or a path, told apart once (studio/train/spec.py)
+    if isinstance(start, FromRun) and lib is not None and not Path(text).exists():
+        network, card = load_run(lib, start.run_id, device)
         return TorchPredictor(EngineClassifier(network, card), card.classes, card.in_channels, device, f"run {text}", "run")
     path = Path(text).expanduser()
     if not path.exists() and lib is not None:
