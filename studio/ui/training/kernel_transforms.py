@@ -114,11 +114,13 @@ class KernelTransformsBox(QGroupBox):
         layout.addWidget(self.message)
 
     def set_kernels(self, kernels: list[Any]) -> None:
-        """The kernels to offer (a refreshed list keeps the chosen ones that still exist)."""
+        """The kernels to offer (refreshed each time the page is shown; chosen entries stay)."""
+        keep = self.choice.currentData()
         self.kernels = {k.name: k for k in kernels}
         self.choice.clear()
         for kernel in kernels:
             self.choice.addItem(f"{kernel.title} ({kernel.name})", kernel.name)
+        self.choice.setCurrentIndex(max(self.choice.findData(keep), 0))
         self.choice.setPlaceholderText("no image kernels found" if not kernels else "")
         self.add_button.setEnabled(bool(kernels))
 

@@ -135,6 +135,7 @@ class TrainPage(Page):
     def on_shown(self) -> None:
         if not self.is_training():
             self.reload_choices()
+        self.reload_kernels()  # a kernel saved in the kernel lab meanwhile is offered
 
     def reload_choices(self) -> None:
         if self.job("choices") is not None:
@@ -146,6 +147,8 @@ class TrainPage(Page):
 
     def reload_kernels(self) -> None:
         """The image kernels of the shipped and the user's kernel folders, for the kernel box."""
+        if self.job("kernels") is not None:
+            return
         job = self.run_job("kernels", load_transform_kernels, self.lib.home)
         job.finished.connect(self.settings.kernels.set_kernels)
         job.failed.connect(lambda msg: self.settings.kernels.show_error(f"Could not load kernels: {msg}"))

@@ -56,6 +56,12 @@ def test_a_kernel_chosen_on_the_train_page_is_previewed_and_trained_with(qtbot, 
     assert settings.preview.labels[0].pixmap().toImage() != box.preview.labels[0].pixmap().toImage()
     page.grab().save(str(artifacts / "train_page_kernel_transforms.png"))
 
+    # a kernel saved meanwhile (e.g. in the kernel lab) is offered the next time the page is shown
+    (home / "kernels" / "later.py").write_text(USER_KERNEL.replace("def invert(", "def invert_again("))
+    page.on_shown()
+    qtbot.waitUntil(lambda: box.choice.findData("invert_again") >= 0, timeout=WAIT_MS)
+    assert [e.kernel.name for e in box.entries] == ["invert"]
+
     settings.model.setCurrentIndex(settings.model.findData("simple-cnn"))
     settings.image_size.setValue(8)
     settings.epochs.setValue(1)
