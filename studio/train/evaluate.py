@@ -20,13 +20,14 @@ from studio.data.preprocess import preprocess_batch
 from studio.data.samples import UNLABELLED, SampleRef, apply_holdout, load_view
 from studio.store.models import Prediction, Run, utcnow
 from studio.train.artifacts import load_trained_model
-from studio.train.runner import resolve_device
+from studio.train.run_context import resolve_device
+from studio.train.spec import TrainSpec
 
 if TYPE_CHECKING:
     from studio.store.library import Library
 
 SPLITS = ("val", "test", "train", UNLABELLED, "all")
-DEFAULT_DEVICE = "auto"  # as training: the best device there is (resolve_device)
+DEFAULT_DEVICE = TrainSpec.device  # as training: "auto", the best device there is (resolve_device)
 
 
 class Mistake(NamedTuple):

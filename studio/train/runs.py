@@ -19,6 +19,7 @@ from studio.core.run_status import ACTIVE, FINISHED, WORKER_ATTACHED, RunStatus
 from studio.store.models import Dataset, Run, utcnow
 from studio.train.checkpoints import CHECKPOINT_NAME
 from studio.train.run_files import WEIGHTS_NAME, run_dir
+from studio.train.spec import parse_run_id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,9 +30,7 @@ HEARTBEAT_TIMEOUT_S = 30
 
 
 def get_run(s: Session, run_id: int | str) -> Run:
-    if not str(run_id).isdigit():
-        raise InvalidInputError(f"a run id is a number, not {run_id!r}")
-    run = s.get(Run, int(run_id))
+    run = s.get(Run, parse_run_id(run_id))
     if run is None:
         raise NotFoundError(f"no run {run_id}", hint="`studio runs list` shows them")
     return run

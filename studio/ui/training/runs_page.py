@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.run_status import ACTIVE, RunStatus
+from studio.train.spec import FromRun, Scratch, parse_start
 from studio.ui.common.page import Page
 from studio.ui.common.plots import PALETTE, LivePlot
 from studio.ui.training.jobs import delete_run_job
@@ -64,8 +65,11 @@ def settings_text(spec: dict | None) -> str:
     if spec.get("image_size"):
         bits.append(f"{spec['image_size']}px")
     pretrained = spec.get("pretrained")
-    if pretrained not in (None, "none"):
-        bits.append(f"from {'run ' + str(pretrained) if str(pretrained).isdigit() else pretrained}")
+    start = parse_start(pretrained) if pretrained is not None else Scratch()
+    if isinstance(start, FromRun):
+        bits.append(f"from run {start.run_id}")
+    elif not isinstance(start, Scratch):
+        bits.append(f"from {pretrained}")  # as stored: auto, imagenet or a file
     if spec.get("freeze") == "backbone":
         bits.append("frozen backbone")
     return ", ".join(bits)
