@@ -41,6 +41,7 @@ class ImportSummary:
     cancelled: bool = False
     roots: list[str] = field(default_factory=list)  # what was imported: folders, zips, files
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (source, note): imported or skipped
+    classes_created: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         parts = f"{self.added:,} added, {self.duplicates:,} duplicates, {len(self.rejected):,} rejected"
@@ -76,7 +77,8 @@ def run_import(lib: Library, dataset_id: int, paths: Sequence[str | Path], state
     report = import_files(lib, dataset_id, paths, state)
     state.set_progress(1.0, "cancelled" if report.cancelled else "done")
     return ImportSummary(report.added, report.duplicates, list(report.rejected), report.cancelled,
-                         roots=[str(p) for p in paths], warnings=list(report.warnings))
+                         roots=[str(p) for p in paths], warnings=list(report.warnings),
+                         classes_created=list(report.classes_created))
 
 
 class ImportProgressPanel(QWidget):
@@ -134,8 +136,10 @@ class ImportSummaryDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         font.setBold(True)
         self.headline.setFont(font)
-        where = QLabel(f"into dataset “{dataset_name}”")
-        where.setStyleSheet("color: #5b6670")
+        new = f"; new classes: {', '.join(summary.classes_created)}" if summary.classes_created else ""
+        self.where = QLabel(f"into dataset “{dataset_name}”{new}")
+        self.where.setWordWrap(True)
+        self.where.setStyleSheet("color: #5b6670")
 
         single = Path(summary.roots[0]).name if len(summary.roots) == 1 else ""
         where_from = f" (in “{single}”)" if single else ""
@@ -151,7 +155,7 @@ class ImportSummaryDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
-        layout.addWidget(where)
+        layout.addWidget(self.where)
         layout.addWidget(self.details, 1)
         layout.addWidget(self.notes, 1)
         layout.addWidget(buttons)

@@ -46,13 +46,14 @@ def test_mixed_sources_import_in_one_go_with_the_importers_notes(library, source
     assert [(summary.shown_source(src), why) for src, why in summary.warnings] == [
         ("pets/cats/dangling.png", "broken link; skipped")]
     assert summary.text() == "3 added, 0 duplicates, 0 rejected, 1 note"
+    assert summary.classes_created == ["cats", "dogs"]
 
     # the CLI, on a fresh library, prints the same note for the same sources
     home = tmp_path / "cli-library"
     assert studio_main(["--home", str(home), "import", "pets", "--create", *map(str, sources)]) == 0
     printed = capsys.readouterr().out
     source, why = summary.warnings[0]
-    assert f"note {source}: {why}" in printed and "added 3" in printed
+    assert f"note {source}: {why}" in printed and "added 3" in printed and "new classes: cats, dogs" in printed
     Library.open(home).close()
 
 
@@ -60,11 +61,13 @@ def test_summary_dialog_lists_the_notes(qtbot, sources, artifacts):
     root = str(sources[0])
     summary = ImportSummary(added=2, roots=[root],
                             rejected=[(f"{root}/dogs/c.png", "not an image")],
-                            warnings=[(f"{root}/cats/dangling.png", "broken link; skipped")])
+                            warnings=[(f"{root}/cats/dangling.png", "broken link; skipped")],
+                            classes_created=["cats"])
     dialog = ImportSummaryDialog(summary, "pets")
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.headline.text() == "2 added, 0 duplicates, 1 rejected, 1 note"
+    assert dialog.where.text() == "into dataset “pets”; new classes: cats"
     assert not dialog.notes.isVisible()
     dialog.details_button.click()
     assert dialog.details.isVisible() and dialog.notes.isVisible()
