@@ -32,9 +32,11 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -308,6 +310,7 @@ def run_speed(rows: int, folder: Path, device: str) -> dict:
     head = TableSplit(train.numeric[:batch * 4], train.categorical[:batch * 4], train.targets[:batch * 4])
     config = fit_table(encoder, head, None, settings).config  # warm-up: torch's lazy imports, first kernels
     studio_s, plain_s = [], []
+    before, peak = _rss_bytes(), _peak_rss_during(lambda: fit_table(encoder, train, None, settings))
     for round_ in range(3):  # best of three, the order alternated: other jobs share the machine
         if round_ % 2:
             plain_s.append(plain_loop_seconds(config, train, batch, settings))
@@ -316,6 +319,7 @@ def run_speed(rows: int, folder: Path, device: str) -> dict:
             plain_s.append(plain_loop_seconds(config, train, batch, settings))
     return {"rows": rows, "batch": batch, "arrow_read_s": arrow_s, "studio_read_s": studio_read_s,
             "studio_fit_s": min(studio_s), "plain_fit_s": min(plain_s), "threads": torch.get_num_threads(),
+            "features_mb": train.numeric.nbytes / 2**20, "fit_extra_mb": (peak - before) / 2**20,
             "device": torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU"}
 
 
@@ -342,6 +346,29 @@ def plain_loop_seconds(config, train: TableSplit, batch: int, settings: TableTra
     return time.perf_counter() - start
 
 
+def _rss_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_rss_during(fn) -> int:
+    """The highest resident memory of this process while ``fn`` runs (sampled every 5 ms)."""
+    peak, done = [_rss_bytes()], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak[0], _rss_bytes())
+
+
 def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -360,6 +387,9 @@ def write_speed(r: dict) -> None:
              f"{r['studio_read_s'] / r['arrow_read_s']:.2f}x (aim <= 3x) |"),
              (f"| train one epoch | {r['studio_fit_s']:.2f} s (fit_table on the Engine) | {r['plain_fit_s']:.2f} s "
              f"(plain loop over preloaded tensors) | throughput {r['plain_fit_s'] / r['studio_fit_s']:.2f}x (aim >= 0.95x) |"),
+             "", (f"Memory: training added {r['fit_extra_mb']:.0f} MiB of resident memory (peak, sampled every 5 ms) "
+                  f"to the {r['features_mb']:.0f} MiB float32 feature matrix it trains on, which it uses in place "
+                  f"(aim: peak <= 2x the matrix)."),
              "", (f"Machine: {machine(f'torch {torch.__version__}')}; load average at the end {load_average()}. "
              f"Measured {time.strftime('%Y-%m-%d')}.")]
     replace_marked("tables-speed-gpu" if r["device"] != "CPU" else "tables-speed", "\n".join(lines), SECTION)
