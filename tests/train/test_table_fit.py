@@ -4,6 +4,7 @@ embedded categories, cancellation, early stopping, and the scores."""
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 
@@ -16,6 +17,7 @@ from studio.train.tables import (
     TableTrainSettings,
     evaluate_table,
     fit_table,
+    predict_table,
 )
 from studio.train.tables.metrics import classification_metrics, regression_metrics
 from studio.train.tables.model import embedding_size
@@ -35,6 +37,10 @@ def test_xor_trains_to_every_row_right(tmp_path):
     data = split([0, 1, 2, 3])
     result = fit_table(encoder, data, data, TableTrainSettings(dropout=0.0))
     assert evaluate_table(result.model, encoder, data)["accuracy"] == 1.0
+    predicted = predict_table(result.model, encoder, pa.table({"a": [1, 0], "b": [1, 1]}))
+    assert predicted["xor"].tolist() == ["no", "yes"]
+    assert np.all(predicted["xor probability"] > 0.5)
+    np.testing.assert_allclose(predicted["P(no)"] + predicted["P(yes)"], 1.0, rtol=1e-6)
     assert result.history and all(np.isfinite(row["train_loss"]) for row in result.history)
 
 
@@ -49,6 +55,9 @@ def test_several_numeric_targets_are_learnt_in_their_units(tmp_path):
     scores = evaluate_table(result.model, encoder, split(range(500, 600)))
     assert scores["r2/heat"] > 0.95 and scores["r2/cost"] > 0.8
     assert scores["mae/heat"] < 60  # in the target's own units (its spread is about 400)
+    predicted = predict_table(result.model, encoder, pa.table({"x0": [1.0], "x1": [-1.0], "x2": [0.0]}))
+    assert set(predicted) == {"heat", "cost"}
+    assert abs(predicted["heat"][0] - 1500) < 100 and abs(predicted["cost"][0] - 5) < 1
 
 
 def test_high_cardinality_category_is_embedded_and_learnt(tmp_path):
