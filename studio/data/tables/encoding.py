@@ -161,11 +161,11 @@ def _fit_feature(column: pa.ChunkedArray, name: str, kind: ColumnType) -> dict:
         return {"name": name, "type": kind.value, "method": "one_hot" if len(categories) <= ONE_HOT_MAX else "embed",
                 "categories": categories, "indicator": column.null_count > 0}
     if kind is ColumnType.DATETIME:
-        seconds = _datetime_seconds(column)
+        seconds = datetime_seconds(column)
         timestamps = _as_timestamps(column)
         parts = [part for part in DATE_PARTS if _varies(getattr(pc, _PART_SOURCES[part])(timestamps))]
         return {"name": name, "type": kind.value, "method": "datetime", "parts": parts, **_moments(seconds)}
-    return {"name": name, "type": kind.value, "method": "standardise", **_moments(_values(column, kind.value))}
+    return {"name": name, "type": kind.value, "method": "standardise", **_moments(feature_values(column, kind.value))}
 
 
 def _moments(values: np.ndarray) -> dict:
@@ -219,7 +219,7 @@ def _encode_numeric_block(column: pa.ChunkedArray, spec: dict) -> np.ndarray:
         missing = _as_text(column).is_null().to_numpy(zero_copy_only=False)
         return _with_indicator(block, missing, spec)
     try:
-        values = _datetime_seconds(column) if spec["method"] == "datetime" else _values(column, spec["type"])
+        values = datetime_seconds(column) if spec["method"] == "datetime" else feature_values(column, spec["type"])
     except pa.ArrowInvalid:
         raise MixedTypesError(f"column {spec['name']!r} holds values that are not {spec['type']} values "
                               "like those the model was trained on") from None
@@ -260,7 +260,7 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(column, pa.string())
 
 
-def _values(column: pa.ChunkedArray, kind: str) -> np.ndarray:
+def feature_values(column: pa.ChunkedArray, kind: str) -> np.ndarray:
     """float64, NaN when missing; yes/no words become 1/0."""
     if kind == ColumnType.BOOLEAN.value and not pa.types.is_boolean(column.type):
         words = pc.utf8_lower(_as_text(column))
@@ -277,7 +277,7 @@ def _as_timestamps(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(column, pa.timestamp("s"))
 
 
-def _datetime_seconds(column: pa.ChunkedArray) -> np.ndarray:
+def datetime_seconds(column: pa.ChunkedArray) -> np.ndarray:
     seconds = pc.cast(_as_timestamps(column), pa.int64())
     return pc.cast(seconds, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
 
