@@ -5,6 +5,7 @@ categories, dates, classes and several numeric targets."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from studio.data.tables import encode_splits, infer_schema, read_table
@@ -55,3 +56,23 @@ def test_raw_regressor_returns_several_targets_in_their_units(tmp_path):
     encoder, got, outputs = raw_parity(table, schema, (300, 100))
     assert got.shape == (100, 2)
     np.testing.assert_allclose(got, encoder.decode(outputs), rtol=1e-5, atol=1e-4)
+
+
+def test_raw_model_exports_to_torchscript_and_onnx_with_the_same_outputs(tmp_path):
+    table = mixed_table(tmp_path)
+    schema = infer_schema(table, targets=["label"], ignore=["amount", "score"])
+    encoder, (train,) = encode_splits(table, schema, np.arange(300))
+    raw = RawTableModel(fit_table(encoder, train, None, TableTrainSettings(epochs=2)).model, encoder).eval()
+    numbers, categories = (torch.as_tensor(a) for a in raw_inputs(encoder, table))
+    with torch.no_grad():
+        expected = raw(numbers, categories).numpy()
+        traced = torch.jit.trace(raw, (numbers[:8], categories[:8]))
+        np.testing.assert_allclose(traced(numbers, categories).numpy(), expected, atol=1e-6)
+    onnxruntime = pytest.importorskip("onnxruntime")
+    path = tmp_path / "model.onnx"
+    torch.onnx.export(raw, (numbers[:8], categories[:8]), str(path), input_names=["numbers", "categories"],
+                      output_names=["probabilities"], dynamic_axes={"numbers": {0: "rows"}, "categories": {0: "rows"}},
+                      dynamo=False)
+    session = onnxruntime.InferenceSession(str(path))
+    got = session.run(None, {"numbers": numbers.numpy(), "categories": categories.numpy()})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
