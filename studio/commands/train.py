@@ -15,10 +15,10 @@ import subprocess
 import sys
 import types
 import typing
-from enum import StrEnum
 from typing import Any
 
 from studio.commands.common import add_json_flag, emit_json, open_library
+from studio.core.compat import StrEnum
 from studio.core.errors import InvalidInputError
 from studio.core.run_status import WORKER_ATTACHED, RunStatus
 from studio.train.events import (

@@ -7,7 +7,7 @@ It lives in core so the store, the engine and the GUI share it without the GUI i
 
 from __future__ import annotations
 
-from enum import StrEnum
+from studio.core.compat import StrEnum
 
 
 class RunStatus(StrEnum):

@@ -20,10 +20,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from studio.core.compat import StrEnum
 from studio.core.errors import InvalidInputError
 
 LR_FROM_SCRATCH = 3e-3  # AdamW peak rate of the one-cycle schedule
