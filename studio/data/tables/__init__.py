@@ -16,5 +16,5 @@ from studio.data.tables.schema import (
            infer_schema,
 )
 
-__all__ = ["ColumnInfo", "ColumnType", "EncodedFeatures", "Role", "TableEncoder", "TableSchema", "TableSource",
-           "TableSplit", "encode_splits", "infer_schema", "read_table", "sniff"]
+__all__ = ["SPLITS", "ColumnInfo", "ColumnType", "EncodedFeatures", "Role", "TableEncoder", "TableSchema", "TableSource",
+           "TableSplit", "encode_splits", "infer_schema", "read_table", "sniff", "split_rows"]
