@@ -1,12 +1,6 @@
-"""Feed-forward networks on tables: the network, its training on the Engine, and its scores."""
+"""Feed-forward networks on tables: the network, its training on the Engine, its scores and predictions."""
 
-from studio.train.tables.fit import (
-           TableFitResult,
-           TableTrainSettings,
-           evaluate_table,
-           fit_table,
-           predict_outputs,
-)
+from studio.train.tables.fit import TableFitResult, TableTrainSettings, evaluate_table, fit_table, predict_outputs
 from studio.train.tables.model import TableNet, TableNetConfig
 from studio.train.tables.predict import predict_table
 
