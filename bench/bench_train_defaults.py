@@ -47,6 +47,7 @@ from studio.data.digits import add_digits_dataset  # noqa: E402
 from studio.store.library import Library  # noqa: E402
 from studio.train import budget  # noqa: E402
 from studio.train.runner import create_run, run_training  # noqa: E402
+from studio.train.spec import BASE_EPOCHS  # noqa: E402
 from studio.train.zoo import build_model  # noqa: E402
 
 PHOTO_TEXTURES = ("brick", "grass", "gravel")
@@ -299,15 +300,16 @@ def defaults_rows(lib: Library, datasets: dict[str, str], transfer: str | None) 
     return rows, runs
 
 
-def budget_rows(lib: Library, fixed_runs: dict[str, dict], labels: list[str]) -> list[dict]:
-    """For each run in ``fixed_runs`` named in ``labels``: the same spec with budget.auto_epochs."""
+def budget_rows(lib: Library, default_runs: dict[str, dict], labels: list[str]) -> list[dict]:
+    """For each default run (automatic epoch count) named in ``labels``: the same settings with the
+    fixed BASE_EPOCHS count, the studio's default before the count became automatic."""
     rows = []
     for label in labels:
-        fixed = fixed_runs[label]
-        spec = fixed["spec"]
-        epochs = budget.auto_epochs(fixed["train_samples"], spec["batch_size"], spec["epochs"])
-        auto = fixed if epochs == spec["epochs"] else studio_run(lib, _dataset_of(label), {**_chosen(spec), "epochs": epochs})
-        rows.append({"label": label, "fixed": fixed, "auto": auto, "auto_epochs": epochs})
+        auto = default_runs[label]
+        spec = auto["spec"]
+        fixed = auto if spec["epochs"] == BASE_EPOCHS else studio_run(
+            lib, _dataset_of(label), {**_chosen(spec), "epochs": BASE_EPOCHS})
+        rows.append({"label": label, "fixed": fixed, "auto": auto, "auto_epochs": spec["epochs"]})
     return rows
 
 
@@ -381,9 +383,10 @@ def write_defaults_table(results: dict) -> None:
 
 def write_budget_table(results: dict) -> None:
     small = results["datasets"].get("shapes-small")
-    lines = ["`bench/bench_train_defaults.py`: the fixed default epoch count against `studio/train/budget.py`'s "
-             f"`auto_epochs` (at least {budget.MIN_STEPS} optimizer steps, at most {budget.MAX_EPOCHS} epochs, never "
-             "fewer than the default), everything else as in that dataset's row of the table above; same test split. Steps = "
+    lines = [f"`bench/bench_train_defaults.py`: a fixed {BASE_EPOCHS} epochs against the studio's automatic epoch count "
+             f"(the default: from scratch, `studio/train/budget.py` gives at least {budget.MIN_STEPS} optimizer steps, at "
+             f"most {budget.MAX_EPOCHS} epochs, never fewer than {BASE_EPOCHS}; fine-tuning keeps {BASE_EPOCHS}), "
+             "everything else as in that dataset's row of the table above; same test split. Steps = "
              "optimizer steps the run made; train images = those the loader saw (10% of train is held out for "
              "validation where a dataset has no val split)." + (f" shapes-small: {small}, split 60/20/20." if small else ""), "",
              "| dataset | train images | batch | fixed: epochs / steps | fixed test acc | fixed time | auto: epochs / steps "
@@ -406,7 +409,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller datasets (a smoke run; does not write the docs)")
     parser.add_argument("--no-budget", action="store_true", help="leave out the automatic epoch count runs")
-    parser.add_argument("--budget-transfer", action="store_true", help="also the transfer row with automatic epochs")
+    parser.add_argument("--budget-transfer", action="store_true", help="also the transfer row in the epoch-count table (fine-tuning keeps the fixed count: the same run)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()

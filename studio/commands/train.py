@@ -279,7 +279,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             emit_json(row)
         else:
             acc = f"{row['val_accuracy']:.4f}" if row["val_accuracy"] is not None else "-"
-            print(f"{row['run_id']:4d}  {row['status']:11s} {row['model']:20s} epoch {row['epoch']}/{row['epochs']}  val acc {acc}  {row['name']}")
+            print(f"{row['run_id']:4d}  {row['status']:11s} {row['model']:20s} epoch {row['epoch']}/{row['epochs'] or '?'}  val acc {acc}  {row['name']}")
     if not rows and not args.json:
         print("no runs yet: `studio train DATASET` starts one")
     return 0

@@ -4,6 +4,7 @@ the callers that name these constants)."""
 from __future__ import annotations
 
 from studio.train.spec import (
+           BASE_EPOCHS,
            LR_FINE_TUNE,
            LR_FROM_SCRATCH,
            MEANING_CHANGING,
@@ -12,7 +13,7 @@ from studio.train.spec import (
 )
 
 DEFAULT_AUGMENT: list[str] = list(default("augment"))
-DEFAULT_EPOCHS: int = default("epochs")
+DEFAULT_EPOCHS: int = BASE_EPOCHS  # what "automatic" gives a dataset that is not small
 DEFAULT_BATCH_SIZE: int = default("batch_size")
 
 __all__ = ["DEFAULT_AUGMENT", "DEFAULT_BATCH_SIZE", "DEFAULT_EPOCHS", "LR_FINE_TUNE", "LR_FROM_SCRATCH",

@@ -44,13 +44,29 @@ def download_progress(ctx: RunContext):
     return lambda done, total: ctx.emit(DownloadProgress(bytes=done, total=total))
 
 
+def _model_with_local_imagenet_weights() -> str | None:
+    return next((e.name for e in zoo.list_models() if e.pretrained_available and zoo.local_imagenet_weights(e.name)),
+                None)
+
+
+def _use_model(ctx: RunContext, spec: dict[str, Any], dataset_id: int, model: str, auto_image_size) -> None:
+    """Switch an automatically chosen model, with the size and normalisation that go with it."""
+    spec["model"] = model
+    if spec.get("auto_image_size"):
+        with ctx.lib.session() as s:
+            spec["image_size"] = auto_image_size(model, load_view(s, dataset_id))
+    spec["mean"], spec["std"] = zoo.default_normalisation(model, spec["in_channels"])
+
+
 def resolve_auto_start(ctx: RunContext, spec: dict[str, Any], dataset_id: int) -> list[str]:
-    """pretrained "auto": ImageNet weights when cached or downloadable (with progress events), else
-    from scratch, recorded in the run's spec. Returns the notes for the user (said once)."""
+    """pretrained "auto": ImageNet weights when cached or downloadable (with progress events); for an
+    automatically chosen model, else another photo model whose ImageNet weights are on this machine;
+    else from scratch. Recorded in the run's spec (with the rate and epoch count that go with the
+    start). Returns the notes for the user (said once)."""
     from studio.train.runner import (
         _auto_image_size as auto_image_size,  # the spec rules (runner imports this module)
     )
-    from studio.train.runner import default_lr
+    from studio.train.runner import automatic_epochs, default_lr
 
     if not isinstance(parse_start(spec["pretrained"]), Auto):
         return []
@@ -61,24 +77,36 @@ def resolve_auto_start(ctx: RunContext, spec: dict[str, Any], dataset_id: int) -
         spec["pretrained"] = ImageNet.text
         spec["start"] = f"ImageNet weights ({name}), chosen automatically"
     except StudioError as exc:
-        spec["pretrained"] = Scratch.text
-        spec["start"] = "from scratch: ImageNet weights were not available"
-        if spec.get("auto_model"):
-            # measured (docs/benchmarks.md, Training): from scratch on a few hundred photos, simple-cnn at the
-            # images' own size learns where mobilenet_v3_small at 224 px stays near chance, 10x slower
-            spec["model"] = zoo.SIMPLE_CNN
-            if spec.get("auto_image_size"):
-                with ctx.lib.session() as s:
-                    spec["image_size"] = auto_image_size(zoo.SIMPLE_CNN, load_view(s, dataset_id))
-            spec["mean"], spec["std"] = zoo.default_normalisation(zoo.SIMPLE_CNN, spec["in_channels"])
-            what = f"this run trains the small CNN ({spec['model']} at {spec['image_size']} px) from scratch instead"
+        local = _model_with_local_imagenet_weights() if spec.get("auto_model") else None
+        if local is not None:
+            # measured: fine-tuning from ImageNet beats any model from scratch on a few hundred photos
+            _use_model(ctx, spec, dataset_id, local, auto_image_size)
+            spec["pretrained"] = ImageNet.text
+            spec["start"] = f"ImageNet weights ({local}), chosen automatically"
+            notes.append(f"ImageNet weights for {name} are not available; this run fine-tunes {local} from the "
+                         f"ImageNet weights on this machine instead.")
         else:
-            what = "this run trains from scratch (slower to learn, needs more images)"
-        notes.append(f"ImageNet weights for {name} are not available, so {what}. {_hint(exc)}")
+            notes.append(_from_scratch(ctx, spec, dataset_id, exc, auto_image_size))
     if spec["lr"] is None:
         spec["lr"] = default_lr(spec)
+    if spec["epochs"] is None:
+        spec["epochs"] = automatic_epochs(spec, from_scratch=spec["pretrained"] == Scratch.text)
     ctx.update_run(spec=dict(spec), model=spec["model"])
     return notes
+
+
+def _from_scratch(ctx: RunContext, spec: dict[str, Any], dataset_id: int, exc: StudioError, auto_image_size) -> str:
+    name = spec["model"]
+    spec["pretrained"] = Scratch.text
+    spec["start"] = "from scratch: ImageNet weights were not available"
+    if spec.get("auto_model"):
+        # measured (docs/benchmarks.md, Training): from scratch on a few hundred photos, simple-cnn at the
+        # images' own size learns where mobilenet_v3_small at 224 px stays near chance, 10x slower
+        _use_model(ctx, spec, dataset_id, zoo.SIMPLE_CNN, auto_image_size)
+        what = f"this run trains the small CNN ({spec['model']} at {spec['image_size']} px) from scratch instead"
+    else:
+        what = "this run trains from scratch (slower to learn, needs more images)"
+    return f"ImageNet weights for {name} are not available, so {what}. {_hint(exc)}"
 
 
 def _hint(exc: BaseException) -> str:

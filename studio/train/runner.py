@@ -21,14 +21,20 @@ from typing import TYPE_CHECKING, Any
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.core.jobs import JobState
 from studio.core.run_status import RunStatus
-from studio.data.samples import DatasetView, check_trainable, load_view
+from studio.data.samples import (
+    HOLDOUT_FRACTION,
+    DatasetView,
+    check_trainable,
+    load_view,
+)
 from studio.store.models import Run
-from studio.train import zoo
+from studio.train import budget, zoo
 from studio.train.artifacts import CARD_NAME, WEIGHTS_NAME, run_dir
 from studio.train.card import ModelCard
 from studio.train.engine import Engine
 from studio.train.run_context import Distributed, Emit, RunContext, resolve_device
 from studio.train.spec import (
+    BASE_EPOCHS,
     Auto,
     FromFile,
     FromRun,
@@ -89,10 +95,32 @@ def resolve_spec(lib: Library, view: DatasetView, spec: TrainSpec | dict[str, An
     out["start"] = describe_start(start, out["model"])
     if out["lr"] is None and not isinstance(start, Auto):  # auto: set once the worker knows the start
         out["lr"] = default_lr(out)
+    if out["epochs"] is None:
+        out["auto_epochs"] = True
+        out["train_count"] = train_count(view)
+        if not isinstance(start, Auto):  # else the worker decides, once it knows where training starts
+            out["epochs"] = automatic_epochs(out, from_scratch=isinstance(start, Scratch))
     if out["backbone_lr_mult"] is None:
         out["backbone_lr_mult"] = 1.0
     resolve_device(out["device"])  # fail now, not in the worker
     return out
+
+
+def automatic_epochs(spec: dict[str, Any], from_scratch: bool) -> int:
+    """BASE_EPOCHS, or more from scratch on a small dataset: at least budget.MIN_STEPS steps.
+    Fine-tuning pretrained weights needs no more (measured: photos reach 1.000 in 10 epochs,
+    docs/benchmarks.md "train-defaults"), and 224 px epochs are what makes a CPU run long."""
+    if not from_scratch:
+        return BASE_EPOCHS
+    return budget.auto_epochs(spec["train_count"], spec["batch_size"], BASE_EPOCHS)
+
+
+def train_count(view: DatasetView) -> int:
+    """Training images once the worker has held out validation (a dataset without a val split)."""
+    train = len(view.split("train"))
+    if view.split("val"):
+        return train
+    return max(1, train - round(train * HOLDOUT_FRACTION))
 
 
 def default_lr(spec: dict[str, Any]) -> float:

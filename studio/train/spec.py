@@ -25,9 +25,13 @@ from typing import Any
 
 from studio.core.compat import StrEnum
 from studio.core.errors import InvalidInputError
+from studio.train import budget
 
 LR_FROM_SCRATCH = 3e-3  # AdamW peak rate of the one-cycle schedule
 LR_FINE_TUNE = 1e-3
+# epochs when the count is automatic, for a dataset large enough to get budget.MIN_STEPS steps in them
+# (measured: docs/benchmarks.md, "train-budget")
+BASE_EPOCHS = 10
 SGD_LR_FROM_SCRATCH = 0.05
 SGD_LR_FINE_TUNE = 0.01
 
@@ -245,9 +249,13 @@ class TrainSpec:
             "used); the small CNN always starts from scratch. ImageNet: weights learned from 1.2 million photos "
             "(best for photos, needs a one-time download). A previous run: continue from a model you trained. "
             "None: start from random.")
-    epochs: int = setting(
-        10, flag="--epochs", label="Epochs", low=1, high=10000,
-        tip="How many times training goes through all training images.")
+    epochs: int | None = setting(
+        flag="--epochs", label="Epochs", low=1, high=10000,
+        help=f"default: {BASE_EPOCHS}, or more for a small dataset so that training makes at least "
+             f"{budget.MIN_STEPS} steps (at most {budget.MAX_EPOCHS} epochs)",
+        tip=f"How many times training goes through all training images. Automatic: {BASE_EPOCHS}, or more for a "
+            f"small dataset so the model gets at least {budget.MIN_STEPS} training steps (at most "
+            f"{budget.MAX_EPOCHS} epochs); the run records the number it used.")
     batch_size: int = setting(
         64, flag="--batch-size", label="Batch size", low=1, high=4096,
         tip="Images per training step. Larger is faster on a GPU but needs more memory; lower it if you run out "

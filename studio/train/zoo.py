@@ -278,13 +278,5 @@ def load_backbone_weights(
     head_fits = keep_head is not False and all(
         k in own and own[k].shape == v.shape for k, v in state.items() if k.startswith(prefix)
     )
-    body = {k: v for k, v in state.items() if head_fits or not k.startswith(prefix)}
-    try:
-        missing, unexpected = model.load_state_dict(body, strict=False)
-    except RuntimeError as exc:  # a tensor of the wrong shape
-        raise InvalidInputError(f"weights do not fit {name} ({_first_line(exc)})") from None
-    missing_body = [k for k in missing if not k.startswith(prefix)]
-    if missing_body or unexpected:
-        detail = f"missing {missing_body[:3]}" if missing_body else f"unexpected {unexpected[:3]}"
-        raise InvalidInputError(f"weights do not fit {name} ({detail})")
+    _load_body(model, {k: v for k, v in state.items() if head_fits or not k.startswith(prefix)}, prefix, name)
     return not head_fits

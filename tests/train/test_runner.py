@@ -68,6 +68,18 @@ def test_defaults_pick_simple_cnn_for_small_images(digits_lib):
     assert spec["pretrained"] == "none" and spec["start"].startswith("from scratch")  # simple-cnn: nothing to load
 
 
+def test_automatic_epochs_give_a_small_dataset_at_least_the_minimum_of_steps(digits_lib):
+    from studio.data.digits import add_digits_dataset
+    from studio.train import budget
+
+    add_digits_dataset(digits_lib, "tiny", per_class=6)  # 60 images: one step an epoch at batch 64
+    spec = run_row(digits_lib, create_run(digits_lib, "tiny")).spec
+    assert spec["auto_epochs"] and spec["epochs"] == budget.MAX_EPOCHS  # 200 steps would be 200 epochs: capped
+    assert run_row(digits_lib, create_run(digits_lib, "digits")).spec["epochs"] == 10  # enough steps in 10 epochs
+    chosen = run_row(digits_lib, create_run(digits_lib, "tiny", {"epochs": 4})).spec
+    assert chosen["epochs"] == 4 and "auto_epochs" not in chosen  # a number the user gave is kept
+
+
 def test_cli_and_gui_take_their_defaults_from_the_engine_table():
     import argparse
 
@@ -79,7 +91,8 @@ def test_cli_and_gui_take_their_defaults_from_the_engine_table():
     args = parser.parse_args(["train", "digits"])
     spec = train_cmd.spec_from_args(args).to_dict()
     assert spec["augment"] == defaults.DEFAULT_AUGMENT and "flip" not in spec["augment"]
-    assert (spec["epochs"], spec["batch_size"], spec["pretrained"]) == (defaults.DEFAULT_EPOCHS, defaults.DEFAULT_BATCH_SIZE, "auto")
+    # epochs None: automatic (DEFAULT_EPOCHS, more for a small dataset), decided when the run is created
+    assert (spec["epochs"], spec["batch_size"], spec["pretrained"]) == (None, defaults.DEFAULT_BATCH_SIZE, "auto")
     assert not set(defaults.MEANING_CHANGING) & set(defaults.DEFAULT_AUGMENT)
 
 

@@ -128,7 +128,7 @@ class TrainSettings(QWidget):
         form.addRow("", self.unfreeze_after)
 
     def _build_optimisation(self) -> None:
-        self.epochs = _spin("epochs")
+        self.epochs = _spin("epochs", special="automatic")
         self.form.addRow(setting_info("epochs").label, self.epochs)
         self.batch_size = _spin("batch_size")
         self.form.addRow(setting_info("batch_size").label, self.batch_size)
@@ -270,7 +270,7 @@ class TrainSettings(QWidget):
         values: dict[str, Any] = {
             "model": None if isinstance(start, FromRun) else self.model.currentData() or None,  # a run decides
             "pretrained": start,
-            "epochs": self.epochs.value(),
+            "epochs": self.epochs.value() or None,
             "batch_size": self.batch_size.value(),
             "lr": self.lr.value() or None,
             "image_size": self.image_size.value() or None,

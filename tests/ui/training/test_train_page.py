@@ -417,7 +417,7 @@ def test_form_defaults_are_the_engines_no_flip_and_automatic_start(qtbot, train_
     assert settings.train_spec() == TrainSpec()  # every control starts at the setting's default
     assert not any(settings.augment[k].isChecked() for k in defaults.MEANING_CHANGING)
     assert settings.augmentations() == defaults.DEFAULT_AUGMENT
-    assert settings.start() == Auto() and settings.epochs.value() == defaults.DEFAULT_EPOCHS
+    assert settings.start() == Auto() and settings.epochs.value() == 0 and settings.epochs.text() == "automatic"
     assert settings.batch_size.value() == defaults.DEFAULT_BATCH_SIZE
     for key in defaults.MEANING_CHANGING:  # the tooltip says when it is safe
         assert "Only if a" in settings.augment[key].toolTip() and "same class" in settings.augment[key].toolTip()
