@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.ui.common.page import Page
 from studio.ui.training.jobs import evaluate_job, finished_runs, thumbnails_job
+from studio.ui.training.split_jobs import dataset_sample_count, split_dataset_job, split_done_text
 
 if TYPE_CHECKING:
     from studio.store.library import Library
@@ -356,38 +357,37 @@ class EvaluatePage(Page):
         self.split_combo.setCurrentIndex(self.split_combo.findData("val"))
         self.evaluate()
 
-    def split_dataset(self) -> dict | None:
-        """The Datasets page's Split… dialog for the evaluated run's dataset; returns the counts."""
-        from studio.core.errors import StudioError
-        from studio.store.datasets import split_counts
-        from studio.store.splits import auto_split
+    def split_dataset(self) -> None:
+        """The Datasets page's Split… dialog for the evaluated run's dataset; counting its samples
+        and splitting run as jobs."""
+        if self._hint_dataset is None or self.job("split") is not None:
+            return
+        dataset_id, name = self._hint_dataset
+        self.split_button.setEnabled(False)
+        job = self.run_job("split", dataset_sample_count, self.lib, dataset_id)
+        job.finished.connect(lambda samples: self._ask_split(dataset_id, name, samples))
+        job.failed.connect(lambda message: self._split_failed(name, message))
+
+    def _ask_split(self, dataset_id: int, name: str, samples: int) -> None:
         from studio.ui.datasets.split_dialog import SplitDialog
 
-        if self._hint_dataset is None:
-            return None
-        dataset_id, name = self._hint_dataset
-        with self.lib.session() as s:
-            samples = sum(split_counts(s, dataset_id).values())
-        self.split_dialog = SplitDialog(name, samples, self)
-        try:
-            if self.split_dialog.exec() != SplitDialog.DialogCode.Accepted:
-                return None
-            fractions, seed = self.split_dialog.fractions(), self.split_dialog.seed.value()
-        finally:
-            self.split_dialog = None
-        try:
-            with self.lib.transaction() as s:
-                counts = auto_split(s, dataset_id, fractions=fractions, seed=seed)
-        except StudioError as exc:
-            self.split_hint_label.setText(f"Could not split “{name}”: {exc}")
-            return None
-        parts = " · ".join(f"{title} {counts.get(key, 0):,}" for key, title in
-                           (("train", "train"), ("val", "validation"), ("test", "test")))
-        self.split_hint_label.setText(
-            f"Split “{name}”: {parts}. The selected run trained before this split and has seen most "
-            "of the new test images: train a new run for an honest test score.")
-        self.split_button.setEnabled(False)
-        return counts
+        dialog = self.split_dialog = SplitDialog(name, samples, self)
+        dialog.finished.connect(lambda code: self._split_answered(dialog, dataset_id, name, code))
+        dialog.open()
+
+    def _split_answered(self, dialog, dataset_id: int, name: str, code: int) -> None:
+        self.split_dialog = None
+        dialog.deleteLater()
+        if code != dialog.DialogCode.Accepted:
+            self.split_button.setEnabled(True)
+            return
+        job = self.run_job("split", split_dataset_job, self.lib, dataset_id, dialog.fractions(), dialog.seed.value())
+        job.finished.connect(lambda counts: self.split_hint_label.setText(split_done_text(name, counts)))
+        job.failed.connect(lambda message: self._split_failed(name, message))
+
+    def _split_failed(self, name: str, message: str) -> None:
+        self.split_hint_label.setText(f"Could not split “{name}”: {message}")
+        self.split_button.setEnabled(True)
 
     def _show_result(self, result: Evaluation) -> None:
         self.result = result

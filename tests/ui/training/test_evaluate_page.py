@@ -231,14 +231,14 @@ def test_no_test_split_offers_validation_and_split(qtbot, app_window, artifacts)
     page.split_combo.setCurrentIndex(page.split_combo.findData("test"))  # test again: the hint is back
     click_when_enabled(qtbot, page.evaluate_button)
     qtbot.waitUntil(page.split_hint.isVisible, timeout=WAIT_MS)
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QDialogButtonBox
+    from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
-    accepted = []
-    QTimer.singleShot(100, lambda: accepted.append(page.split_dialog is not None) or
-                      page.split_dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click())
-    qtbot.mouseClick(page.split_button, Qt.MouseButton.LeftButton)
-    assert accepted == [True]
+    qtbot.mouseClick(page.split_button, Qt.MouseButton.LeftButton)  # counts the samples in a job
+    qtbot.waitUntil(lambda: page.split_dialog is not None and page.split_dialog.isVisible(), timeout=WAIT_MS)
+    assert any("samples of “digits”" in label.text() for label in page.split_dialog.findChildren(QLabel))
+    page.split_dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: page.split_hint_label.text().startswith("Split “"), timeout=WAIT_MS)
+    assert page.split_dialog is None and not page.split_button.isEnabled()
     with lib.session() as s:
         counts = split_counts(s, page.result.dataset_id)
     assert counts["test"] > 0 and counts[None] == 0
