@@ -62,6 +62,13 @@ def check_targets_job(lib, run_id: int, fmt: str, path: str, state) -> Path | No
     return None
 
 
+def trained_runs_job(lib, state) -> list[tuple[str, int]]:
+    """(title, run id) of each run with trained weights, newest first: what may be exported."""
+    from studio.export.play import playable_models
+
+    return [(choice.title, choice.run_id) for choice in playable_models(lib) if choice.kind == "run"]
+
+
 def list_exports_job(lib, run_id: int, state):
     from studio.export.registry import list_exports
 
@@ -77,6 +84,7 @@ class ExportPage(Page):
         self.lib = lib
         self.report = None
         self._path_edited = False
+        self._wanted_run: int | None = None  # chosen while the run list was on its way
         self._build()
 
     def _build(self) -> None:
@@ -185,14 +193,17 @@ class ExportPage(Page):
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        from studio.export.play import playable_models
+        """List the trained runs in a job; the picker fills when it returns."""
+        job = self.run_job("runs", trained_runs_job, self.lib)
+        job.finished.connect(lambda runs, job=job: self.job("runs") is job and self._fill_runs(runs))
 
-        current = self.run_combo.currentData()
+    def _fill_runs(self, runs: list[tuple[str, int]]) -> None:
+        current = self._wanted_run if self._wanted_run is not None else self.run_combo.currentData()
+        self._wanted_run = None
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
-        for choice in playable_models(self.lib):
-            if choice.kind == "run":
-                self.run_combo.addItem(choice.title, choice.run_id)
+        for title, run_id in runs:
+            self.run_combo.addItem(title, run_id)
         self.run_combo.blockSignals(False)
         index = self.run_combo.findData(current) if current is not None else 0
         self.run_combo.setCurrentIndex(max(index, 0))
@@ -203,6 +214,10 @@ class ExportPage(Page):
         self._run_changed()
 
     def select_run(self, run_id: int) -> None:
+        """Choose the run to export; while the list is on its way, once it has come."""
+        if self.job("runs") is not None:
+            self._wanted_run = run_id
+            return
         self.run_combo.setCurrentIndex(self.run_combo.findData(run_id))
 
     def set_format(self, fmt: str) -> None:

@@ -23,6 +23,13 @@ def load_predictor_job(lib, source: str, device: str, trust: bool, state: JobSta
     return open_predictor(source, lib, device=device, trust=trust)
 
 
+def playable_models_job(lib, state: JobState) -> list:
+    """Finished runs, this library's exports and imported models, as ``ModelChoice``s."""
+    from studio.export.play import playable_models
+
+    return playable_models(lib)
+
+
 def cuda_available_job(state: JobState) -> bool:
     import torch
 

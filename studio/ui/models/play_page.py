@@ -38,6 +38,7 @@ from studio.ui.models.play_jobs import (
     cuda_available_job,
     expand_job,
     load_predictor_job,
+    playable_models_job,
     predict_job,
 )
 from studio.ui.models.play_widgets import ResultCard, qimage_to_array
@@ -67,6 +68,7 @@ class PlayPage(Page):
         self._serial = 0  # each batch of images, each "add" is its own job: earlier ones keep running
         self._build()
         self._file_choices: list = []  # model files opened here stay in the picker
+        self._wanted_source: str | None = None  # chosen while the model list was on its way
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste)
 
     # --- layout ---------------------------------------------------------------------------
@@ -157,23 +159,31 @@ class PlayPage(Page):
         self.refresh_models()
 
     def refresh_models(self) -> None:
-        from studio.export.play import playable_models
+        """List the runs, exports and imported models in a job; the picker fills when it returns."""
+        job = self.run_job("models", playable_models_job, self.lib)
+        job.finished.connect(lambda choices, job=job: self.job("models") is job and self._fill_models(choices))
 
+    def _fill_models(self, choices: list) -> None:
         current = self.model_combo.currentData()
+        wanted, self._wanted_source = self._wanted_source, None
         self.model_combo.clear()
-        for choice in playable_models(self.lib) + self._file_choices:
+        for choice in choices + self._file_choices:
             self.model_combo.addItem(choice.title, choice)
         if self.model_combo.count() == 0:
             self.model_status.setText("No trained model yet: train one on the Train page, or open a model file.")
             return
-        index = next((i for i in range(self.model_combo.count())
-                      if current is not None and self.model_combo.itemData(i).source == current.source), 0)
+        keep = wanted if wanted is not None else current.source if current is not None else None
+        index = next((i for i in range(self.model_combo.count()) if self.model_combo.itemData(i).source == keep), 0)
         self.model_combo.setCurrentIndex(index)
         if self.predictor is None or current is None or self.model_combo.itemData(index).source != current.source:
             self._load_selected_model()
 
     def select_model(self, source: str) -> None:
-        """Choose the model whose source (run id, path, imported name) is ``source``, and load it."""
+        """Choose the model whose source (run id, path, imported name) is ``source``, and load it;
+        while the list is on its way, once it has come."""
+        if self.job("models") is not None:
+            self._wanted_source = str(source)
+            return
         for i in range(self.model_combo.count()):
             if self.model_combo.itemData(i).source == str(source):
                 self.model_combo.setCurrentIndex(i)

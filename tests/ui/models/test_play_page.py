@@ -157,7 +157,8 @@ def export_page(qtbot, lib):
     page = ExportPage(lib)
     qtbot.addWidget(page)
     page.resize(1280, 800)
-    page.show()
+    page.show()  # lists the runs in a job
+    qtbot.waitUntil(lambda: page.run_combo.count() > 0, timeout=WAIT_MS)
     return page
 
 
