@@ -16,6 +16,7 @@ from studio.train.artifacts import CARD_NAME, WEIGHTS_NAME, run_dir
 from studio.train.card import ModelCard
 from studio.train.data_setup import TrainData
 from studio.train.events import DownloadProgress
+from studio.train.resolve import auto_image_size, automatic_epochs, default_lr
 from studio.train.run_context import RunContext
 from studio.train.spec import (
     Auto,
@@ -49,7 +50,7 @@ def _model_with_local_imagenet_weights() -> str | None:
                 None)
 
 
-def _use_model(ctx: RunContext, spec: dict[str, Any], dataset_id: int, model: str, auto_image_size) -> None:
+def _use_model(ctx: RunContext, spec: dict[str, Any], dataset_id: int, model: str) -> None:
     """Switch an automatically chosen model, with the size and normalisation that go with it."""
     spec["model"] = model
     if spec.get("auto_image_size"):
@@ -63,11 +64,6 @@ def resolve_auto_start(ctx: RunContext, spec: dict[str, Any], dataset_id: int) -
     automatically chosen model, else another photo model whose ImageNet weights are on this machine;
     else from scratch. Recorded in the run's spec (with the rate and epoch count that go with the
     start). Returns the notes for the user (said once)."""
-    from studio.train.runner import (
-        _auto_image_size as auto_image_size,  # the spec rules (runner imports this module)
-    )
-    from studio.train.runner import automatic_epochs, default_lr
-
     if not isinstance(parse_start(spec["pretrained"]), Auto):
         return []
     name = spec["model"]
@@ -80,13 +76,13 @@ def resolve_auto_start(ctx: RunContext, spec: dict[str, Any], dataset_id: int) -
         local = _model_with_local_imagenet_weights() if spec.get("auto_model") else None
         if local is not None:
             # measured: fine-tuning from ImageNet beats any model from scratch on a few hundred photos
-            _use_model(ctx, spec, dataset_id, local, auto_image_size)
+            _use_model(ctx, spec, dataset_id, local)
             spec["pretrained"] = ImageNet.text
             spec["start"] = f"ImageNet weights ({local}), chosen automatically"
             notes.append(f"ImageNet weights for {name} are not available; this run fine-tunes {local} from the "
                          f"ImageNet weights on this machine instead.")
         else:
-            notes.append(_from_scratch(ctx, spec, dataset_id, exc, auto_image_size))
+            notes.append(_from_scratch(ctx, spec, dataset_id, exc))
     if spec["lr"] is None:
         spec["lr"] = default_lr(spec)
     if spec["epochs"] is None:
@@ -95,14 +91,14 @@ def resolve_auto_start(ctx: RunContext, spec: dict[str, Any], dataset_id: int) -
     return notes
 
 
-def _from_scratch(ctx: RunContext, spec: dict[str, Any], dataset_id: int, exc: StudioError, auto_image_size) -> str:
+def _from_scratch(ctx: RunContext, spec: dict[str, Any], dataset_id: int, exc: StudioError) -> str:
     name = spec["model"]
     spec["pretrained"] = Scratch.text
     spec["start"] = "from scratch: ImageNet weights were not available"
     if spec.get("auto_model"):
         # measured (docs/benchmarks.md, Training): from scratch on a few hundred photos, simple-cnn at the
         # images' own size learns where mobilenet_v3_small at 224 px stays near chance, 10x slower
-        _use_model(ctx, spec, dataset_id, zoo.SIMPLE_CNN, auto_image_size)
+        _use_model(ctx, spec, dataset_id, zoo.SIMPLE_CNN)
         what = f"this run trains the small CNN ({spec['model']} at {spec['image_size']} px) from scratch instead"
     else:
         what = "this run trains from scratch (slower to learn, needs more images)"

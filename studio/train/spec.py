@@ -32,6 +32,7 @@ LR_FINE_TUNE = 1e-3
 # epochs when the count is automatic, for a dataset large enough to get budget.MIN_STEPS steps in them
 # (measured: docs/benchmarks.md, "train-budget")
 BASE_EPOCHS = 10
+PHOTO_MODEL = "mobilenet_v3_small"  # the automatic model for larger images when ImageNet weights are there
 SGD_LR_FROM_SCRATCH = 0.05
 SGD_LR_FINE_TUNE = 0.01
 

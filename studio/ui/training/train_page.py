@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import InvalidInputError
 from studio.core.run_status import RunStatus
-from studio.train.spec import ImageNet, Scratch, TrainSpec
+from studio.train.spec import PHOTO_MODEL, ImageNet, Scratch, TrainSpec
 from studio.ui.common.page import Page
 from studio.ui.common.run_process import RunProcess
 from studio.ui.training.jobs import (
@@ -44,7 +44,6 @@ from studio.ui.training.train_settings import TrainSettings
 if TYPE_CHECKING:
     from studio.store.library import Library
 
-PHOTO_MODEL = "mobilenet_v3_small"  # what "ImageNet" downloads for when the model is automatic
 
 
 class TrainPage(Page):
