@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from studio.core.paths import worker_command
+from studio.train.events import Finished, from_dict
 from studio.train.protocol import JsonLinesParser  # the one parser `studio train` uses too (bounded lines)
 
 __all__ = ["JsonLinesParser", "RunProcess", "worker_train_argv"]
@@ -58,7 +59,7 @@ class RunProcess(QObject):
         self._err_tail = b""
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.run_id: int | None = None
-        self.last_done: dict | None = None
+        self.last_done: Finished | None = None  # the worker's last event, read as studio.train.events
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
@@ -165,8 +166,8 @@ class RunProcess(QObject):
                 self.stderr_line.emit(text)
 
     def _note_done(self, events: list[dict]) -> None:
-        for event in events:
-            if event.get("event") == "done":
+        for event in map(from_dict, events):
+            if isinstance(event, Finished):
                 self.last_done = event
 
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:

@@ -126,6 +126,8 @@ def test_train_with_defaults_plots_live_then_stop(qtbot, train_page, digits_lib,
         run = s.get(Run, run_id)
         assert run.status == "stopped" and 0 < run.epoch < 200
     assert f"Run {run_id} stopped" in page.status.text()
+    done = page.process.last_done  # the worker's last event, read as a typed studio.train.events.Finished
+    assert (done.run_id, done.status, done.failed) == (run_id, "stopped", False)
 
 
 @pytest.mark.gui
