@@ -18,8 +18,14 @@ from studio.core.errors import StudioError
 from studio.core.instance import LibraryInUse, WindowLock
 from studio.core.paths import resolve_home
 from studio.store.library import Library
-from studio.ui.shell.main_window import APPLICATION, ORGANISATION, MainWindow, user_settings
+from studio.ui.common.collector import GuiThreadCollector
 from studio.ui.common.style import app_icon
+from studio.ui.shell.main_window import (
+    APPLICATION,
+    ORGANISATION,
+    MainWindow,
+    user_settings,
+)
 
 log = logging.getLogger(__name__)
 STARTUP_PROBE_ENV = "STUDIO_STARTUP_PROBE"  # bench/bench_startup.py: file for the first-paint time
@@ -115,6 +121,7 @@ def run_app(home: str | Path | None = None, settings: QSettings | None = None) -
         QMessageBox.critical(None, "Model Studio", f"Cannot open the library at {home or 'the default place'}: {exc}")
         return 1
     _install_excepthook()
+    collector = GuiThreadCollector(app)  # noqa: F841 - lives with the app
     window = MainWindow(lib, settings if settings is not None else user_settings())
     if os.environ.get(STARTUP_PROBE_ENV):
         _FirstPaintProbe(window, os.environ[STARTUP_PROBE_ENV])
