@@ -212,7 +212,8 @@ def test_studio_train_asks_the_worker_to_stop_if_it_cannot_follow_it(monkeypatch
     from studio.commands import train as train_cmd
 
     marker = tmp_path / "stop-received"
-    script = ("import sys\nprint('{\"event\": \"step\"}', flush=True)\n"
+    step = '{"event": "step", "run_id": 1, "step": 1, "epoch": 1, "loss": 0.5}'  # a complete typed event
+    script = (f"import sys\nprint({step!r}, flush=True)\n"
               f"line = sys.stdin.readline()\nopen({str(marker)!r}, 'w').write(line)\n")
     monkeypatch.setattr(train_cmd, "worker_argv", lambda *a, **k: [sys.executable, "-c", script])
 
