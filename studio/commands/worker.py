@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import timedelta
 
 from studio.commands.common import emit_json, open_library
 from studio.core.run_status import FINISHED, WORKER_ATTACHED, RunStatus
@@ -102,16 +103,32 @@ def cmd_worker_train(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: controls.stop())
     if int(os.environ.get("RANK", "0")) == 0 and sys.stdin is not None and not sys.stdin.closed:
         threading.Thread(target=controls.read_stdin, name="stdin-controls", daemon=True).start()
+    result: dict = {}
     try:
         result = run_training(lib, args.run, controls.job, emit=emit_json, resume=args.resume, control=controls.attach)
     finally:
         if distributed:
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
+            _leave_process_group(together=bool(result))
         lib.close()
     return 0 if result.get("status") in FINISHED else 1
+
+
+def _leave_process_group(together: bool) -> None:
+    """Tear the group down on every rank at the same point: a rank that destroys its group while
+    another still talks to it (rank 0 saving the model) can abort in Gloo's threads at exit."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return
+    if together:  # this rank finished normally; a rank that failed never arrives, hence the timeout
+        try:
+            if dist.get_backend() == "gloo":
+                dist.monitored_barrier(timeout=timedelta(seconds=120))
+            else:
+                dist.barrier()
+        except RuntimeError as exc:
+            print(f"studio worker: the other ranks did not finish with this one: {exc}", file=sys.stderr, flush=True)
+    dist.destroy_process_group()
 
 
 def _init_process_group() -> None:
