@@ -29,6 +29,8 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)  # the run spec (epochs, lr, ...)
     studio_version: str = ""
     format_version: int = 1
+    kind: str = "image"               # the dataset kind it was trained on: "image" | "table"
+    table: dict[str, Any] = field(default_factory=dict)  # tables: {"encoder", "net", "schema"} as JSON
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str)
