@@ -1,10 +1,11 @@
 """Evaluating a trained run on a split: accuracy, per-class precision/recall/f1/support, confusion
 matrix (class order = card.classes), which samples fell in each cell, and the most confident
 mistakes; stores each sample's prediction for the labelling view. The CLI and the Evaluate page
-both show an ``Evaluation``."""
+both show an ``Evaluation``. A run trained on a table is handed to studio.train.tables.evaluation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,18 +21,21 @@ from studio.data.preprocess import preprocess_batch
 from studio.data.samples import UNLABELLED, SampleRef, apply_holdout, load_view
 from studio.store.models import Prediction, Run, utcnow
 from studio.train.artifacts import load_trained_model
+from studio.train.card import ModelCard
 from studio.train.run_context import resolve_device
+from studio.train.run_files import CARD_NAME, run_dir
 from studio.train.spec import TrainSpec
 
 if TYPE_CHECKING:
     from studio.store.library import Library
+    from studio.train.tables.evaluation import TableEvaluation
 
 SPLITS = ("val", "test", "train", UNLABELLED, "all")
 DEFAULT_DEVICE = TrainSpec.device  # as training: "auto", the best device there is (resolve_device)
 
 
 class Mistake(NamedTuple):
-    sample_id: int
+    sample_id: int  # for a table: the row index
     true_class: str
     predicted_class: str
     confidence: float
@@ -67,7 +71,13 @@ class Evaluation:
 def evaluate_run(
     lib: Library, run_id: int, split: str = "test", *, device: str = DEFAULT_DEVICE,
     batch_size: int = 256, state: JobState | None = None, store: bool = True,
-) -> Evaluation:
+) -> Evaluation | TableEvaluation:
+    """A table run gets a ``TableEvaluation`` (studio.train.tables.evaluation); an image run an
+    ``Evaluation``, with each sample's prediction stored when ``store``."""
+    if is_table_run(lib, run_id):
+        from studio.train.tables.evaluation import evaluate_table_run
+
+        return evaluate_table_run(lib, run_id, split, device=device, state=state)
     if split not in SPLITS:
         raise InvalidInputError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
     device = resolve_device(device)
@@ -98,8 +108,17 @@ def evaluate_run(
         result.labelled, result.accuracy, result.per_class = report["labelled"], report["accuracy"], report["per_class"]
         result.confusion = np.asarray(report["confusion_matrix"])
         confidence = probs[np.arange(len(refs)), predicted]
-        result.cells, result.mistakes = _cells_and_mistakes(refs, labels, predicted, confidence, card.classes)
+        result.cells, result.mistakes = cells_and_mistakes([r.id for r in refs], labels, predicted, confidence, card.classes)
     return result
+
+
+def is_table_run(lib: Library, run_id: int) -> bool:
+    """Whether the run's model card says it was trained on a table (no card: not evaluable anyway)."""
+    card = run_dir(lib, int(run_id)) / CARD_NAME
+    try:
+        return card.is_file() and ModelCard.load(card).kind == "table"
+    except (ValueError, TypeError):
+        return False  # an unreadable card: the image path reports it
 
 
 def _predict(lib: Library, model, card, device: torch.device, refs: list[SampleRef], labels: np.ndarray,
@@ -114,17 +133,18 @@ def _predict(lib: Library, model, card, device: torch.device, refs: list[SampleR
     return torch.cat(probs_all).numpy()
 
 
-def _cells_and_mistakes(refs: list[SampleRef], labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
-                        classes: list[str]) -> tuple[dict[tuple[int, int], list[int]], list[Mistake]]:
-    """The sample ids of each confusion cell (surest first) and the mistakes (surest first)."""
+def cells_and_mistakes(ids: Sequence[int], labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
+                       classes: list[str]) -> tuple[dict[tuple[int, int], list[int]], list[Mistake]]:
+    """The ids (sample ids; a table's row indices) of each confusion cell (surest first) and the
+    mistakes (surest first). A label below 0 (unknown) is left out."""
     cells: dict[tuple[int, int], list[tuple[float, int]]] = {}
     mistakes = []
-    for ref, truth, guess, conf in zip(refs, labels.tolist(), predicted.tolist(), confidence.tolist()):
+    for sid, truth, guess, conf in zip(ids, labels.tolist(), predicted.tolist(), confidence.tolist()):
         if truth < 0:
             continue
-        cells.setdefault((truth, guess), []).append((conf, ref.id))
+        cells.setdefault((truth, guess), []).append((conf, sid))
         if truth != guess:
-            mistakes.append(Mistake(ref.id, classes[truth], classes[guess], conf))
+            mistakes.append(Mistake(sid, classes[truth], classes[guess], conf))
     mistakes.sort(key=lambda m: -m.confidence)
     return {cell: [sid for _conf, sid in sorted(members, reverse=True)] for cell, members in cells.items()}, mistakes
 
