@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_json_flag(rp)
         rp.set_defaults(func=func)
 
-    ev = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix of a run")
+    ev = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix of a run; "
+                        "MAE/RMSE/R² per numeric target of a table run")
     ev.add_argument("run", help="run id")
     ev.add_argument("--split", default="test", choices=("val", "test", "train", "unlabelled", "all"))
     ev.add_argument("--device", default="auto", help="auto (default, as training: the best there is) | cpu | cuda | cuda:N | mps")
@@ -350,18 +351,43 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result.to_dict())
         return 0
+    if getattr(result, "kind", "image") == "table":
+        _print_table_evaluation(result)
+        return 0
     print(f"run {result.run_id} on {result.split}: {result.samples} samples")
-    if result.confusion is not None:
-        print(f"accuracy {result.accuracy:.4f} ({result.labelled} labelled)")
-        print(f"{'class':>12s} {'precision':>9s} {'recall':>7s} {'f1':>7s} {'support':>7s}")
-        for row in result.per_class:
-            print(f"{row['class']:>12s} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:7.3f} {row['support']:7d}")
-        print("confusion matrix (rows = true, columns = predicted):")
-        for name, counts in zip(result.classes, result.confusion.tolist()):
-            print(f"{name:>12s} " + " ".join(f"{c:5d}" for c in counts))
-        if result.mistakes:
-            print("most confident mistakes (the Evaluate page shows them too):")
-            for m in result.mistakes[:MISTAKES_PRINTED]:
-                print(f"  sample {m.sample_id}: labelled {m.true_class}, predicted {m.predicted_class} ({m.confidence:.1%})")
+    _print_classification(result, "sample")
     print("predictions stored for the labelling view")
     return 0
+
+
+def _print_classification(result, unit: str) -> None:
+    """Accuracy, per-class table, confusion matrix and the surest mistakes (``unit``: sample | row)."""
+    if result.confusion is None:
+        return
+    print(f"accuracy {result.accuracy:.4f} ({result.labelled} labelled)")
+    print(f"{'class':>12s} {'precision':>9s} {'recall':>7s} {'f1':>7s} {'support':>7s}")
+    for row in result.per_class:
+        print(f"{row['class']:>12s} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:7.3f} {row['support']:7d}")
+    print("confusion matrix (rows = true, columns = predicted):")
+    for name, counts in zip(result.classes, result.confusion.tolist()):
+        print(f"{name:>12s} " + " ".join(f"{c:5d}" for c in counts))
+    if result.mistakes:
+        print("most confident mistakes (the Evaluate page shows them too):")
+        for m in result.mistakes[:MISTAKES_PRINTED]:
+            print(f"  {unit} {m.sample_id}: labelled {m.true_class}, predicted {m.predicted_class} ({m.confidence:.1%})")
+
+
+def _print_table_evaluation(result) -> None:
+    """A table run: the classification report, or each numeric target's errors in its units."""
+    print(f"run {result.run_id} on {result.split}: {result.split_rows} rows, {len(result.rows)} with a target")
+    if result.classification is not None:
+        _print_classification(result.classification, "row")
+        return
+    print(f"{'target':>20s} {'MAE':>12s} {'RMSE':>12s} {'R²':>8s}")
+    for target in result.targets:
+        print(f"{target.name:>20s} {target.mae:12.4g} {target.rmse:12.4g} {target.r2:8.4f}")
+    for target in result.targets:
+        if target.largest:
+            print(f"largest errors in {target.name} (the Evaluate page lists them too):")
+        for entry in target.largest[:MISTAKES_PRINTED]:
+            print(f"  row {entry.row}: actual {entry.actual:.6g}, predicted {entry.predicted:.6g} ({entry.error:+.4g})")
