@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from studio.core.errors import InvalidInputError, NotFoundError
-from studio.store.models import Dataset, LabelClass, Sample
+from studio.store.models import Dataset, LabelClass, Sample, TableData
 
 DATASET_KINDS = ("image", "table")
 
@@ -114,12 +114,13 @@ def list_datasets(s: Session) -> list[DatasetSummary]:
             Dataset.id,
             Dataset.name,
             Dataset.kind,
-            func.coalesce(sample_counts.c.samples, 0),
-            func.coalesce(sample_counts.c.labelled, 0),
+            func.coalesce(sample_counts.c.samples, TableData.rows, 0),  # a table's samples are its rows
+            func.coalesce(sample_counts.c.labelled, TableData.rows, 0),
             func.coalesce(class_counts.c.classes, 0),
             Dataset.created_at,
         )
         .outerjoin(sample_counts, sample_counts.c.dataset_id == Dataset.id)
+        .outerjoin(TableData, TableData.dataset_id == Dataset.id)
         .outerjoin(class_counts, class_counts.c.dataset_id == Dataset.id)
         .order_by(Dataset.name)
     )
@@ -143,11 +144,12 @@ def delete_dataset(lib, dataset_id: int) -> int:
     """Delete a dataset (its classes, samples and predictions cascade in the DB) and queue its
     blobs for removal in the same transaction; then collect garbage: files no other sample uses
     are removed now, or when the import in progress (if any) ends. Returns the files removed now."""
-    from studio.store.gc import collect_garbage, queue_for_removal
+    from studio.store.gc import collect_garbage, queue_for_removal, table_blobs
 
     with lib.transaction() as s:
         get_dataset(s, int(dataset_id))
         blobs = set(s.scalars(select(Sample.blob).where(Sample.dataset_id == dataset_id)))
+        blobs |= set(table_blobs(s, dataset_id))
         s.execute(delete(Dataset).where(Dataset.id == dataset_id))
         queue_for_removal(s, blobs)
     return collect_garbage(lib).removed

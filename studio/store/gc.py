@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from studio.store.models import BlobHold, BlobTrash, Sample, utcnow
+from studio.store.models import BlobHold, BlobTrash, Sample, TableData, utcnow
 from studio.store.rows import IN_CHUNK
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,21 @@ def referenced(s: Session, digests: list[str]) -> set[str]:
     for i in range(0, len(digests), IN_CHUNK):
         chunk = digests[i : i + IN_CHUNK]
         used.update(s.scalars(select(Sample.blob).where(Sample.blob.in_(chunk)).distinct()))
-    return used
+    return used | (set(digests) & set(table_blobs(s)))
+
+
+TABLE_BLOB_COLUMNS = (TableData.source_blob, TableData.data_blob, TableData.splits_blob)
+
+
+def table_blobs(s: Session, dataset_id: int | None = None) -> dict[str, str]:
+    """Every blob a table dataset uses (the imported file, its Parquet rows, its splits), with
+    the dataset's name; one dataset's when ``dataset_id`` is given."""
+    from studio.store.models import Dataset
+
+    stmt = select(*TABLE_BLOB_COLUMNS, Dataset.name).join(Dataset, Dataset.id == TableData.dataset_id)
+    if dataset_id is not None:
+        stmt = stmt.where(TableData.dataset_id == dataset_id)
+    return {digest: name for *digests, name in s.execute(stmt) for digest in digests}
 
 
 def collect_garbage(lib, extra: Iterable[str] = (), *, release: int | None = None) -> GcResult:
@@ -258,6 +272,7 @@ def check_library(lib) -> Checkup:
     with lib.session() as s:
         rows = s.execute(select(Sample.id, Sample.blob, Dataset.name)
                          .join(Dataset, Dataset.id == Sample.dataset_id).order_by(Sample.id)).all()
+        tables = table_blobs(s)
         holds = list(s.scalars(select(BlobHold)))
         out.holds_in_progress = sum(1 for h in holds if hold_is_alive(h))
         out.queued = s.scalar(select(func.count()).select_from(BlobTrash)) or 0
@@ -274,6 +289,10 @@ def check_library(lib) -> Checkup:
         used.add(blob)
         if blob not in on_disk:
             out.rows_without_files.append({"sample_id": sample_id, "dataset": dataset, "blob": blob})
+    for blob, dataset in tables.items():
+        used.add(blob)
+        if blob not in on_disk:  # a table's file is gone: the dataset cannot be read (kept for the user to see)
+            out.rows_without_files.append({"sample_id": None, "dataset": dataset, "blob": blob})
     out.files_without_rows = sorted(on_disk - used)
     return out
 
@@ -299,7 +318,7 @@ def clean_library(lib, *, drop_missing_rows: bool = False) -> Checkup:
             except FileNotFoundError:
                 pass
         if drop_missing_rows and before.rows_without_files:
-            ids = [r["sample_id"] for r in before.rows_without_files]
+            ids = [r["sample_id"] for r in before.rows_without_files if r["sample_id"] is not None]
             for i in range(0, len(ids), IN_CHUNK):
                 gone = ids[i : i + IN_CHUNK]
                 still_missing = [sid for sid, blob in s.execute(select(Sample.id, Sample.blob)

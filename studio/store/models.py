@@ -174,6 +174,38 @@ class Export(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class TableData(Base):
+    """A table dataset's rows: the file as imported and a Parquet copy of what was read, both
+    blobs (never one SQLite row per cell), with how it was read, its schema and its splits (one
+    byte per row, a blob). The user's target edits are TableEdit rows, applied on load."""
+
+    __tablename__ = "table_data"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    source_blob: Mapped[str] = mapped_column(String(64), index=True)  # the imported file
+    source_name: Mapped[str] = mapped_column(Text, default="")
+    data_blob: Mapped[str] = mapped_column(String(64), index=True)  # Parquet of the parsed rows
+    splits_blob: Mapped[str] = mapped_column(String(64), index=True)  # int8 per row: 0 train, 1 val, 2 test
+    reading: Mapped[dict] = mapped_column(JSON, default=dict)  # data.tables.reading.TableSource
+    schema: Mapped[dict] = mapped_column(JSON, default=dict)  # data.tables.schema.TableSchema
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    split_seed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TableEdit(Base):
+    """One edited cell of a table dataset (a target value the user changed)."""
+
+    __tablename__ = "table_edits"
+    __table_args__ = (UniqueConstraint("dataset_id", "row", "column"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    row: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(Text, nullable=True)  # the new cell as text; NULL = missing
+    edited_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class BlobHold(Base):
     """A process writing blob files (an import, a capture) or relying on them: while it holds,
     no blob is removed, because its rows may not be committed yet. Released when it finishes;

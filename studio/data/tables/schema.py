@@ -124,6 +124,8 @@ def _describe(column: pa.ChunkedArray, name: str, role: Role, given: ColumnType 
               single_target: bool) -> ColumnInfo:
     missing = column.null_count + _nan_count(column)
     distinct = 0 if pa.types.is_null(column.type) else pc.count_distinct(column, mode="only_valid").as_py()
+    if given is ColumnType.NUMBER:
+        _check_numbers(column, name)
     info = ColumnInfo(name, given or _infer_type_for(column, name, distinct, role), role, missing, distinct)
     if (role is Role.TARGET and single_target and given is None and info.type is ColumnType.NUMBER
             and _few_whole_numbers(column, distinct)):
@@ -283,6 +285,20 @@ def numeric_values(column: pa.ChunkedArray) -> np.ndarray:
         column = pc.cast(column, pa.int8())
     as_float = pc.cast(column, pa.float64())
     return np.asarray(as_float.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _check_numbers(column: pa.ChunkedArray, name: str) -> None:
+    """A column the user calls a number must read as one in every cell."""
+    try:
+        numeric_values(column)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        for value in column.drop_null().to_pylist():
+            try:
+                float(str(value))
+            except ValueError:
+                raise TableError(f"column {name!r} cannot be a number: it holds {value!r} (row "
+                                 f"{_row_of(column, value)})", hint="use category or text for it") from None
+        raise
 
 
 def _nan_count(column: pa.ChunkedArray) -> int:
