@@ -2,6 +2,7 @@
 
     studio export RUN --format onnx|torchscript|safetensors [-o PATH] [--force] [--follow-symlinks] [--json]
     studio predict MODEL_FILE_OR_RUN FILE_OR_FOLDER... [--top K] [--device cpu|cuda] [--trust] [--json]
+    studio predict TABLE_RUN data.csv [-o predictions.csv]   (the rows with their predictions, as CSV)
     studio models import FILE [--name NAME] [--trust] [--json]
 """
 
@@ -25,9 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("predict", help="top classes of images with a run or a model file")
+    p = sub.add_parser("predict", help="top classes of images with a run or a model file; a table run predicts a CSV")
     p.add_argument("model", help="run id, imported model name, or a .onnx / .pt / .safetensors file")
-    p.add_argument("files", nargs="+", metavar="FILE", help="images or folders of images")
+    p.add_argument("files", nargs="+", metavar="FILE", help="images or folders of images; for a table run one CSV/TSV/Parquet file")
+    p.add_argument("-o", "--out", metavar="PATH", help="table runs: write the rows with their predictions to this CSV "
+                   "(default: print them as CSV)")
     p.add_argument("--top", type=int, default=5, metavar="K", help="classes to show per image (default 5)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--trust", action="store_true", help="allow loading TorchScript from elsewhere (it can run code)")
@@ -83,8 +86,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     p = report.parity
     print(f"exported run {report.run_id} as {report.format}: {report.path}")
     print(f"  model card: {report.card_path}")
-    print(f"  example:    python {report.example_path} image.png")
-    if "error" in p:
+    print(f"  example:    python {report.example_path} {'data.csv' if report.kind == 'table' else 'image.png'}")
+    if report.kind == "table":
+        from studio.export.tables import parity_summary
+
+        print(f"  {parity_summary(p)}")
+    elif "error" in p:
         print(f"  PARITY FAILED: {p['error']}")
     else:
         verdict = "OK" if report.ok else "PARITY FAILED"
@@ -108,6 +115,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     files = expand_image_paths(args.files)
     lib = open_library(args)  # run ids, imported names, and this library's own exports
     predictor = open_predictor(args.model, lib, device=args.device, trust=args.trust)
+    if predictor.kind == "table":
+        return _predict_table(predictor, args)
+    if args.out:
+        raise InvalidInputError("--out is for table models (it writes a CSV of predictions)")
     failures = 0
     for file in files:
         result = predictor.predict_file(file, args.top)
@@ -120,6 +131,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
             shown = ", ".join(f"{name} {p:.1%}" for name, p in result.top)
             print(f"{file}: {shown}  ({result.latency_ms:.1f} ms)")
     return 1 if failures else 0
+
+
+def _predict_table(predictor, args: argparse.Namespace) -> int:
+    """A table run: every row of one CSV/TSV/Parquet file with its predictions, as CSV (to --out or stdout)."""
+    from studio.core.errors import InvalidInputError
+    from studio.core.jobs import JobState
+
+    if len(args.files) != 1:
+        raise InvalidInputError(f"a table model predicts one file at a time, not {len(args.files)}")
+    show_progress = bool(args.out) and not args.json and sys.stderr.isatty()
+    state = JobState(on_progress=_progress_line if show_progress else None)
+    try:
+        table = predictor.predict_csv(args.files[0], args.out, state)
+    finally:
+        if show_progress:
+            sys.stderr.write("\r\033[K")
+    if args.json:
+        emit_json({"event": "predict", "kind": "table", "file": args.files[0], "rows": table.num_rows,
+                   "out": args.out, "columns": table.column_names})
+    elif args.out:
+        print(f"predicted {table.num_rows:,} rows of {args.files[0]}: {args.out}")
+    else:
+        import pyarrow.csv as pacsv
+
+        sys.stdout.flush()
+        pacsv.write_csv(table, sys.stdout.buffer)
+    return 0
 
 
 def cmd_models_import(args: argparse.Namespace) -> int:

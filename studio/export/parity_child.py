@@ -5,6 +5,8 @@
 INPUTS.npz holds uint8 N x H x W x C batches named ``batch0``, ``batch1``, ...; OUTPUTS.npz gets
 the probabilities under the same names plus ``studio_loaded`` (whether any studio module was
 imported: it must stay 0 for ONNX and TorchScript, the proof that nothing leaked in).
+Table models (FORMAT ``table-onnx`` / ``table-torchscript``) get ``numbers`` and ``categories``
+and give ``outputs`` (probabilities or target values).
 This file imports only numpy and the runtime of the format; safetensors, by its nature, needs
 the studio's model zoo to rebuild the network.
 """
@@ -60,16 +62,47 @@ def safetensors_runner(model_path):
     return run, f"safetensors + torch {torch.__version__}"
 
 
+def table_onnx_runner(model_path):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+
+    def run(numbers, categories):
+        return session.run(None, {"numbers": numbers, "categories": categories})[0]
+
+    return run, f"onnxruntime {onnxruntime.__version__}"
+
+
+def table_torchscript_runner(model_path):
+    import torch
+
+    torch.set_num_threads(1)
+    model = torch.jit.load(model_path, map_location="cpu").eval()
+
+    def run(numbers, categories):
+        with torch.inference_mode():
+            return model(torch.from_numpy(numbers), torch.from_numpy(categories)).numpy()
+
+    return run, f"torch.jit {torch.__version__}"
+
+
 RUNNERS = {"onnx": onnx_runner, "torchscript": torchscript_runner, "safetensors": safetensors_runner}
+# tables: INPUTS.npz holds ``numbers`` (float64) and ``categories`` (int64); the result is ``outputs``
+TABLE_RUNNERS = {"table-onnx": table_onnx_runner, "table-torchscript": table_torchscript_runner}
 
 
 def main(argv):
     fmt, model_path, inputs_path, outputs_path = argv
-    run, runtime = RUNNERS[fmt](model_path)
     outputs = {}
-    with np.load(inputs_path) as inputs:
-        for name in inputs.files:
-            outputs[name] = np.asarray(run(inputs[name]), dtype=np.float32)
+    if fmt in TABLE_RUNNERS:
+        run, runtime = TABLE_RUNNERS[fmt](model_path)
+        with np.load(inputs_path) as inputs:
+            outputs["outputs"] = np.asarray(run(inputs["numbers"], inputs["categories"]))
+    else:
+        run, runtime = RUNNERS[fmt](model_path)
+        with np.load(inputs_path) as inputs:
+            for name in inputs.files:
+                outputs[name] = np.asarray(run(inputs[name]), dtype=np.float32)
     outputs["studio_loaded"] = np.array(int(any(m == "studio" or m.startswith("studio.") for m in sys.modules)))
     outputs["runtime"] = np.array(runtime)
     np.savez(outputs_path, **outputs)

@@ -272,12 +272,18 @@ def _torchscript_predictor(path: Path, device: str, trusted: bool) -> Predictor:
     return TorchPredictor(module, card.classes, card.in_channels, device, str(path), kind="torchscript")
 
 
-def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trust: bool = False) -> Predictor:
-    """A run id (needs ``lib``), an imported model's name, or a .onnx / .pt / .safetensors path."""
+def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trust: bool = False):
+    """A run id (needs ``lib``), an imported model's name, or a .onnx / .pt / .safetensors path.
+    A table run gives a ``studio.export.table_model.TablePredictor`` (kind "table"), whose
+    inputs are rows rather than images; everything else a ``Predictor``."""
     device = resolve_device(device)
     text = str(source)
     start = parse_start(text)  # a run id or a path, told apart once (studio/train/spec.py)
     if isinstance(start, FromRun) and lib is not None and not Path(text).exists():
+        from studio.export.table_model import open_table_predictor, run_model_kind
+
+        if run_model_kind(lib, start.run_id) == "table":
+            return open_table_predictor(lib, start.run_id, device)
         network, card = load_run(lib, start.run_id, device)
         return TorchPredictor(EngineClassifier(network, card), card.classes, card.in_channels, device, f"run {text}", "run")
     path = Path(text).expanduser()

@@ -33,6 +33,7 @@ class ExportReport:
     example_path: str
     parity: dict[str, Any] = field(default_factory=dict)
     ok: bool = False
+    kind: str = "image"  # the kind of data the model takes: "image" | "table"
 
     def to_json(self) -> dict[str, Any]:
         return {"event": "export", **asdict(self)}
@@ -94,7 +95,8 @@ def _is_export_card(path: Path, model_name: str) -> bool:
 
 def _is_generated_example(path: Path) -> bool:
     head = read_head(path, 512)
-    return head.startswith(b'"""Top classes of images with') and b"(exported by Model Studio" in head
+    return head.startswith((b'"""Top classes of images with', b'"""Predictions for the rows of a CSV with')) \
+        and b"(exported by Model Studio" in head
 
 
 def export_run(lib, run_id: int, fmt: str, path: str | Path | None = None, state: JobState | None = None, *,
@@ -103,6 +105,12 @@ def export_run(lib, run_id: int, fmt: str, path: str | Path | None = None, state
     process and record the export. An export that disagrees is kept and flagged (ok=False).
     Existing files that are not this library's own exports are replaced only with ``force``;
     symlinks are written through only with ``follow_symlinks``."""
+    from studio.export.table_model import run_model_kind
+
+    if run_model_kind(lib, run_id) == "table":
+        from studio.export.tables import export_table_run
+
+        return export_table_run(lib, run_id, fmt, path, state, force=force, follow_symlinks=follow_symlinks)
     state = state or JobState()
     targets = export_targets(lib, run_id, fmt, path, force=force, follow_symlinks=follow_symlinks)
     path = targets.model
