@@ -1,6 +1,7 @@
-"""Evaluating table models on real tables: the Palmer penguins (species: classes; body mass and
-flipper length: two numeric targets) and scikit-learn's diabetes table (one numeric target).
-Every score is checked against scikit-learn's metrics on the same predictions."""
+"""Evaluating table runs on real tables in a library: the Palmer penguins (species: classes; body
+mass and flipper length: two numeric targets) and scikit-learn's diabetes table (one numeric
+target). Every score is checked against scikit-learn's metrics on the same predictions, and every
+listed row against the table itself."""
 
 from __future__ import annotations
 
@@ -8,97 +9,79 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from sklearn import metrics
+from table_evaluation_runs import add_table_library
 
-from studio.data.tables import infer_schema, read_table
-from studio.data.tables.demos import DEMO_TABLES
-from studio.data.tables.encoding import encode_splits
-from studio.data.tables.splits import split_rows
-from studio.train.tables import TableTrainSettings, fit_table, predict_table
-from studio.train.tables.evaluation import LARGEST_ERRORS, evaluate_table_model
-
-FAST = TableTrainSettings(epochs=25, early_stopping=0)
-
-
-def penguins() -> pa.Table:
-    return read_table(DEMO_TABLES["penguins"].path)
-
-
-def diabetes() -> pa.Table:
-    from sklearn.datasets import load_diabetes
-
-    data = load_diabetes(scaled=False)
-    columns = {name: data.data[:, i] for i, name in enumerate(data.feature_names)}
-    return pa.table({**columns, "progression": data.target})
-
-
-def trained(table: pa.Table, targets: list[str]):
-    """A model fitted on the train rows (as a run does) and the test rows."""
-    schema = infer_schema(table, targets=targets)
-    splits = split_rows(table, schema)
-    rows = {name: np.flatnonzero(splits == code) for code, name in enumerate(("train", "val", "test"))}
-    encoder, (train, val) = encode_splits(table, schema, rows["train"], rows["val"])
-    model = fit_table(encoder, train, val, FAST).model
-    return model, encoder, rows["test"]
+from studio.core.errors import InvalidInputError
+from studio.data.tables.dataset import load_table_dataset, set_cells
+from studio.store.library import Library
+from studio.train.evaluate import evaluate_run
+from studio.train.run_files import run_dir
+from studio.train.tables import predict_table
+from studio.train.tables.artifacts import load_table_model
+from studio.train.tables.evaluation import (
+    LARGEST_ERRORS,
+    TableEvaluation,
+    evaluate_table_run,
+)
 
 
 @pytest.fixture(scope="module")
-def species_result():
-    table = penguins()
-    model, encoder, test_rows = trained(table, ["species"])
-    result = evaluate_table_model(model, encoder, table, test_rows, run_id=1, split="test", dataset_id=1)
-    return result, model, encoder, table, test_rows
+def table_library(tmp_path_factory):
+    """species (penguins), progression (diabetes), sizes (penguins' mass + flipper length): one run each."""
+    lib, runs = add_table_library(tmp_path_factory.mktemp("table_evaluation"))
+    yield lib, runs
+    lib.close()
 
 
-def test_classification_scores_equal_sklearn_on_the_same_predictions(species_result):
-    result, model, encoder, table, test_rows = species_result
+def predicted_by_the_model(lib: Library, result: TableEvaluation) -> dict[str, np.ndarray]:
+    """The run's model on the scored rows, through the studio's predict path (not evaluation's)."""
+    parts = load_table_model(run_dir(lib, result.run_id))
+    return predict_table(parts.model, parts.encoder, result.table.take(pa.array(result.rows)))
+
+
+def test_classification_scores_equal_sklearn_on_the_same_predictions(table_library):
+    lib, runs = table_library
+    result = evaluate_run(lib, runs["species"], "test")
+    assert isinstance(result, TableEvaluation) and result.task == "classification" and not result.targets
+    dataset = load_table_dataset(lib, result.dataset_id)
+    test_rows = dataset.rows("test")
+    assert result.split_rows == len(test_rows) and result.rows.tolist() == test_rows.tolist()
+    truth = np.array(dataset.table.column("species").take(pa.array(result.rows)).to_pylist())
+    predicted = predicted_by_the_model(lib, result)["species"]
     evaluation = result.classification
-    assert result.task == "classification" and not result.targets
-    truth_names = np.array(table.column("species").take(pa.array(result.rows)).to_pylist())
-    predicted_names = predict_table(model, encoder, table.take(pa.array(result.rows)))["species"]
     classes = evaluation.classes
-    assert classes == ["Adelie", "Chinstrap", "Gentoo"]
-    assert evaluation.samples == len(test_rows) == result.split_rows
-    assert evaluation.labelled == len(result.rows) == len(test_rows)  # every penguin has a species
-    assert evaluation.accuracy == pytest.approx(metrics.accuracy_score(truth_names, predicted_names), abs=1e-6)
-    precision, recall, f1, support = metrics.precision_recall_fscore_support(
-        truth_names, predicted_names, labels=classes, zero_division=0)
+    assert classes == ["Adelie", "Chinstrap", "Gentoo"] and evaluation.labelled == len(test_rows)
+    assert evaluation.accuracy == pytest.approx(metrics.accuracy_score(truth, predicted), abs=1e-6)
+    assert evaluation.accuracy > 0.8  # a trained model, not chance
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(truth, predicted, labels=classes,
+                                                                             zero_division=0)
     for i, row in enumerate(evaluation.per_class):
         assert row["class"] == classes[i] and row["support"] == support[i]
         assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((precision[i], recall[i], f1[i]), abs=1e-6)
-    np.testing.assert_array_equal(evaluation.confusion, metrics.confusion_matrix(truth_names, predicted_names,
-                                                                                 labels=classes))
+    np.testing.assert_array_equal(evaluation.confusion, metrics.confusion_matrix(truth, predicted, labels=classes))
 
 
-def test_confusion_cells_list_the_rows_that_fell_in_them(species_result):
-    result, model, encoder, table, _ = species_result
+def test_confusion_cells_and_mistakes_list_the_rows(table_library):
+    lib, runs = table_library
+    result = evaluate_table_run(lib, runs["species"], "all")
     evaluation = result.classification
-    species = table.column("species").to_pylist()
+    species = result.table.column("species").to_pylist()
+    parts = load_table_model(run_dir(lib, result.run_id))
     listed = []
     for (true_index, predicted_index), rows in evaluation.cells.items():
         assert len(rows) == evaluation.confusion[true_index, predicted_index]
         assert {species[row] for row in rows} == {evaluation.classes[true_index]}
-        predicted = predict_table(model, encoder, table.take(pa.array(rows)))["species"]
+        predicted = predict_table(parts.model, parts.encoder, result.table.take(pa.array(rows)))["species"]
         assert set(predicted) == {evaluation.classes[predicted_index]}
         listed += rows
-    assert sorted(listed) == result.rows.tolist()
+    assert sorted(listed) == result.rows.tolist() == list(range(result.table.num_rows))
     mistakes = evaluation.mistakes
     assert len(mistakes) == len(result.rows) - np.trace(evaluation.confusion)
     assert [m.confidence for m in mistakes] == sorted((m.confidence for m in mistakes), reverse=True)
     for mistake in mistakes:
         assert species[mistake.sample_id] == mistake.true_class != mistake.predicted_class
-    assert result.row_values(int(result.rows[0]))["species"] == species[int(result.rows[0])]
-
-
-def test_rows_without_a_target_are_counted_but_not_scored():
-    table = penguins()
-    model, encoder, test_rows = trained(table, ["species"])
-    species = table.column("species").to_pylist()
-    blanked = [None if i in set(test_rows[:3].tolist()) else value for i, value in enumerate(species)]
-    edited = table.set_column(table.column_names.index("species"), "species", pa.array(blanked, pa.string()))
-    result = evaluate_table_model(model, encoder, edited, test_rows, run_id=1, split="test", dataset_id=1)
-    assert result.split_rows == len(test_rows) and len(result.rows) == len(test_rows) - 3
-    assert result.classification.labelled == len(test_rows) - 3
-    assert int(result.classification.confusion.sum()) == len(test_rows) - 3
+    row = int(result.rows[5])
+    assert result.row_values(row) == {name: result.table.column(name)[row].as_py() for name in result.columns}
 
 
 def check_target(target, rows: np.ndarray, table: pa.Table, predicted_all: dict[str, np.ndarray]) -> None:
@@ -119,32 +102,61 @@ def check_target(target, rows: np.ndarray, table: pa.Table, predicted_all: dict[
         assert entry.error == pytest.approx(entry.predicted - entry.actual)
 
 
-def test_one_numeric_target_errors_in_its_units_equal_sklearn():
-    table = diabetes()
-    model, encoder, test_rows = trained(table, ["progression"])
-    result = evaluate_table_model(model, encoder, table, test_rows, run_id=2, split="test", dataset_id=3)
+def test_one_numeric_target_errors_in_its_units_equal_sklearn(table_library):
+    lib, runs = table_library
+    result = evaluate_run(lib, runs["progression"], "test")
     assert result.task == "regression" and result.classification is None
-    assert [t.name for t in result.targets] == ["progression"]
-    assert result.rows.tolist() == sorted(test_rows.tolist())
-    predicted_all = predict_table(model, encoder, table.take(pa.array(result.rows)))
-    check_target(result.targets[0], result.rows, table, predicted_all)
+    assert [t.name for t in result.targets] == result.target_names == ["progression"]
+    assert result.rows.tolist() == load_table_dataset(lib, result.dataset_id).rows("test").tolist()
+    check_target(result.targets[0], result.rows, result.table, predicted_by_the_model(lib, result))
     assert result.targets[0].r2 > 0.2  # a real fit: better than predicting the mean
     out = result.to_dict()
-    assert out["task"] == "regression" and out["targets"][0]["mae"] == result.targets[0].mae
+    assert (out["kind"], out["task"], out["targets"][0]["mae"]) == ("table", "regression", result.targets[0].mae)
     assert len(out["targets"][0]["largest_errors"]) == 10
 
 
-def test_two_numeric_targets_skip_rows_missing_either():
-    table = penguins()
-    model, encoder, _ = trained(table, ["body_mass_g", "flipper_length_mm"])
-    everything = np.arange(table.num_rows)
-    result = evaluate_table_model(model, encoder, table, everything, run_id=3, split="all", dataset_id=1)
-    present = [i for i, (a, b) in enumerate(zip(table.column("body_mass_g").to_pylist(),
-                                                 table.column("flipper_length_mm").to_pylist()))
-               if a is not None and b is not None]
-    assert result.split_rows == table.num_rows and result.rows.tolist() == present
-    assert len(present) < table.num_rows  # the real table has penguins that were never measured
+def test_two_numeric_targets_skip_rows_missing_either(table_library):
+    lib, runs = table_library
+    result = evaluate_table_run(lib, runs["sizes"], "all")
+    mass, flipper = (result.table.column(name).to_pylist() for name in ("body_mass_g", "flipper_length_mm"))
+    present = [i for i, (a, b) in enumerate(zip(mass, flipper)) if a is not None and b is not None]
+    assert result.split_rows == result.table.num_rows and result.rows.tolist() == present
+    assert len(present) < result.table.num_rows  # the real table has penguins that were never measured
     assert [t.name for t in result.targets] == ["flipper_length_mm", "body_mass_g"]  # the table's order
-    predicted_all = predict_table(model, encoder, table.take(pa.array(result.rows)))
+    predicted_all = predicted_by_the_model(lib, result)
     for target in result.targets:
-        check_target(target, result.rows, table, predicted_all)
+        check_target(target, result.rows, result.table, predicted_all)
+
+
+def test_an_edited_target_is_evaluated_as_it_is_now(table_library):
+    """The user's corrections count: a test row given another value is scored against it."""
+    lib, runs = table_library
+    before = evaluate_table_run(lib, runs["progression"], "test")
+    row = int(before.rows[0])
+    previous = set_cells(lib, before.dataset_id, [(row, "progression", 1000)])
+    try:
+        after = evaluate_table_run(lib, runs["progression"], "test")
+    finally:
+        set_cells(lib, before.dataset_id, previous)
+    target = after.targets[0]
+    assert target.actual[0] == 1000.0 and target.largest[0].row == row
+    assert target.mae > before.targets[0].mae
+
+
+def test_a_missing_class_target_is_counted_but_not_scored(table_library):
+    lib, runs = table_library
+    before = evaluate_table_run(lib, runs["species"], "test")
+    blanked = [int(r) for r in before.rows[:3]]
+    previous = set_cells(lib, before.dataset_id, [(r, "species", None) for r in blanked])
+    try:
+        after = evaluate_table_run(lib, runs["species"], "test")
+    finally:
+        set_cells(lib, before.dataset_id, previous)
+    assert after.split_rows == before.split_rows and not set(blanked) & set(after.rows.tolist())
+    assert after.classification.labelled == int(after.classification.confusion.sum()) == before.split_rows - 3
+
+
+def test_unknown_split_is_refused_in_words(table_library):
+    lib, runs = table_library
+    with pytest.raises(InvalidInputError, match="unknown split 'unlabelled' for a table"):
+        evaluate_run(lib, runs["progression"], "unlabelled")

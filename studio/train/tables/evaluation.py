@@ -78,6 +78,7 @@ class TableEvaluation:
     split: str
     dataset_id: int
     task: str  # "classification" | "regression"
+    target_names: list[str]  # the model's target columns
     split_rows: int  # rows in the split
     rows: np.ndarray  # the rows scored (they have a target the model knows), in dataset order
     table: pa.Table = field(repr=False)  # the dataset's rows as evaluated; a row index is a position here
@@ -98,7 +99,8 @@ class TableEvaluation:
     def to_dict(self) -> dict[str, Any]:
         """The stable keys of `studio evaluate --json` for a table run."""
         out: dict[str, Any] = {"run_id": self.run_id, "split": self.split, "kind": self.kind, "task": self.task,
-                               "samples": self.split_rows, "scored": len(self.rows)}
+                               "target_names": self.target_names, "samples": self.split_rows,
+                               "scored": len(self.rows)}
         if self.classification is not None:
             out.update({k: v for k, v in self.classification.to_dict().items() if k not in out})
         else:
@@ -139,7 +141,8 @@ def evaluate_table_model(model: TableNet, encoder: TableEncoder, table: pa.Table
     """Score ``model`` on ``rows`` of ``table`` (what ``evaluate_table_run`` does once it has them)."""
     rows = np.sort(np.asarray(rows, dtype=np.int64))
     part = table.take(pa.array(rows))
-    result = TableEvaluation(run_id, split, dataset_id, encoder.task, len(rows), rows, table)
+    result = TableEvaluation(run_id, split, dataset_id, encoder.task, [t["name"] for t in encoder.targets],
+                             len(rows), rows, table)
     features = encoder.transform(part)
     outputs = predict_outputs(model, features.numeric, features.categorical)
     if encoder.task == "classification":
@@ -168,7 +171,7 @@ def _score_classes(result: TableEvaluation, encoder: TableEncoder, part: pa.Tabl
 
 
 def _score_numbers(result: TableEvaluation, encoder: TableEncoder, part: pa.Table, outputs: np.ndarray) -> None:
-    names = [target["name"] for target in encoder.targets]
+    names = result.target_names
     # the stored values themselves (not the standardised float32 targets): errors in exact units
     actual = np.stack([numeric_values(part.column(name)) for name in names], axis=1)
     scored = np.all(np.isfinite(actual), axis=1)
