@@ -7,6 +7,7 @@ import sys
 import time
 
 from studio.commands.common import add_json_flag, confirm, emit_json, open_library
+from studio.commands.tables import add_import_options, is_table_import, show_table, split_table
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.core.text import say
 
@@ -55,9 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "import",
-        help="import images: a folder of class folders, a flat folder, a zip, or image files",
+        help="import images (a folder of class folders, a flat folder, a zip, image files) or a table (CSV/TSV/Parquet)",
         description="Import images into DATASET. Folder names are class names; folders called "
-        "train, val/valid/validation or test set the split. Re-running adds only what is missing.",
+        "train, val/valid/validation or test set the split. Re-running adds only what is missing. "
+        "A .csv, .tsv or .parquet file becomes a new table dataset (see --target, --ignore, --type).",
     )
     p.add_argument("dataset", help="dataset name or id (created when missing)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="folder, zip or image file")
@@ -67,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--no-create", dest="create", action="store_false",
                         help="fail if the dataset does not exist")
     p.add_argument("--batch-size", type=int, default=None, help=argparse.SUPPRESS)
+    add_import_options(p)
     add_json_flag(p)
     p.set_defaults(func=cmd_import)
 
@@ -167,6 +170,8 @@ def cmd_show(args) -> int:
     lib = open_library(args)
     with lib.session() as s:
         ds = get_dataset(s, args.name)
+        if ds.kind == "table":
+            return show_table(lib, ds.name, args.json)
         out = {
             "id": ds.id, "name": ds.name, "kind": ds.kind, "samples": count_samples(s, ds.id),
             "unlabelled": unlabelled_count(s, ds.id),
@@ -192,11 +197,22 @@ def cmd_split(args) -> int:
     from studio.store.splits import auto_split
 
     lib = open_library(args)
+    with lib.session() as s:
+        ds = get_dataset(s, args.name)
+        if ds.kind == "table":
+            if args.only_unassigned:
+                raise InvalidInputError("every row of a table has a split; --only-unassigned applies to images")
+            counts = split_table(lib, ds.name, (args.train, args.val, args.test), args.seed)
+            return _print_split(args, ds.name, counts)
     with lib.transaction() as s:
         ds = get_dataset(s, args.name)
         counts = auto_split(s, ds.id, (args.train, args.val, args.test), seed=args.seed,
                             only_unassigned=args.only_unassigned)
         name = ds.name
+    return _print_split(args, name, counts)
+
+
+def _print_split(args, name: str, counts: dict[str, int]) -> int:
     if args.json:
         emit_json({"dataset": name, **counts})
     else:
@@ -234,6 +250,10 @@ def cmd_import(args) -> int:
     for path in paths:  # check before creating anything
         if not path.exists():
             raise NotFoundError(f"no such file or folder: {path}")
+    if is_table_import(paths, args):
+        from studio.commands.tables import cmd_import_table
+
+        return cmd_import_table(args, paths[0], _progress_printer(args.json))
     if args.batch_size is not None and args.batch_size < 1:
         raise InvalidInputError("--batch-size must be at least 1")
     lib = open_library(args)
