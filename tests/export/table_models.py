@@ -5,15 +5,16 @@ trained briefly on its train split, as a run does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from studio.data.tables import encode_splits, infer_schema, read_table, split_rows
 from studio.data.tables.demos import DEMO_TABLES
-from studio.train.card import ModelCard
 from studio.train.tables import TableTrainSettings, fit_table
+from studio.train.tables.artifacts import TableModelParts, table_card
 
 FAST = TableTrainSettings(epochs=25, early_stopping=0)
 
@@ -32,7 +33,7 @@ def diabetes() -> pa.Table:
 
 @dataclass
 class TrainedTable:
-    parts: SimpleNamespace  # model, encoder, schema, card: what load_table_model gives
+    parts: TableModelParts
     table: pa.Table
     splits: np.ndarray
 
@@ -46,6 +47,61 @@ def train_table(table: pa.Table, targets: list[str]) -> TrainedTable:
     splits = split_rows(table, schema)
     encoder, (train, val) = encode_splits(table, schema, np.flatnonzero(splits == 0), np.flatnonzero(splits == 1))
     model = fit_table(encoder, train, val, FAST).model
-    card = ModelCard("table-mlp", encoder.class_names or [t["name"] for t in encoder.targets], 0, kind="table",
-                     table={"encoder": encoder.to_json(), "net": model.config.to_json(), "schema": schema.to_json()})
-    return TrainedTable(SimpleNamespace(model=model, encoder=encoder, schema=schema, card=card), table, splits)
+    parts = TableModelParts(model, encoder, schema, table_card(model, encoder, schema))
+    return TrainedTable(parts, table, splits)
+
+
+# --- a library with table runs ------------------------------------------------------------------
+
+def diabetes_csv(folder: Path) -> Path:
+    path = folder / "diabetes.csv"
+    pacsv.write_csv(diabetes(), path)
+    return path
+
+
+def add_table_run(lib, dataset_id: int, name: str) -> int:
+    """A completed run: fitted on the dataset's train rows, saved in its run folder as training does."""
+    from studio.core.run_status import RunStatus
+    from studio.data.tables.dataset import load_table_dataset
+    from studio.store.models import Run
+    from studio.train.run_files import run_dir
+    from studio.train.tables.artifacts import save_table_model
+
+    dataset = load_table_dataset(lib, dataset_id)
+    encoder, (train, val) = encode_splits(dataset.table, dataset.schema, dataset.rows("train"), dataset.rows("val"))
+    model = fit_table(encoder, train, val, FAST).model
+    with lib.transaction() as s:
+        run = Run(dataset_id=dataset_id, name=name, model="table-mlp", status=RunStatus.COMPLETED.value,
+                  classes=encoder.class_names or [t["name"] for t in encoder.targets], epoch=FAST.epochs)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    save_table_model(run_dir(lib, run_id), model, encoder, dataset.schema)
+    return run_id
+
+
+def make_table_library(folder: Path) -> tuple[Path, dict[str, int]]:
+    """(library home, {"species": run id, "progression": run id}): penguins and diabetes, one run each."""
+    from studio.data.tables.dataset import add_demo_table, import_table
+    from studio.store.library import Library
+
+    home = folder / "library"
+    lib = Library.open(home)
+    try:
+        species = add_demo_table(lib, "penguins", "penguins")
+        progression = import_table(lib, "diabetes", diabetes_csv(folder), targets=["progression"]).dataset_id
+        runs = {"species": add_table_run(lib, species, "species"),
+                "progression": add_table_run(lib, progression, "progression")}
+    finally:
+        lib.close()
+    return home, runs
+
+
+def held_out_csv(lib, run_id: int, path: Path, drop: tuple[str, ...] = ()) -> Path:
+    """The test rows of a run's dataset written as a CSV (the rows a user would predict)."""
+    from studio.export.table_model import run_table_dataset
+
+    dataset = run_table_dataset(lib, run_id)
+    rows = dataset.table.take(pa.array(dataset.rows("test")))
+    pacsv.write_csv(rows.drop([c for c in drop if c in rows.column_names]), path)
+    return path

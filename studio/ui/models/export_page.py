@@ -41,6 +41,9 @@ FORMATS = (
     ("safetensors weights + model card", "safetensors"),
 )
 OK_COLOUR, FLAG_COLOUR = "#1b7f4b", "#b3261e"
+TABLE_FORMATS = ("onnx", "torchscript")
+NOT_FOR_TABLES = ("A table model exports as ONNX or TorchScript, which take the raw column values; "
+                  "its run folder already holds model.safetensors + model.json")
 
 
 def export_job(lib, run_id: int, fmt: str, path: str, force: bool, state):
@@ -62,11 +65,13 @@ def check_targets_job(lib, run_id: int, fmt: str, path: str, state) -> Path | No
     return None
 
 
-def trained_runs_job(lib, state) -> list[tuple[str, int]]:
-    """(title, run id) of each run with trained weights, newest first: what may be exported."""
+def trained_runs_job(lib, state) -> list[tuple[str, int, str]]:
+    """(title, run id, kind of data) of each run with trained weights, newest first: what may be exported."""
     from studio.export.play import playable_models
+    from studio.export.table_model import run_model_kind
 
-    return [(choice.title, choice.run_id) for choice in playable_models(lib) if choice.kind == "run"]
+    return [(choice.title, choice.run_id, run_model_kind(lib, choice.run_id))
+            for choice in playable_models(lib) if choice.kind == "run"]
 
 
 def list_exports_job(lib, run_id: int, state):
@@ -85,6 +90,7 @@ class ExportPage(Page):
         self.report = None
         self._path_edited = False
         self._wanted_run: int | None = None  # chosen while the run list was on its way
+        self._run_kinds: dict[int, str] = {}  # run id -> "image" | "table"
         self._build()
 
     def _build(self) -> None:
@@ -92,7 +98,7 @@ class ExportPage(Page):
         heading.setStyleSheet("font-size: 18px; font-weight: 600;")
         intro = QLabel("Write a trained model to a file that works outside the studio. Each export is loaded back "
                        "by its own runtime in a fresh process and must give the studio's answers on the run's "
-                       "held-out images.")
+                       "held-out images or table rows.")
         intro.setWordWrap(True)
         intro.setStyleSheet("color: #5b6670;")
 
@@ -139,11 +145,13 @@ class ExportPage(Page):
         self.verdict.setStyleSheet("font-size: 20px; font-weight: 700; color: #5b6670;")
         grid.addWidget(self.verdict, 0, 0, 1, 4)
         self.fields: dict[str, QLabel] = {}
+        self.field_titles: dict[str, QLabel] = {}
         for i, (key, title) in enumerate((("agreement", "Top-1 agreement"), ("max_prob_diff", "Max probability difference"),
-                                          ("n", "Held-out images"), ("runtime", "Loaded back by"),
+                                          ("n", "Held-out samples"), ("runtime", "Loaded back by"),
                                           ("path", "File"), ("example", "Try it"))):
             label = QLabel(title)
             label.setStyleSheet("color: #5b6670;")
+            self.field_titles[key] = label
             value = QLabel("-")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)
@@ -166,7 +174,7 @@ class ExportPage(Page):
         history_title = QLabel("Previous exports of this run")
         history_title.setStyleSheet("font-weight: 600;")
         self.history = QTableWidget(0, 6)
-        self.history.setHorizontalHeaderLabels(["When", "Format", "Parity", "Agreement", "Max prob diff", "File"])
+        self.history.setHorizontalHeaderLabels(["When", "Format", "Parity", "Agreement", "Max difference", "File"])
         self.history.verticalHeader().setVisible(False)
         self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -202,7 +210,8 @@ class ExportPage(Page):
         self._wanted_run = None
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
-        for title, run_id in runs:
+        self._run_kinds = {run_id: kind for _title, run_id, kind in runs}
+        for title, run_id, _kind in runs:
             self.run_combo.addItem(title, run_id)
         self.run_combo.blockSignals(False)
         index = self.run_combo.findData(current) if current is not None else 0
@@ -224,8 +233,23 @@ class ExportPage(Page):
         self.format_combo.setCurrentIndex(self.format_combo.findData(fmt))
 
     def _run_changed(self) -> None:
+        self._enable_formats()
         self._update_default_path()
         self.refresh_history()
+
+    def run_kind(self) -> str:
+        return self._run_kinds.get(self.run_combo.currentData(), "image")
+
+    def _enable_formats(self) -> None:
+        """Formats that do not apply to the run's kind of model are greyed out, with the reason."""
+        table = self.run_kind() == "table"
+        for index in range(self.format_combo.count()):
+            item = self.format_combo.model().item(index)
+            usable = not table or self.format_combo.itemData(index) in TABLE_FORMATS
+            item.setEnabled(usable)
+            item.setToolTip("" if usable else NOT_FOR_TABLES)
+        if not self.format_combo.model().item(self.format_combo.currentIndex()).isEnabled():
+            self.format_combo.setCurrentIndex(self.format_combo.findData("onnx"))
 
     def refresh_history(self) -> None:
         run_id = self.run_combo.currentData()
@@ -310,18 +334,33 @@ class ExportPage(Page):
         colour = OK_COLOUR if ok else FLAG_COLOUR
         self.verdict.setText("OK: the file gives the studio's answers" if ok else "FLAGGED: the file disagrees with the studio")
         self.verdict.setStyleSheet(f"font-size: 20px; font-weight: 700; color: {colour};")
-        diff = parity.get("max_prob_diff")
-        self.fields["agreement"].setText(f"{parity.get('agreement', 0):.2%} ({parity.get('top1_agree', 0)} of {parity.get('n', 0)})"
-                                         if diff is not None else parity.get("error", "-"))
-        self.fields["max_prob_diff"].setText("-" if diff is None else f"{diff:.2e} (limit {parity.get('threshold', 1e-4):.0e})")
-        self.fields["n"].setText(f"{parity.get('n', 0)} from the {parity.get('split', '?')} split")
+        table = parity.get("kind") == "table"
+        if parity.get("task") == "regression" and "error" not in parity:
+            self._show_regression_parity(parity)
+        else:
+            diff = parity.get("max_prob_diff")
+            self.field_titles["agreement"].setText("Top-1 agreement")
+            self.field_titles["max_prob_diff"].setText("Max probability difference")
+            self.fields["agreement"].setText(f"{parity.get('agreement', 0):.2%} ({parity.get('top1_agree', 0)} of {parity.get('n', 0)})"
+                                             if diff is not None else parity.get("error", "-"))
+            self.fields["max_prob_diff"].setText("-" if diff is None else f"{diff:.2e} (limit {parity.get('threshold', 1e-4):.0e})")
+        self.fields["n"].setText(f"{parity.get('n', 0)} {'rows' if table else 'images'} from the {parity.get('split', '?')} split")
         self.fields["runtime"].setText(f"{parity.get('runtime', '-')} in a fresh process")
         self.fields["path"].setText(path)
-        self.fields["example"].setText(f"python {example} image.png" if example else "-")
+        self.fields["example"].setText(f"python {example} {'data.csv' if table else 'image.png'}" if example else "-")
         self.open_folder_button.setEnabled(True)
         self.copy_button.setEnabled(bool(example))
         self.progress_label.setText("Export done." if ok else "Export done: PARITY FAILED.")
         self.progress_label.setStyleSheet(f"color: {colour};")
+
+    def _show_regression_parity(self, parity: dict[str, Any]) -> None:
+        """A regression model's outputs are numbers: how many rows agree, and by how much at most."""
+        self.field_titles["agreement"].setText("Rows that agree")
+        self.field_titles["max_prob_diff"].setText("Largest difference")
+        self.fields["agreement"].setText(f"{parity['agreement']:.2%} ({parity.get('rows_within', 0)} of {parity['n']})")
+        units = ", ".join(f"{name} {diff:.2e}" for name, diff in parity.get("max_abs_diff", {}).items())
+        self.fields["max_prob_diff"].setText(f"{parity['max_scaled_diff']:.2e} target deviations (limit "
+                                             f"{parity['threshold']:.0e}); in the targets' units: {units}")
 
     def _show_selected_export(self) -> None:
         """Show the report of the export clicked in the history (the file, its parity, its example)."""
@@ -345,7 +384,7 @@ class ExportPage(Page):
         self.history.setRowCount(len(rows))
         for r, row in enumerate(rows):
             parity = row["parity"]
-            diff = parity.get("max_prob_diff")
+            diff = parity.get("max_prob_diff", parity.get("max_scaled_diff"))  # regression: in target deviations
             cells = [
                 row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else "",
                 row["format"],

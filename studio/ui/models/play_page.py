@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QStackedWidget,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -42,6 +43,7 @@ from studio.ui.models.play_jobs import (
     predict_job,
 )
 from studio.ui.models.play_widgets import ResultCard, qimage_to_array
+from studio.ui.models.table_play import TablePlayPanel
 
 MODEL_FILTER = "Models (*.onnx *.pt *.pth *.ts *.safetensors);;All files (*)"
 RUNTIME_NAMES = {"run": "PyTorch (in the studio)", "onnx": "onnxruntime", "torchscript": "TorchScript",
@@ -128,12 +130,16 @@ class PlayPage(Page):
         self.camera = CameraPanel()
         self.camera.frame.connect(self._predict_frame)
 
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(self.camera)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([640, 400])
+        self.image_view = QSplitter()
+        self.image_view.addWidget(left)
+        self.image_view.addWidget(self.camera)
+        self.image_view.setStretchFactor(0, 3)
+        self.image_view.setStretchFactor(1, 2)
+        self.image_view.setSizes([640, 400])
+        self.table_view = TablePlayPanel(self)  # a table model: a form of its columns instead
+        self.views = QStackedWidget()
+        self.views.addWidget(self.image_view)
+        self.views.addWidget(self.table_view)
 
         page = QVBoxLayout(self)
         heading = QLabel("Play")
@@ -141,7 +147,7 @@ class PlayPage(Page):
         page.addWidget(heading)
         page.addLayout(top)
         page.addWidget(self.model_status)
-        page.addWidget(split, 1)
+        page.addWidget(self.views, 1)
 
     def _set_cuda_available(self, available: bool) -> None:
         item = self.device_combo.model().item(1)
@@ -246,6 +252,10 @@ class PlayPage(Page):
 
     def _use_predictor(self, predictor) -> None:
         self.predictor = predictor
+        if predictor.kind == "table":
+            self._use_table_predictor(predictor)
+            return
+        self.views.setCurrentWidget(self.image_view)
         runtime = RUNTIME_NAMES.get(predictor.kind, predictor.kind)
         self.model_status.setText(f"{predictor.label} - {runtime} on {predictor.device.upper()}, "
                                   f"{len(predictor.classes)} classes ({', '.join(predictor.classes[:8])}"
@@ -256,6 +266,18 @@ class PlayPage(Page):
         if self.items:  # a new model: the images already tried are predicted again
             self._cancel_predictions()
             self._predict(list(range(len(self.items))))
+
+    def _use_table_predictor(self, predictor) -> None:
+        """A table model takes rows, not images: the form of its columns replaces the image view."""
+        self.camera.button.setChecked(False)
+        self._cancel_predictions()
+        self.views.setCurrentWidget(self.table_view)
+        outputs = (f"{len(predictor.classes)} classes of {predictor.target_names[0]}" if predictor.task == "classification"
+                   else ", ".join(predictor.target_names) + " in their own units")
+        self.model_status.setText(f"{predictor.label} - table model, PyTorch (in the studio) on {predictor.device.upper()}: "
+                                  f"predicts {outputs} from {len(predictor.fields())} columns")
+        self.table_view.set_predictor(predictor)
+        self.model_ready.emit(predictor.label)
 
     # --- images in --------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
@@ -305,7 +327,7 @@ class PlayPage(Page):
             self.items.append(source)
             self.cards.append(card)
             self.results.append(None)
-        if self.predictor is not None:
+        if self.predictor is not None and self.predictor.kind != "table":
             self._predict(list(range(first, len(self.items))))
 
     def _predict(self, indices: list[int]) -> None:
@@ -360,7 +382,7 @@ class PlayPage(Page):
 
     # --- camera -----------------------------------------------------------------------------
     def _predict_frame(self, image) -> None:
-        if self.predictor is None or self.job("camera") is not None:
+        if self.predictor is None or self.predictor.kind == "table" or self.job("camera") is not None:
             return  # drop frames while the previous one is being predicted: always live, never queued
         job = self.run_job("camera", predict_job, self.predictor, [(-1, qimage_to_array(image, 256))], pool=self.pool)
         job.partial.connect(lambda payload: self.camera.show_prediction(payload[1], self.predictor.device))

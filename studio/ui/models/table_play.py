@@ -1,0 +1,258 @@
+"""Play with a table model: a form of the feature columns that predicts as you type, and
+"Predict a CSV..." that predicts every row of a file and saves them with their predictions.
+
+Every prediction runs as a page job (``Page.run_job``) off the GUI thread: a row after the typing
+pauses (debounced), a CSV with progress and Cancel. The numbers are those of `studio predict`
+(``studio.export.table_model.TablePredictor``), shown in the target's units, or as the
+probability of each class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.models.table_form import FeatureForm
+
+DEBOUNCE_MS = 150  # typing faster than this predicts once, when it pauses
+TABLE_FILTER = "Tables (*.csv *.tsv *.txt *.parquet);;All files (*)"
+BAR_STYLE = ("QProgressBar {{ background: #eef1f4; border: none; border-radius: 4px; }}"
+             "QProgressBar::chunk {{ background: {colour}; border-radius: 4px; }}")
+
+
+def predict_row_job(predictor, values: dict, state):
+    return predictor.predict_values(values)
+
+
+def predict_csv_job(predictor, source: str, target: str, state):
+    table = predictor.predict_csv(source, target, state)
+    return table.num_rows, target
+
+
+def default_output_path(source: str) -> str:
+    path = Path(source)
+    return str(path.with_name(f"{path.stem} predictions.csv"))
+
+
+class OutputView(QFrame):
+    """The prediction of one row: a bar per class, or each target's value in its units."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("tableOutput")
+        self.setStyleSheet("QFrame#tableOutput { background: white; border: 1px solid #d9dee3; border-radius: 8px; }")
+        box = QVBoxLayout(self)
+        self.headline = QLabel("-")
+        self.headline.setStyleSheet("font-size: 22px; font-weight: 700;")
+        self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.grid = QGridLayout()
+        self.grid.setColumnStretch(1, 1)
+        self.info = QLabel("")
+        self.info.setStyleSheet("color: #5b6670;")
+        self.info.setWordWrap(True)
+        box.addWidget(self.headline)
+        box.addLayout(self.grid)
+        box.addWidget(self.info)
+        box.addStretch(1)
+        self.bars: dict[str, tuple[QProgressBar, QLabel]] = {}
+        self.value_labels: dict[str, QLabel] = {}
+
+    def configure(self, predictor) -> None:
+        while self.grid.count():
+            self.grid.takeAt(0).widget().deleteLater()
+        self.bars, self.value_labels = {}, {}
+        if predictor.task == "classification":
+            for row, name in enumerate(predictor.classes):
+                bar = QProgressBar()
+                bar.setRange(0, 1000)
+                bar.setTextVisible(False)
+                bar.setFixedHeight(14)
+                percent = QLabel("")
+                percent.setMinimumWidth(60)
+                percent.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.grid.addWidget(QLabel(name), row, 0)
+                self.grid.addWidget(bar, row, 1)
+                self.grid.addWidget(percent, row, 2)
+                self.bars[name] = (bar, percent)
+        else:
+            for row, name in enumerate(predictor.target_names):
+                value = QLabel("-")
+                value.setStyleSheet("font-size: 16px; font-weight: 600;")
+                value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                self.grid.addWidget(QLabel(name), row, 0)
+                self.grid.addWidget(value, row, 1)
+                self.value_labels[name] = value
+        self.headline.setText("-")
+        self.info.setText("")
+
+    def show_prediction(self, prediction) -> None:
+        if prediction.task == "classification":
+            best_name, best_p = prediction.best
+            self.headline.setText(f"{best_name}  {best_p:.1%}")
+            for name, probability in prediction.probabilities:
+                bar, percent = self.bars[name]
+                bar.setValue(round(probability * 1000))
+                bar.setStyleSheet(BAR_STYLE.format(colour="#2a7de1" if name == best_name else "#9fb9d6"))
+                percent.setText(f"{probability:.1%}")
+        else:
+            for name, value in prediction.values:
+                self.value_labels[name].setText(f"{value:.6g}")
+            first, value = prediction.values[0]
+            self.headline.setText(f"{first} = {value:.6g}")
+
+    def show_problem(self, message: str) -> None:
+        self.info.setText(message)
+        self.info.setStyleSheet("color: #b3261e;")
+
+    def show_info(self, message: str) -> None:
+        self.info.setText(message)
+        self.info.setStyleSheet("color: #5b6670;")
+
+
+class TablePlayPanel(QWidget):
+    prediction_shown = Signal(object)  # the RowPrediction now on screen
+    csv_finished = Signal(int, str)    # rows predicted, the file written
+
+    def __init__(self, page, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.page = page  # the Play page: its run_job keeps one job per purpose and ends them on close
+        self.predictor = None
+        self.shown = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.predict_now)
+        self._build()
+
+    def _build(self) -> None:
+        intro = QLabel("Fill in a row: the prediction follows as you type. Empty or (missing) is a missing value.")
+        intro.setStyleSheet("color: #5b6670;")
+        self.reset_button = QPushButton("Typical values")
+        self.reset_button.setToolTip("Each number at its training mean, each category at its most frequent value")
+        self.reset_button.clicked.connect(lambda: self.form.reset())
+        self.csv_button = QPushButton("Predict a CSV...")
+        self.csv_button.setToolTip("Predict every row of a CSV/TSV/Parquet file and save the rows with their predictions")
+        self.csv_button.clicked.connect(self.choose_csv)
+        top = QHBoxLayout()
+        top.addWidget(intro, 1)
+        top.addWidget(self.reset_button)
+        top.addWidget(self.csv_button)
+
+        self.form = FeatureForm()
+        self.form.changed.connect(self._timer.start)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.output = OutputView()
+        split = QSplitter()
+        split.addWidget(scroll)
+        split.addWidget(self.output)
+        split.setSizes([620, 420])
+
+        self.csv_progress = QProgressBar()
+        self.csv_progress.setRange(0, 1000)
+        self.csv_progress.setTextVisible(False)
+        self.csv_label = QLabel("")
+        self.csv_label.setStyleSheet("color: #5b6670;")
+        self.csv_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.csv_cancel = QPushButton("Cancel")
+        self.csv_cancel.clicked.connect(self.cancel_csv)
+        csv_row = QHBoxLayout()
+        csv_row.addWidget(self.csv_progress, 1)
+        csv_row.addWidget(self.csv_label, 2)
+        csv_row.addWidget(self.csv_cancel)
+        self._show_csv_running(False)
+
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(top)
+        box.addWidget(split, 1)
+        box.addLayout(csv_row)
+
+    # --- the model ----------------------------------------------------------------------------
+    def set_predictor(self, predictor) -> None:
+        self.predictor, self.shown = predictor, None
+        self.output.configure(predictor)
+        self.form.set_fields(predictor.fields())  # fills in typical values, which predicts them
+        self.predict_now()
+
+    # --- one row ------------------------------------------------------------------------------
+    def predict_now(self) -> None:
+        self._timer.stop()
+        if self.predictor is None:
+            return
+        try:
+            values = self.form.values()
+        except ValueError as exc:
+            self.output.show_problem(str(exc))
+            return
+        job = self.page.run_job("table row", predict_row_job, self.predictor, values, pool=self.page.pool)
+        job.finished.connect(lambda prediction, job=job: self.page.job("table row") is job and self._show(prediction))
+        job.failed.connect(self.output.show_problem)
+
+    def _show(self, prediction) -> None:
+        self.shown = prediction
+        self.output.show_prediction(prediction)
+        self.output.show_info(f"{self.predictor.label} on {self.predictor.device.upper()}")
+        self.prediction_shown.emit(prediction)
+
+    # --- a whole file ------------------------------------------------------------------------
+    def choose_csv(self) -> None:
+        source, _ = QFileDialog.getOpenFileName(self, "Rows to predict", str(Path.home()), TABLE_FILTER)
+        if not source:
+            return
+        target, _ = QFileDialog.getSaveFileName(self, "Save the predictions as", default_output_path(source),
+                                                "CSV (*.csv)")
+        if target:
+            self.predict_csv(source, target)
+
+    def predict_csv(self, source: str, target: str) -> None:
+        if self.predictor is None:
+            return
+        self._show_csv_running(True)
+        self.csv_progress.setValue(0)
+        self.csv_label.setStyleSheet("color: #5b6670;")
+        self.csv_label.setText(f"Reading {Path(source).name}...")
+        job = self.page.run_job("table csv", predict_csv_job, self.predictor, source, target)
+        job.progress.connect(lambda fraction, message: (self.csv_progress.setValue(round(fraction * 1000)),
+                                                        self.csv_label.setText(message)))
+        job.finished.connect(self._csv_done)
+        job.failed.connect(lambda message: self._csv_ended(f"Cannot predict {Path(source).name}: {message}", error=True))
+        job.cancelled.connect(lambda: self._csv_ended("Cancelled: nothing was written."))
+
+    def cancel_csv(self) -> None:
+        self.page.cancel_job("table csv")
+        self._csv_ended("Cancelled: nothing was written.")
+
+    def _csv_done(self, result) -> None:
+        rows, target = result
+        self._csv_ended(f"{rows:,} rows predicted and saved to {target}")
+        self.csv_finished.emit(rows, target)
+
+    def _csv_ended(self, message: str, error: bool = False) -> None:
+        self._show_csv_running(False)
+        self.csv_progress.setVisible(False)
+        self.csv_label.setVisible(True)
+        self.csv_label.setText(message)
+        self.csv_label.setStyleSheet(f"color: {'#b3261e' if error else '#5b6670'};")
+
+    def _show_csv_running(self, running: bool) -> None:
+        self.csv_progress.setVisible(running)
+        self.csv_label.setVisible(running)
+        self.csv_cancel.setVisible(running)
+        self.csv_button.setEnabled(not running)
