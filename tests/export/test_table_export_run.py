@@ -11,16 +11,21 @@ import pickle
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow.csv as pacsv
 import pytest
+from table_models import held_out_csv, make_table_library
 
 from studio.export.registry import list_exports
 from studio.export.service import export_run
-from studio.export.table_model import open_table_predictor, run_model_kind, run_table_dataset
+from studio.export.table_model import (
+    open_table_predictor,
+    run_model_kind,
+    run_table_dataset,
+)
 from studio.store.library import Library
-from table_models import held_out_csv, make_table_library
 
 pytest.importorskip("onnxruntime")
 
@@ -52,7 +57,7 @@ def test_export_of_a_table_run_is_checked_on_its_test_rows_and_recorded(table_ho
     assert report.parity["split"] == "test" and report.parity["n"] == test_rows > 0
     recorded = next(e for e in list_exports(lib, runs["species"]) if e["id"] == report.export_id)
     assert recorded["ok"] and recorded["parity"]["agreement"] == 1.0 and recorded["format"] == fmt
-    card = json.loads(open(report.card_path).read())
+    card = json.loads(Path(report.card_path).read_text())
     assert card["export"]["parity"]["ok"] and card["export"]["input"]["categories"]["dtype"] == "int64"
 
 

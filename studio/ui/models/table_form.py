@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 MISSING = "(missing)"
+HINT_WIDTH = 230
 ERROR_STYLE = "QLineEdit { border: 1px solid #b3261e; border-radius: 3px; }"
 
 
@@ -49,10 +50,10 @@ class FeatureForm(QWidget):
             self.editors[field.name] = editor
             row = QHBoxLayout()
             row.addWidget(editor, 1)
-            if hint:
-                note = QLabel(hint)
-                note.setStyleSheet("color: #5b6670;")
-                row.addWidget(note)
+            note = QLabel(hint)  # always there, of one width, so the fields line up
+            note.setStyleSheet("color: #5b6670;")
+            note.setFixedWidth(HINT_WIDTH)
+            row.addWidget(note)
             self.layout_.addRow(field.name, row)
         self.reset()
 

@@ -30,6 +30,7 @@ from studio.ui.models.table_form import FeatureForm
 
 DEBOUNCE_MS = 150  # typing faster than this predicts once, when it pauses
 TABLE_FILTER = "Tables (*.csv *.tsv *.txt *.parquet);;All files (*)"
+HEADLINE_STYLE = "font-size: 22px; font-weight: 700;"
 BAR_STYLE = ("QProgressBar {{ background: #eef1f4; border: none; border-radius: 4px; }}"
              "QProgressBar::chunk {{ background: {colour}; border-radius: 4px; }}")
 
@@ -57,7 +58,7 @@ class OutputView(QFrame):
         self.setStyleSheet("QFrame#tableOutput { background: white; border: 1px solid #d9dee3; border-radius: 8px; }")
         box = QVBoxLayout(self)
         self.headline = QLabel("-")
-        self.headline.setStyleSheet("font-size: 22px; font-weight: 700;")
+        self.headline.setStyleSheet(HEADLINE_STYLE)
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.grid = QGridLayout()
         self.grid.setColumnStretch(1, 1)
@@ -88,7 +89,7 @@ class OutputView(QFrame):
                 self.grid.addWidget(bar, row, 1)
                 self.grid.addWidget(percent, row, 2)
                 self.bars[name] = (bar, percent)
-        else:
+        elif len(predictor.target_names) > 1:  # one target is said by the headline alone
             for row, name in enumerate(predictor.target_names):
                 value = QLabel("-")
                 value.setStyleSheet("font-size: 16px; font-weight: 600;")
@@ -110,13 +111,17 @@ class OutputView(QFrame):
                 percent.setText(f"{probability:.1%}")
         else:
             for name, value in prediction.values:
-                self.value_labels[name].setText(f"{value:.6g}")
+                if name in self.value_labels:
+                    self.value_labels[name].setText(f"{value:.6g}")
             first, value = prediction.values[0]
-            self.headline.setText(f"{first} = {value:.6g}")
+            self.headline.setText(f"{first}: {value:.6g}" if len(prediction.values) == 1 else "Predicted")
+        self.headline.setStyleSheet(HEADLINE_STYLE)
 
     def show_problem(self, message: str) -> None:
+        """What is wrong with the input; the prediction shown is greyed: it is of an earlier row."""
         self.info.setText(message)
         self.info.setStyleSheet("color: #b3261e;")
+        self.headline.setStyleSheet(HEADLINE_STYLE + " color: #9aa4ad;")
 
     def show_info(self, message: str) -> None:
         self.info.setText(message)
