@@ -67,6 +67,22 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    def adopt(self, tmp: Path) -> str:
+        """Name a finished file written under ``incoming()`` by its hash and move it into place
+        (no second copy of a large file); returns its digest."""
+        digest = hashlib.sha256()
+        with open(tmp, "rb") as f:
+            while block := f.read(8 << 20):
+                digest.update(block)
+        name = digest.hexdigest()
+        target = self.path(name)
+        target.parent.mkdir(exist_ok=True)
+        if target.exists():
+            Path(tmp).unlink()
+        else:
+            os.replace(tmp, target)
+        return name
+
     def incoming(self) -> Path:
         """Where files are written before they are named: a shard-like folder, so `studio doctor`
         finds what a killed writer left (names ending in .tmp)."""

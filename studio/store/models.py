@@ -175,7 +175,7 @@ class Export(Base):
 
 
 class TableData(Base):
-    """A table dataset's rows: the file as imported and a Parquet copy of what was read, both
+    """A table dataset's rows: the file as imported and an Arrow IPC copy of what was read, both
     blobs (never one SQLite row per cell), with how it was read, its schema and its splits (one
     byte per row, a blob). The user's target edits are TableEdit rows, applied on load."""
 
@@ -184,7 +184,7 @@ class TableData(Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
     source_blob: Mapped[str] = mapped_column(String(64), index=True)  # the imported file
     source_name: Mapped[str] = mapped_column(Text, default="")
-    data_blob: Mapped[str] = mapped_column(String(64), index=True)  # Parquet of the parsed rows
+    data_blob: Mapped[str] = mapped_column(String(64), index=True)  # Arrow IPC file of the parsed rows (memory-mapped)
     splits_blob: Mapped[str] = mapped_column(String(64), index=True)  # int8 per row: 0 train, 1 val, 2 test
     reading: Mapped[dict] = mapped_column(JSON, default=dict)  # data.tables.reading.TableSource
     schema: Mapped[dict] = mapped_column(JSON, default=dict)  # data.tables.schema.TableSchema
