@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.errors import InvalidInputError, NotFoundError
+from studio.core.limits import limits
 from studio.export.cards import check_channels, check_class_count, check_classes, check_image_size, parse_json
 from studio.export.images import decode_image, group_by_shape
 from studio.export.loading import (
@@ -272,6 +273,21 @@ def _torchscript_predictor(path: Path, device: str, trusted: bool) -> Predictor:
     return TorchPredictor(module, card.classes, card.in_channels, device, str(path), kind="torchscript")
 
 
+def _refuse_table_export(path: Path) -> None:
+    """A table model's export takes rows, not images: say so rather than fail on its inputs."""
+    card = card_path_for(path)
+    if not card.is_file() or card.stat().st_size > limits().max_card_bytes:
+        return
+    try:
+        data = parse_json(card.read_text(encoding="utf-8"), card.name)
+    except (InvalidInputError, UnicodeDecodeError):
+        return  # the image path below reports a broken card in its own words
+    if isinstance(data, dict) and data.get("kind") == "table":
+        raise InvalidInputError(f"{path.name} is an export of a table model: it predicts rows, not images",
+                                hint=f"predict a CSV with its run (studio predict RUN data.csv) or with "
+                                     f"{path.name}.example.py beside it")
+
+
 def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trust: bool = False):
     """A run id (needs ``lib``), an imported model's name, or a .onnx / .pt / .safetensors path.
     A table run gives a ``studio.export.table_model.TablePredictor`` (kind "table"), whose
@@ -296,6 +312,7 @@ def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trus
     if not path.is_file():
         raise NotFoundError(f"no run, imported model or file named {text!r}")
     suffix = path.suffix.lower()
+    _refuse_table_export(path)
     if suffix == ".onnx":
         return OnnxPredictor(path, device)
     if suffix == ".safetensors":

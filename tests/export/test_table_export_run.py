@@ -144,3 +144,12 @@ def _copy_run(lib, run_id: int) -> int:
         s.add(run)
         s.flush()
         return run.id
+
+
+def test_an_exported_table_model_given_as_an_image_model_says_what_it_is(table_home, lib, tmp_path):
+    from studio.core.errors import InvalidInputError
+    from studio.export.predictor import open_predictor
+
+    report = export_run(lib, table_home[1]["species"], "onnx", tmp_path / "penguins.onnx")
+    with pytest.raises(InvalidInputError, match="export of a table model"):
+        open_predictor(report.path, lib)
