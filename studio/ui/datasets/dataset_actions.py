@@ -43,6 +43,9 @@ class DatasetActions:
         self.import_files_action = action(
             "Import fi&les…", "file", self.import_files, "Import image files (unlabelled)", "Ctrl+Shift+I"
         )
+        self.import_table_action = action(
+            "Import &table (CSV, TSV, Parquet)…", "file", self.import_table_file_dialog,
+            "Import a table of rows and columns as a new dataset")
         self.split_action = action(
             "&Split…", "split", self.split_dataset, "Assign samples at random to train / validation / test"
         )
@@ -53,6 +56,8 @@ class DatasetActions:
         self.import_menu = QMenu("&Import", self)
         self.import_menu.setIcon(icon("import"))
         self.import_menu.addActions([self.import_folder_action, self.import_zip_action, self.import_files_action])
+        self.import_menu.addSeparator()
+        self.import_menu.addAction(self.import_table_action)
 
     def _ask_name(self, title: str, label: str, text: str) -> str | None:
         name, ok = QInputDialog.getText(self, title, label, text=text)
@@ -140,7 +145,10 @@ class DatasetActions:
         self.split_dialog = dialog
         if dialog.exec() != SplitDialog.DialogCode.Accepted:
             return
-        self.apply_split(dialog.fractions(), dialog.seed.value())
+        if self.is_table_dataset:  # rows, stratified by the target: the table browser splits them
+            self.table_browser.resplit(dialog.fractions(), dialog.seed.value())
+        else:
+            self.apply_split(dialog.fractions(), dialog.seed.value())
 
     def apply_split(self, fractions: tuple[float, float, float], seed: int) -> dict:
         from studio.store.splits import auto_split

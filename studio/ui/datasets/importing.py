@@ -23,6 +23,7 @@ from studio.ui.datasets.import_dialog import (
     ImportSummaryDialog,
     run_import,
 )
+from studio.ui.datasets.table_import_dialog import is_table_file
 
 
 class DatasetImports:
@@ -51,6 +52,12 @@ class DatasetImports:
         none) on a worker thread; progress shows in ``import_panel``, a summary at the end."""
         paths = [Path(p) for p in paths]
         if not paths:
+            return None
+        if any(is_table_file(p) for p in paths):
+            if len(paths) > 1:
+                show_error(self, "Import", "Import one table at a time (a table becomes a dataset of its own).")
+            else:
+                self.import_table_file(paths[0])
             return None
         if self.import_job is not None:
             show_error(self, "Import", "An import is already running; wait for it or cancel it.")

@@ -42,6 +42,7 @@ from studio.ui.datasets.import_dialog import (
     ImportSummaryDialog,
 )
 from studio.ui.datasets.importing import DatasetImports
+from studio.ui.datasets.table_datasets import TableDatasets
 
 DatasetId = int
 
@@ -56,14 +57,16 @@ def _tool_button(text: str, icon_name: str, tip: str) -> QToolButton:
     return b
 
 
-class DatasetsPage(DatasetActions, DatasetImports, Page):
+class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
     """Signals for the window: ``status(str)`` short messages, ``dataset_changed(id | None)``,
-    ``counts_changed()`` after any refresh (the status bar reads ``current_summary``)."""
+    ``counts_changed()`` after any refresh (the status bar reads ``current_summary``).
+    A table dataset shows the table browser (``table_datasets``) in place of the grid."""
 
     status = Signal(str)
     dataset_changed = Signal(object)
     counts_changed = Signal()
     import_finished = Signal(object)  # ImportSummary
+    table_imported = Signal(object)  # TableImport, or None when the import failed or was cancelled
 
     def __init__(self, lib: Library, parent: QWidget | None = None):
         super().__init__(parent)
@@ -137,7 +140,8 @@ class DatasetsPage(DatasetActions, DatasetImports, Page):
         left_layout.addWidget(self.dataset_list, 1)
         left_layout.addLayout(buttons)
         left_layout.addSpacing(6)
-        left_layout.addWidget(self._heading("Show"))
+        self.show_heading = self._heading("Show")
+        left_layout.addWidget(self.show_heading)
         left_layout.addWidget(self.filter_tree, 2)
 
         # right: title bar + grid (or an empty-state message)
@@ -243,6 +247,8 @@ class DatasetsPage(DatasetActions, DatasetImports, Page):
 
     @staticmethod
     def _dataset_text(ds: store_datasets.DatasetSummary) -> str:
+        if ds.kind == "table":
+            return f"{ds.name}\n{ds.samples:,} rows · table"
         classes = f"{ds.classes} class{'es' if ds.classes != 1 else ''}"
         return f"{ds.name}\n{ds.samples:,} samples · {classes}"
 
@@ -261,6 +267,7 @@ class DatasetsPage(DatasetActions, DatasetImports, Page):
         self.current_id = dataset_id
         self.current_summary = self._summaries.get(dataset_id) if dataset_id is not None else None
         self.filter_key = ALL
+        self._show_dataset_kind()
         self.refresh_counts(reload_grid=True)
         self._update_actions()
         self.dataset_changed.emit(dataset_id)
@@ -271,13 +278,19 @@ class DatasetsPage(DatasetActions, DatasetImports, Page):
         for a in (self.rename_action, self.delete_action):
             a.setEnabled(has and idle)
         self.split_action.setEnabled(has and idle and bool(self.current_summary and self.current_summary.samples))
-        for a in (self.import_folder_action, self.import_zip_action, self.import_files_action):
+        for a in (self.import_folder_action, self.import_zip_action, self.import_files_action,
+                  self.import_table_action):
             a.setEnabled(idle)
         self.import_button.setEnabled(idle)
 
     # --- counts and filters -------------------------------------------------------------
     def refresh_counts(self, reload_grid: bool = True) -> None:
         """Re-read the counts of the current dataset and (by default) the grid."""
+        if self.is_table_dataset:  # its rows and counts are the table browser's
+            self.class_counts, self.unlabelled, self.split_counts = [], 0, {}
+            self._update_title()
+            self.counts_changed.emit()
+            return
         if self.current_id is not None:
             with self.lib.session() as s:
                 classes = store_datasets.class_counts(s, self.current_id)
@@ -318,6 +331,9 @@ class DatasetsPage(DatasetActions, DatasetImports, Page):
             self._update_empty_state()
             return
         self.title.setText(ds.name)
+        if self.is_table_dataset:
+            self.subtitle.setText(self.table_browser.describe())
+            return
         shown = "…" if self.model.loading else f"{self.model.rowCount():,}"
         kind, value = self.filter_key
         if kind == "all":

@@ -1,0 +1,387 @@
+"""What the Datasets page shows for a table dataset instead of the image grid: the rows (a
+virtual view, ``TableModel``), filters by split and by target value, the split counts, and the
+selected column's summary, type and role (``ColumnSummaryPanel``).
+
+Loading, summaries, column changes and splits run as jobs of the page; target-cell edits are
+steps of the session's undo history (``SetTableCellsCommand`` on the labelling controller's
+stack), written with ``set_cells``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pyarrow as pa
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QStackedLayout,
+    QStyledItemDelegate,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.errors import StudioError
+from studio.data.tables import dataset as table_data
+from studio.data.tables.schema import ColumnType, Role, TableSchema
+from studio.data.tables.splits import SPLITS
+from studio.data.tables.summary import summarize_column
+from studio.ui.common.page import Page
+from studio.ui.common.style import show_error
+from studio.ui.datasets.column_summary import ColumnSummaryPanel
+from studio.ui.datasets.labelling.controller import LabellingController
+from studio.ui.datasets.table_commands import SetTableCellsCommand
+from studio.ui.datasets.table_model import MISSING, CellEdit, TableModel, format_cell
+
+SPLIT_NAMES = {"train": "Train", "val": "Validation", "test": "Test"}
+ROW_HEIGHT = 24
+COLUMN_WIDTH = 130
+
+
+class TableBrowser(QWidget):
+    """``page`` runs the jobs; ``ctl`` holds the undo history. Signals: ``status(str)``;
+    ``changed()`` when rows, splits or the schema on screen changed (the page's title follows)."""
+
+    status = Signal(str)
+    changed = Signal()
+
+    def __init__(self, page: Page, ctl: LabellingController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.page, self.lib, self.ctl = page, page.lib, ctl
+        self.dataset: table_data.TableDataset | None = None
+        self.loading_id: int | None = None
+        self.target_choices: list[object] = []
+        self._pending_row: int | None = None
+        self.model = TableModel(self)
+        self.model.edit_requested.connect(self.edit_cells)
+        self.model.edit_rejected.connect(lambda message: show_error(self, "Cannot change the cell", message))
+        self.model.cells_changed.connect(self._on_cells_changed)
+        self.model.modelReset.connect(self._update_shown_count)
+        self._build()
+
+    def _build(self) -> None:
+        self.split_filter = QComboBox()
+        self.split_filter.setObjectName("split_filter")
+        self.split_filter.activated.connect(lambda _i: self._apply_filters())
+        self.target_filter = QComboBox()
+        self.target_filter.setObjectName("target_filter")
+        self.target_filter.setMinimumContentsLength(14)
+        self.target_filter.activated.connect(lambda _i: self._apply_filters())
+        self.shown_label = QLabel()
+        self.shown_label.setObjectName("rows_shown")
+        self.shown_label.setStyleSheet("color: #5b6670")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        for widget in (QLabel("Split:"), self.split_filter, QLabel("Target:"), self.target_filter):
+            bar.addWidget(widget)
+        bar.addSpacing(12)
+        bar.addWidget(self.shown_label, 1)
+
+        self.view = QTableView()
+        self.view.setObjectName("table_rows")
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(CellDelegate(self.model, self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.view.setWordWrap(False)
+        self.view.setAlternatingRowColors(True)
+        rows = self.view.verticalHeader()  # fixed heights: Qt never measures a million rows
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(ROW_HEIGHT)
+        columns = self.view.horizontalHeader()
+        columns.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        columns.setDefaultSectionSize(COLUMN_WIDTH)
+        columns.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+
+        self.summary_panel = ColumnSummaryPanel()
+        self.summary_panel.change_requested.connect(self.change_column)
+
+        self.message = QLabel()
+        self.message.setObjectName("table_message")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #5b6670; font-size: 15px;")
+        rows_area = QWidget()
+        rows_layout = QVBoxLayout(rows_area)
+        rows_layout.setContentsMargins(0, 0, 0, 0)
+        rows_layout.addLayout(bar)
+        rows_layout.addWidget(self.view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(rows_area)
+        self.splitter.addWidget(self.summary_panel)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setChildrenCollapsible(False)
+        self.stack = QStackedLayout(self)
+        self.stack.addWidget(self.splitter)
+        self.stack.addWidget(self.message)
+
+    # --- loading ------------------------------------------------------------------------------
+    @property
+    def dataset_id(self) -> int | None:
+        return self.dataset.id if self.dataset is not None else None
+
+    def open_dataset(self, dataset_id: int, *, reload: bool = False) -> None:
+        """Show the table dataset's rows (read in a job; the old rows stay until then)."""
+        if not reload and dataset_id in (self.dataset_id, self.loading_id):
+            return
+        self.loading_id = dataset_id
+        if self.dataset is None or self.dataset.id != dataset_id:
+            self._show_message("Loading the table…")
+        job = self.page.run_job("table-load", _load_job, self.lib, dataset_id)
+        job.finished.connect(self.show_dataset)
+        job.failed.connect(lambda message: self._show_message(f"Cannot read this table.\n\n{message}"))
+
+    def show_dataset(self, data: table_data.TableDataset) -> None:
+        self.loading_id = None
+        self.dataset = data
+        self.model.set_table(data.table, data.schema, data.splits)
+        self._fill_split_filter()
+        self._fill_target_filter()
+        self.split_filter.setCurrentIndex(0)  # a new table starts unfiltered, as the model does
+        self.target_filter.setCurrentIndex(0)
+        self.stack.setCurrentWidget(self.splitter)
+        self.summary_panel.show_column(None)
+        self._reveal_pending_row()
+        self.changed.emit()
+
+    def close_dataset(self) -> None:
+        self.page.cancel_job("table-load")
+        self.dataset, self.loading_id, self._pending_row = None, None, None
+        self.model.set_table(pa.table({}), TableSchema([], 0, "classification"), np.zeros(0))
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.stack.setCurrentWidget(self.message)
+
+    def describe(self) -> str:
+        """The page's subtitle: rows, columns, task and what is shown."""
+        if self.dataset is None:
+            return "Loading the table…"
+        schema = self.model.schema
+        targets = ", ".join(c.name for c in schema.targets) or "no target"
+        return (f"{self.model.table.num_rows:,} rows · {self.model.table.num_columns} columns · "
+                f"{schema.task} of {targets} — showing {self.model.rowCount():,}")
+
+    # --- jumping to a row ---------------------------------------------------------------------
+    def reveal_row(self, row: int) -> None:
+        """Scroll to table row ``row`` (0-based) and select it, once the rows are shown; a filter
+        that hides it is cleared."""
+        self._pending_row = row
+        if self.dataset is not None and self.loading_id is None:
+            self._reveal_pending_row()
+
+    def _reveal_pending_row(self) -> None:
+        row, self._pending_row = self._pending_row, None
+        if row is None or not 0 <= row < self.model.table.num_rows:
+            return
+        if self.model.view_row(row) is None:
+            self.split_filter.setCurrentIndex(0)
+            self.target_filter.setCurrentIndex(0)
+            self._apply_filters()
+        index = self.model.index(self.model.view_row(row), 0)
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        self.view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+
+    # --- filters ------------------------------------------------------------------------------
+    def _fill_split_filter(self) -> None:
+        counts = self.model.split_counts()
+        chosen = self.split_filter.currentData()
+        self.split_filter.clear()
+        self.split_filter.addItem(f"All ({sum(counts.values()):,})", None)
+        for name in SPLITS:
+            self.split_filter.addItem(f"{SPLIT_NAMES[name]} ({counts[name]:,})", name)
+        self.split_filter.setCurrentIndex(max(self.split_filter.findData(chosen), 0))
+
+    def _fill_target_filter(self) -> None:
+        """The first target's values with their counts; the choice stays when it still exists.
+        The values live in ``target_choices`` (index = the box's row), never in Qt's item data."""
+        chosen = self.target_choice()
+        name = self.model.target_name()
+        values = self.model.target_values()
+        self.target_choices = [None, *(value for value, _ in values), *([MISSING] if name else [])]
+        self.target_filter.clear()
+        self.target_filter.addItem(f"Any {name}" if name else "Any value")
+        self.target_filter.addItems([f"{format_cell(value)} ({rows:,})" for value, rows in values])
+        if name is not None:
+            self.target_filter.addItem("Missing")
+        self.target_filter.setEnabled(name is not None)
+        self.target_filter.setCurrentIndex(self._target_index(chosen))
+
+    def target_choice(self) -> object:
+        """The target value the rows are filtered by (None: any; ``MISSING``: none)."""
+        index = self.target_filter.currentIndex()
+        return self.target_choices[index] if 0 <= index < len(self.target_choices) else None
+
+    def _target_index(self, target: object) -> int:
+        for i, value in enumerate(self.target_choices):
+            if i and (value is target or (target is not MISSING and value is not MISSING and value == target)):
+                return i
+        return 0
+
+    def set_filters(self, split: str | None = None, target: object = None) -> None:
+        """Show one split and/or one target value (None: all); as choosing them in the boxes."""
+        self.split_filter.setCurrentIndex(max(self.split_filter.findData(split), 0))
+        self.target_filter.setCurrentIndex(self._target_index(target))
+        self._apply_filters()
+
+    def _apply_filters(self) -> None:
+        self.model.set_filter(self.split_filter.currentData(), self.target_choice())
+        self.changed.emit()
+
+    def _update_shown_count(self) -> None:
+        total = self.model.table.num_rows
+        shown = self.model.rowCount()
+        self.shown_label.setText(f"{shown:,} of {total:,} rows" if shown != total else f"{total:,} rows")
+
+    # --- the selected column --------------------------------------------------------------------
+    def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        if current.isValid() and (not previous.isValid() or current.column() != previous.column()):
+            self.select_column(current.column())
+
+    def select_column(self, column: int) -> None:
+        """Describe ``column`` in the panel (its summary is computed in a job)."""
+        info = self.model.column_info(column)
+        self.summary_panel.show_column(info)
+        if info is None:
+            return
+        job = self.page.run_job("table-summary", _summary_job, self.model.table.column(column), info.type)
+        job.finished.connect(partial(self.summary_panel.show_summary, info.name))
+
+    def change_column(self, name: str, column_type: ColumnType | None, role: Role | None) -> None:
+        """Set a column's type and/or role in the library (a job); a refusal is shown and undone."""
+        if self.dataset is None:
+            return
+        job = self.page.run_job("table-column", _set_column_job, self.lib, self.dataset.id, name, column_type, role)
+        what = " and ".join(filter(None, [column_type and column_type.value, role and role.value]))
+        self.status.emit(f"Making {name} a {what}…")
+        job.finished.connect(partial(self._on_schema_changed, self.dataset.id, name))
+        job.failed.connect(partial(self._on_column_refused, name))
+
+    def _on_schema_changed(self, dataset_id: int, name: str, schema: TableSchema) -> None:
+        if dataset_id != self.dataset_id:
+            return
+        self.dataset.schema = schema
+        target_before = self.model.target_name()
+        self.model.set_schema(schema)
+        if self.model.target_name() != target_before:
+            self._fill_target_filter()
+            self._apply_filters()
+        self.select_column(self.model.column_index(name))
+        column = schema.column(name)
+        self.status.emit(f"{name} is now {column.type.value}, {column.role.value} ({schema.task})")
+        self.changed.emit()
+
+    def _on_column_refused(self, name: str, message: str) -> None:
+        self.summary_panel.revert()
+        show_error(self, f"Cannot change {name}", message)
+
+    # --- splits -------------------------------------------------------------------------------
+    def resplit(self, fractions: tuple[float, float, float], seed: int) -> None:
+        """Split the rows again (a job); the counts and the split filter follow."""
+        if self.dataset is None:
+            return
+        job = self.page.run_job("table-split", _resplit_job, self.lib, self.dataset.id, fractions, seed)
+        job.finished.connect(partial(self._on_resplit, self.dataset.id))
+        job.failed.connect(lambda message: show_error(self, "Cannot split the table", message))
+
+    def _on_resplit(self, dataset_id: int, splits: np.ndarray) -> None:
+        if dataset_id != self.dataset_id:
+            return
+        self.dataset.splits = splits
+        self.model.set_splits(splits)
+        self._fill_split_filter()
+        counts = self.model.split_counts()
+        self.status.emit("Split: " + ", ".join(f"{SPLIT_NAMES[k]} {v:,}" for k, v in counts.items()))
+        self.changed.emit()
+
+    # --- editing target cells -------------------------------------------------------------------
+    def edit_cells(self, edits: list[CellEdit]) -> bool:
+        """Write target-cell edits as one undoable step; a refusal is shown and nothing changes."""
+        if self.dataset is None or not edits:
+            return False
+        command = SetTableCellsCommand(self.ctl, self.dataset.id, edits, self._write_cells, self._show_cells)
+        try:
+            command.apply()
+        except StudioError as exc:
+            show_error(self, "Cannot change the cell", str(exc))
+            return False
+        self.ctl.undo_stack.push(command)
+        self.status.emit(command.text()[:1].upper() + command.text()[1:])
+        return True
+
+    def _write_cells(self, dataset_id: int, edits: list[CellEdit]) -> list[CellEdit]:
+        return table_data.set_cells(self.lib, dataset_id, edits)
+
+    def _show_cells(self, dataset_id: int, edits: list[CellEdit]) -> None:
+        if dataset_id == self.dataset_id:
+            self.model.apply_cells(edits)
+            self.dataset.table = self.model.table
+
+    def _on_cells_changed(self, columns: list[str]) -> None:
+        current = self.summary_panel.column
+        if current is not None and current.name in columns:
+            self.select_column(self.model.column_index(current.name))
+        if self.model.target_name() in columns:
+            self._fill_target_filter()  # the counts per value changed
+
+
+class CellDelegate(QStyledItemDelegate):
+    """Category and yes/no targets are edited with a drop-down of their values (typing a new
+    value is allowed); other cells with the usual line edit."""
+
+    def __init__(self, model: TableModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.table_model = model
+
+    def createEditor(self, parent: QWidget, option, index: QModelIndex) -> QWidget:
+        info = self.table_model.column_info(index.column())
+        if info is None or info.type not in (ColumnType.CATEGORY, ColumnType.BOOLEAN):
+            return super().createEditor(parent, option, index)
+        box = QComboBox(parent)
+        box.setEditable(True)
+        values = [format_cell(v) for v, _ in self.table_model.target_values()] if \
+            info.name == self.table_model.target_name() else []
+        box.addItems(values)
+        return box
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex) -> None:
+        if isinstance(editor, QComboBox):
+            editor.setCurrentText(index.data(Qt.ItemDataRole.EditRole) or "")
+        else:
+            super().setEditorData(editor, index)
+
+    def setModelData(self, editor: QWidget, model, index: QModelIndex) -> None:
+        if isinstance(editor, QComboBox):
+            model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
+        else:
+            super().setModelData(editor, model, index)
+
+
+# --- job functions (no Qt) -------------------------------------------------------------------
+
+def _load_job(lib, dataset_id: int, state) -> table_data.TableDataset:
+    return table_data.load_table_dataset(lib, dataset_id)
+
+
+def _summary_job(column, column_type: ColumnType, state):
+    return summarize_column(column, column_type)
+
+
+def _set_column_job(lib, dataset_id: int, name: str, column_type, role, state) -> TableSchema:
+    return table_data.set_column(lib, dataset_id, name, type=column_type, role=role)
+
+
+def _resplit_job(lib, dataset_id: int, fractions, seed: int, state) -> np.ndarray:
+    return table_data.resplit(lib, dataset_id, fractions, seed)

@@ -1,0 +1,228 @@
+"""A user's path through a table dataset on the real window (1280x800): drop penguins.csv, choose
+the target in the import dialog, browse the rows, read a column's summary, filter by split and by
+species, edit a species cell and undo it with Ctrl+Z, change a column's role, split again, and
+jump to a row as the Evaluate page does. Screenshots in tests/_artifacts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+PySide6 = pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QComboBox
+
+from studio.data.tables.dataset import load_table_dataset
+from studio.data.tables.demos import DEMO_TABLES
+from studio.data.tables.schema import Role
+from studio.store.library import Library
+
+WAIT_MS = 20_000
+PENGUINS = DEMO_TABLES["penguins"].path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from studio.ui.shell.main_window import MainWindow
+
+    lib = Library.open(tmp_path / "library")
+    window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.close()
+    QApplication.processEvents()
+    lib.close()
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Message boxes recorded instead of blocking the test."""
+    shown: list[tuple[str, str]] = []
+    import studio.ui.datasets.table_browser as browser_module
+    import studio.ui.datasets.table_datasets as tables_module
+
+    for module in (browser_module, tables_module):
+        monkeypatch.setattr(module, "show_error", lambda _parent, title, text: shown.append((title, text)))
+    return shown
+
+
+def drop(window, path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    window.dropEvent(QDropEvent(QPointF(400, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                                Qt.KeyboardModifier.NoModifier))
+
+
+def import_penguins(qtbot, window, artifacts=None):
+    page = window.datasets
+    drop(window, PENGUINS)
+    dialog = page.table_import_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=WAIT_MS)
+    assert "comma-separated" in dialog.format_label.text() and "UTF-8" in dialog.format_label.text()
+    # the last column (year) is proposed as the target; the user makes species the target instead
+    assert dialog.choices()[1] == ["year"]
+    dialog.set_choice("year", role=Role.FEATURE)
+    dialog.set_choice("species", role=Role.TARGET)
+    assert dialog.message.text() == "Classification of species, from 7 feature columns."
+    assert dialog.rows_model.headerData(0, Qt.Orientation.Horizontal) == "species\ncategory · target"
+    if artifacts is not None:
+        dialog.grab().save(str(artifacts / "table_import_dialog.png"))
+    with qtbot.waitSignal(page.table_imported, timeout=WAIT_MS) as imported:
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert imported.args[0] is not None
+    browser = page.table_browser
+    qtbot.waitUntil(lambda: browser.dataset is not None and browser.dataset.id == imported.args[0].dataset_id,
+                    timeout=WAIT_MS)
+    return imported.args[0], browser
+
+
+def test_import_browse_summarise_filter_edit_and_undo(qtbot, window, errors, artifacts):
+    page = window.datasets
+    imported, browser = import_penguins(qtbot, window, artifacts)
+    model, view = browser.model, browser.view
+    assert page.current_id == imported.dataset_id and page.is_table_dataset
+    assert browser.isVisible() and not page.labelling.isVisible()
+    assert model.rowCount() == 344 and model.columnCount() == 8
+    assert page.subtitle.text().startswith("344 rows · 8 columns · classification of species")
+    assert page.dataset_list.currentItem().text() == "penguins\n344 rows · table"
+
+    # a column: click its header; the panel shows its type, missing values, range and histogram
+    mass = model.column_index("body_mass_g")
+    header = view.horizontalHeader()
+    x = header.sectionViewportPosition(mass) + header.sectionSize(mass) // 2
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 10))
+    panel = browser.summary_panel
+    qtbot.waitUntil(lambda: panel.summary is not None and panel.column.name == "body_mass_g", timeout=WAIT_MS)
+    masses = [v for v in imported_column(page, "body_mass_g") if v is not None]
+    assert panel.summary.missing == 344 - len(masses)
+    assert panel.type_box.currentText() == "number" and panel.role_box.currentText() == "feature"
+    assert f"{min(masses):,}" in panel.stats.text() and f"{max(masses):,}" in panel.stats.text()
+    _edges, y_data = panel.bars.getData()
+    assert y_data.sum() == len(masses)
+    window.grab().save(str(artifacts / "datasets_table_penguins.png"))
+
+    # the species column: its most frequent values with counts
+    view.setCurrentIndex(model.index(0, model.column_index("species")))
+    qtbot.waitUntil(lambda: panel.summary is not None and panel.column.name == "species", timeout=WAIT_MS)
+    assert "Adelie" in panel.stats.text() and "152" in panel.stats.text()
+    window.grab().save(str(artifacts / "datasets_table_species_summary.png"))
+
+    # filters: the test split, then the Gentoo rows of it
+    splits = browser.dataset.splits
+    test_rows = int(np.sum(splits == 2))
+    browser.split_filter.setCurrentIndex(browser.split_filter.findData("test"))
+    browser.split_filter.activated.emit(browser.split_filter.currentIndex())
+    assert model.rowCount() == test_rows
+    assert browser.split_filter.currentText() == f"Test ({test_rows})"
+    browser.set_filters("test", "Gentoo")
+    gentoo_test = [r for r in np.flatnonzero(splits == 2) if imported_column(page, "species")[r] == "Gentoo"]
+    assert model.rowCount() == len(gentoo_test) > 0
+    assert browser.shown_label.text() == f"{len(gentoo_test)} of 344 rows"
+    window.grab().save(str(artifacts / "datasets_table_filtered.png"))
+
+    # edit a species cell in place: double-click, pick Chinstrap, Enter
+    species = model.column_index("species")
+    index = model.index(0, species)
+    row = model.source_row(0)
+    view.scrollTo(index)
+    rect = view.visualRect(index)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    editor = view.findChild(QComboBox)
+    assert editor is not None and editor.findText("Chinstrap") >= 0
+    editor.setCurrentText("Chinstrap")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: model.value(0, species) == "Chinstrap", timeout=WAIT_MS)
+    assert stored_species(page, row) == "Chinstrap"
+    assert errors == []
+
+    # Ctrl+Z puts it back (the session's one undo history), Ctrl+Shift+Z again
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)  # window shortcuts need it
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: model.value(0, species) == "Gentoo", timeout=WAIT_MS)
+    assert stored_species(page, row) == "Gentoo"
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: model.value(0, species) == "Chinstrap", timeout=WAIT_MS)
+    assert stored_species(page, row) == "Chinstrap"
+    page.labelling.undo_action.trigger()
+    qtbot.waitUntil(lambda: model.value(0, species) == "Gentoo", timeout=WAIT_MS)
+
+    # a value that does not fit is refused with one message; nothing changes
+    browser.set_filters()
+    mass_index = model.index(3, mass)
+    assert not model.setData(mass_index, "heavy")  # not a target: not editable at all
+    assert load_table_dataset(page.lib, imported.dataset_id).table.column("species")[row].as_py() == "Gentoo"
+
+
+def test_column_role_split_and_jump_to_a_row(qtbot, window, errors, artifacts):
+    page = window.datasets
+    imported, browser = import_penguins(qtbot, window)
+    model, panel = browser.model, browser.summary_panel
+
+    # year becomes ignored: the header says so and the library keeps it
+    browser.view.setCurrentIndex(model.index(0, model.column_index("year")))
+    qtbot.waitUntil(lambda: panel.column is not None and panel.column.name == "year", timeout=WAIT_MS)
+    panel.role_box.setCurrentIndex(panel.role_box.findText("ignore"))
+    panel.role_box.activated.emit(panel.role_box.currentIndex())
+    qtbot.waitUntil(lambda: model.schema.column("year").role is Role.IGNORE, timeout=WAIT_MS)
+    assert model.headerData(model.column_index("year"), Qt.Orientation.Horizontal) == "year\nnumber · ignore"
+    assert load_table_dataset(page.lib, imported.dataset_id).schema.column("year").role is Role.IGNORE
+
+    # a refused change (the only target cannot become a feature) is one message, the box goes back
+    browser.view.setCurrentIndex(model.index(0, model.column_index("species")))
+    qtbot.waitUntil(lambda: panel.column.name == "species", timeout=WAIT_MS)
+    panel.role_box.setCurrentIndex(panel.role_box.findText("feature"))
+    panel.role_box.activated.emit(panel.role_box.currentIndex())
+    qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
+    assert errors[0][0] == "Cannot change species" and "target" in errors[0][1]
+    assert panel.role_box.currentText() == "target"
+
+    # Split… again with other fractions: counts and the split filter follow
+    before = model.split_counts()
+    browser.resplit((0.5, 0.25, 0.25), 3)
+    qtbot.waitUntil(lambda: model.split_counts() != before, timeout=WAIT_MS)
+    counts = model.split_counts()
+    assert sum(counts.values()) == 344 and abs(counts["train"] - 172) <= 3
+    assert browser.split_filter.itemText(1) == f"Train ({counts['train']})"
+    assert np.array_equal(load_table_dataset(page.lib, imported.dataset_id).splits, model.splits)
+
+    # the Evaluate page's jump: a row hidden by the filter is shown, selected and scrolled to
+    browser.set_filters("val")
+    hidden = int(np.flatnonzero(model.splits == 0)[-1])
+    assert model.view_row(hidden) is None
+    assert page.show_table_row(imported.dataset_id, hidden)
+    assert browser.split_filter.currentData() is None
+    current = browser.view.currentIndex()
+    assert model.source_row(current.row()) == hidden
+    assert browser.view.viewport().rect().intersects(browser.view.visualRect(current))
+    window.grab().save(str(artifacts / "datasets_table_row_shown.png"))
+    assert not page.show_table_row(imported.dataset_id + 100, 0)
+
+
+def test_a_file_that_is_not_a_table_is_one_message_in_the_dialog(qtbot, window, tmp_path):
+    page = window.datasets
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    dialog = page.import_table_file(empty)
+    qtbot.waitUntil(lambda: dialog.message.text() != "", timeout=WAIT_MS)
+    assert dialog.message.text() == "empty.csv is empty"
+    assert not dialog.import_button.isEnabled()
+    dialog.reject()
+
+
+def imported_column(page, name: str) -> list:
+    return page.table_browser.model.table.column(name).to_pylist()
+
+
+def stored_species(page, row: int):
+    return load_table_dataset(page.lib, page.current_id).table.column("species")[row].as_py()
