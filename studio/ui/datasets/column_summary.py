@@ -111,7 +111,7 @@ class ColumnSummaryPanel(QWidget):
         self.column, self.summary = column, None
         for box in (self.type_box, self.role_box):
             box.setEnabled(column is not None)
-        self.plot.setVisible(column is not None)
+        self.plot.setVisible(False)  # until the summary is in: no empty axes meanwhile
         if column is None:
             self.name_label.setText("Select a column")
             self.note.setText("Click a column's header or one of its cells to see what it holds.")
@@ -121,7 +121,6 @@ class ColumnSummaryPanel(QWidget):
         self.revert()
         self.note.setText(column.note or TYPE_TIPS[column.type])
         self.stats.setText("<i>Computing…</i>")
-        self.bars.setData([0, 1], [0], stepMode="center", fillLevel=0)
 
     def revert(self) -> None:
         """The boxes show the column's type and role (after a refused change)."""
@@ -134,6 +133,7 @@ class ColumnSummaryPanel(QWidget):
             return  # a late answer for a column the user has left
         self.summary = summary
         self.stats.setText(stats_html(summary))
+        self.plot.setVisible(bool(summary.is_range or summary.top))
         if summary.is_range:
             self._draw_range(summary)
         else:
@@ -152,8 +152,7 @@ class ColumnSummaryPanel(QWidget):
     def _draw_top(self, summary: ColumnSummary) -> None:
         counts = np.array([count for _, count in summary.top], dtype=float)
         if counts.size == 0:
-            self.bars.setData([0, 1], [0], stepMode="center", fillLevel=0)
-            return
+            return  # nothing to draw: the plot is hidden
         self.bars.setData(np.arange(counts.size + 1) - 0.5, counts, stepMode="center", fillLevel=0)
         ticks = [(i, _short(value)) for i, (value, _) in enumerate(summary.top)]
         self.plot.getAxis("bottom").setTicks([ticks])

@@ -102,6 +102,8 @@ class TableBrowser(QWidget):
         columns.setDefaultSectionSize(COLUMN_WIDTH)
         columns.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        # at the top before rows change: a header left scrolled past the new end paints every row
+        self.model.modelAboutToBeReset.connect(self.view.scrollToTop)
 
         self.summary_panel = ColumnSummaryPanel()
         self.summary_panel.change_requested.connect(self.change_column)

@@ -46,6 +46,7 @@ PREVIEW_BYTES = 1 << 20
 PREVIEW_ROWS = 1000
 EXAMPLES = 3
 TYPE_BOX_WIDTH = 190
+ROLE_BOX_WIDTH = 110
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
 COLUMNS = ("Column", "Type", "Role", "Missing", "Examples", "Note")
 
@@ -181,6 +182,7 @@ class TableImportDialog(QDialog):
             self.columns.setItem(row, 4, QTableWidgetItem(_examples(preview.table.column(name))))
         self.columns.resizeColumnsToContents()
         self.columns.setColumnWidth(1, TYPE_BOX_WIDTH)  # room for "automatic (identifier)"
+        self.columns.setColumnWidth(2, ROLE_BOX_WIDTH)
         self.check_choices()
 
     def _show_failure(self, message: str) -> None:

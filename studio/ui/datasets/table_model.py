@@ -41,6 +41,7 @@ MISSING_COLOUR = QColor("#9aa3ab")
 TARGET_BACKGROUND = QColor("#f3f7fc")  # target cells are the editable ones
 IGNORED_COLOUR = QColor("#8a949c")
 
+MAX_CHUNKS = 256
 CellEdit = tuple[int, str, object]  # (table row, column name, value; None = missing)
 
 
@@ -58,6 +59,7 @@ class TableModel(QAbstractTableModel):
         self._blocks: OrderedDict[tuple[int, int], list] = OrderedDict()
         self._split_filter: str | None = None
         self._target_filter: object = None
+        self._target_counts: dict[object, int] | None = None  # counted once, then kept up to date by edits
 
     # --- contents ---------------------------------------------------------------------------
     def set_table(self, table: pa.Table, schema: TableSchema, splits: np.ndarray) -> None:
@@ -68,6 +70,7 @@ class TableModel(QAbstractTableModel):
         self._split_filter, self._target_filter = None, None
         self._rows = None
         self._blocks.clear()
+        self._target_counts = None
         self.endResetModel()
 
     @property
@@ -85,6 +88,7 @@ class TableModel(QAbstractTableModel):
     def set_schema(self, schema: TableSchema) -> None:
         """New column types or roles: headers, editable cells and colours change, not the rows."""
         self._schema = schema
+        self._target_counts = None
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, max(self.columnCount() - 1, 0))
         self._all_cells_changed()
 
@@ -141,9 +145,19 @@ class TableModel(QAbstractTableModel):
         name = self.target_name()
         if name is None or self._schema.task != "classification":
             return []
-        counts = pc.value_counts(self._table.column(name).drop_null())
-        pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
-        return sorted(pairs, key=lambda pair: str(pair[0]))
+        if self._target_counts is None:
+            counts = pc.value_counts(self._table.column(name).drop_null())
+            self._target_counts = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(),
+                                           strict=True))
+        return sorted(((v, n) for v, n in self._target_counts.items() if n > 0), key=lambda pair: str(pair[0]))
+
+    def _count_target_edit(self, row: int, value: object) -> None:
+        if self._target_counts is None:
+            return
+        old = self._table.column(self.target_name())[row].as_py()
+        for cell, step in ((old, -1), (value, 1)):
+            if cell is not None:
+                self._target_counts[cell] = self._target_counts.get(cell, 0) + step
 
     def split_counts(self) -> dict[str, int]:
         counts = np.bincount(self._splits, minlength=len(SPLITS)) if self._splits.size else [0] * len(SPLITS)
@@ -269,6 +283,9 @@ class TableModel(QAbstractTableModel):
             by_column.setdefault(name, {})[int(row)] = value
         for name, cells in by_column.items():
             index = self.column_index(name)
+            if name == self.target_name():
+                for row, value in cells.items():
+                    self._count_target_edit(row, value)
             self._table = self._table.set_column(index, name, _replaced(self._table.column(name), cells))
             for key in [k for k in self._blocks if k[0] == index]:
                 del self._blocks[key]
@@ -283,13 +300,19 @@ class TableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
 
 
-def _replaced(column: pa.ChunkedArray, cells: dict[int, object]) -> pa.Array:
-    """``column`` with the cells at the given rows replaced (a vectorised copy of the column)."""
-    rows = np.fromiter(sorted(cells), dtype=np.int64, count=len(cells))
-    mask = np.zeros(len(column), dtype=bool)
-    mask[rows] = True
-    replacements = pa.array([cells[int(r)] for r in rows], type=column.type)
-    return pc.replace_with_mask(column.combine_chunks(), pa.array(mask), replacements)
+def _replaced(column: pa.ChunkedArray, cells: dict[int, object]) -> pa.ChunkedArray:
+    """``column`` with the cells at the given rows replaced: the rest are zero-copy slices around
+    each new one-cell chunk, so an edit costs the same on a million rows as on ten. The pieces are
+    joined into one chunk once they are many (one copy per ~``MAX_CHUNKS`` edits)."""
+    pieces, start = [], 0
+    for row in sorted(cells):
+        pieces.append(column.slice(start, row - start))
+        pieces.append(pa.chunked_array([pa.array([cells[row]], type=column.type)]))
+        start = row + 1
+    pieces.append(column.slice(start))
+    chunks = [chunk for piece in pieces for chunk in piece.chunks if len(chunk)]
+    joined = pa.chunked_array(chunks, type=column.type)
+    return pa.chunked_array([joined.combine_chunks()]) if joined.num_chunks > MAX_CHUNKS else joined
 
 
 def format_cell(value: object) -> str:

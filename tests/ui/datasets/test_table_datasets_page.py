@@ -164,7 +164,9 @@ def test_import_browse_summarise_filter_edit_and_undo(qtbot, window, errors, art
     assert load_table_dataset(page.lib, imported.dataset_id).table.column("species")[row].as_py() == "Gentoo"
 
 
-def test_column_role_split_and_jump_to_a_row(qtbot, window, errors, artifacts):
+def test_column_role_type_split_and_jump_to_a_row(qtbot, window, errors, artifacts, monkeypatch):
+    from studio.ui.datasets.split_dialog import SplitDialog
+
     page = window.datasets
     imported, browser = import_penguins(qtbot, window)
     model, panel = browser.model, browser.summary_panel
@@ -187,9 +189,27 @@ def test_column_role_split_and_jump_to_a_row(qtbot, window, errors, artifacts):
     assert errors[0][0] == "Cannot change species" and "target" in errors[0][1]
     assert panel.role_box.currentText() == "target"
 
-    # Split… again with other fractions: counts and the split filter follow
+    # a type: year read as a category
+    browser.view.setCurrentIndex(model.index(0, model.column_index("year")))
+    qtbot.waitUntil(lambda: panel.column.name == "year", timeout=WAIT_MS)
+    panel.type_box.setCurrentIndex(panel.type_box.findText("category"))
+    panel.type_box.activated.emit(panel.type_box.currentIndex())
+    qtbot.waitUntil(lambda: model.schema.column("year").type.value == "category", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.summary is not None and bool(panel.summary.top), timeout=WAIT_MS)
+    assert [value for value, _ in panel.summary.top] == ["2009", "2008", "2007"]
+
+    # Split… (the page's button) with other fractions: counts and the split filter follow
+    def fake_exec(dialog):
+        dialog.train.setValue(50)
+        dialog.val.setValue(25)
+        dialog.test.setValue(25)
+        dialog.seed.setValue(3)
+        return SplitDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SplitDialog, "exec", fake_exec)
     before = model.split_counts()
-    browser.resplit((0.5, 0.25, 0.25), 3)
+    assert page.split_action.isEnabled()
+    page.split_action.trigger()
     qtbot.waitUntil(lambda: model.split_counts() != before, timeout=WAIT_MS)
     counts = model.split_counts()
     assert sum(counts.values()) == 344 and abs(counts["train"] - 172) <= 3
@@ -207,6 +227,20 @@ def test_column_role_split_and_jump_to_a_row(qtbot, window, errors, artifacts):
     assert browser.view.viewport().rect().intersects(browser.view.visualRect(current))
     window.grab().save(str(artifacts / "datasets_table_row_shown.png"))
     assert not page.show_table_row(imported.dataset_id + 100, 0)
+
+
+def test_cancelling_a_table_import_adds_no_dataset(qtbot, window):
+    page = window.datasets
+    dialog = page.import_table_file(PENGUINS)
+    qtbot.waitUntil(lambda: dialog.import_button.isEnabled(), timeout=WAIT_MS)
+    with qtbot.waitSignal(page.table_imported, timeout=WAIT_MS) as imported:
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        assert page.import_panel.isVisible() and page.import_job is not None
+        qtbot.mouseClick(page.import_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert imported.args[0] is None
+    qtbot.waitUntil(lambda: page.import_job is None, timeout=WAIT_MS)
+    assert not page.import_panel.isVisible()
+    assert page.dataset_list.count() == 0 and page.current_id is None
 
 
 def test_a_file_that_is_not_a_table_is_one_message_in_the_dialog(qtbot, window, tmp_path):
