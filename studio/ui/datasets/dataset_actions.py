@@ -106,6 +106,9 @@ class DatasetActions:
     def confirm_delete_text(self) -> str:
         ds = self.current_summary
         assert ds is not None
+        if self.is_table_dataset:
+            return (f"Delete the table dataset “{ds.name}” and its {ds.samples:,} row{'s' if ds.samples != 1 else ''}?\n\n"
+                    "Its imported file and edits are removed from the library too. This cannot be undone.")
         return (
             f"Delete the dataset “{ds.name}” and its {ds.samples:,} sample{'s' if ds.samples != 1 else ''}?\n\n"
             "Their image files are removed from the library too. This cannot be undone."

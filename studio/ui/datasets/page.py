@@ -242,6 +242,7 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
             self._set_current(new_id)
         else:
             self.current_summary = self._summaries.get(new_id) if new_id is not None else None
+            self._show_dataset_kind()  # e.g. the last dataset was deleted: no table to show
             self.refresh_counts()
         self._update_actions()
 
@@ -411,7 +412,7 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
     def on_shown(self) -> None:
         if self.was_shown:  # coming back: other pages change the store too (Evaluate's Split…)
             self.refresh_store_views()
-        self.grid.setFocus()
+        (self.table_browser.view if self.is_table_dataset else self.grid).setFocus()
 
     def shutdown(self) -> None:
         """Before the window closes: stop an import and let the thumbnail threads finish."""

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QComboBox
 
 from studio.data.tables.dataset import load_table_dataset
 from studio.data.tables.demos import DEMO_TABLES
-from studio.data.tables.schema import Role
+from studio.data.tables.schema import ColumnType, Role
 from studio.store.library import Library
 
 WAIT_MS = 20_000
@@ -228,6 +228,13 @@ def test_column_role_type_split_and_jump_to_a_row(qtbot, window, errors, artifac
     window.grab().save(str(artifacts / "datasets_table_row_shown.png"))
     assert not page.show_table_row(imported.dataset_id + 100, 0)
 
+    # deleting the table: the page goes back to the (empty) image grid
+    assert page.confirm_delete_text().startswith("Delete the table dataset “penguins” and its 344 rows?")
+    assert page.delete_dataset(confirmed=True) is not None
+    qtbot.waitUntil(lambda: page.current_id is None and page.job("delete") is None, timeout=WAIT_MS)
+    assert not browser.isVisible() and page.labelling.isVisible() and page.filter_tree.isVisible()
+    assert page.title.text() == "No dataset"
+
 
 def test_cancelling_a_table_import_adds_no_dataset(qtbot, window):
     page = window.datasets
@@ -260,3 +267,59 @@ def imported_column(page, name: str) -> list:
 
 def stored_species(page, row: int):
     return load_table_dataset(page.lib, page.current_id).table.column("species")[row].as_py()
+
+
+def open_dialog(qtbot, path):
+    from studio.ui.datasets.table_import_dialog import TableImportDialog
+
+    dialog = TableImportDialog(path, path.stem)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.message.text() != "", timeout=WAIT_MS)
+    return dialog
+
+
+def test_the_dialog_says_how_parquet_and_latin1_tab_files_are_read(qtbot, tmp_path):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "penguins.parquet"
+    pq.write_table(pacsv.read_csv(PENGUINS), parquet)
+    dialog = open_dialog(qtbot, parquet)
+    assert dialog.format_label.text() == "Parquet file · 8 columns"
+    assert dialog.import_button.isEnabled()
+
+    tsv = tmp_path / "cafés.tsv"
+    tsv.write_bytes("ville\tprix\tcafé\n".encode("latin-1") + "".join(
+        f"Zürich {i % 3}\t{i * 1.5}\t{'crème' if i % 2 else 'noir'}\n" for i in range(40)).encode("latin-1"))
+    dialog = open_dialog(qtbot, tsv)
+    assert dialog.format_label.text() == "CSV text, tab-separated, LATIN-1, a header row · 3 columns"
+    assert dialog.message.text() == "Classification of café, from 2 feature columns."
+    assert "crème" in dialog.columns.item(2, 4).text()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"a,b,c\n", "header.csv has column names but no rows"),
+    (b"\x00\x01\x02PK\x03\x04" * 50, "header.csv is not a table (it holds binary data, not text rows)"),
+    (b"a,a\n1,2\n", "header.csv: the column name 'a' is used twice (columns 1 and 2)"),
+])
+def test_a_file_that_cannot_be_a_table_is_one_message_and_no_import(qtbot, tmp_path, content, message):
+    bad = tmp_path / "header.csv"
+    bad.write_bytes(content)
+    dialog = open_dialog(qtbot, bad)
+    assert dialog.message.text() == message
+    assert not dialog.import_button.isEnabled()
+
+
+def test_choices_that_cannot_train_are_refused_before_the_import(qtbot, tmp_path):
+    dialog = open_dialog(qtbot, PENGUINS)
+    dialog.set_choice("year", role=Role.FEATURE)
+    assert dialog.message.text() == "choose a target: the column to predict"
+    assert not dialog.import_button.isEnabled()
+    dialog.set_choice("island", role=Role.TARGET)
+    dialog.set_choice("species", role=Role.TARGET)
+    assert "several targets must all be numbers" in dialog.message.text()
+    assert not dialog.import_button.isEnabled()
+    dialog.set_choice("island", role=Role.FEATURE)
+    dialog.set_choice("bill_length_mm", column_type=ColumnType.CATEGORY)
+    assert dialog.import_button.isEnabled()
+    assert dialog.choices() == ("penguins", ["species"], [], {"bill_length_mm": ColumnType.CATEGORY})
