@@ -153,3 +153,11 @@ def test_an_exported_table_model_given_as_an_image_model_says_what_it_is(table_h
     report = export_run(lib, table_home[1]["species"], "onnx", tmp_path / "penguins.onnx")
     with pytest.raises(InvalidInputError, match="export of a table model"):
         open_predictor(report.path, lib)
+
+
+def test_exporting_again_to_the_default_place_replaces_its_own_files(table_home, lib):
+    run_id = table_home[1]["progression"]
+    first = export_run(lib, run_id, "torchscript")
+    second = export_run(lib, run_id, "torchscript")  # the card and example it wrote are its own: no --force
+    assert first.path == second.path and second.ok
+    assert Path(second.example_path).read_text().startswith('"""Predictions for the rows of a CSV with model.pt')
