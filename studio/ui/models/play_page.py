@@ -292,9 +292,12 @@ class PlayPage(Page):
         event.acceptProposedAction()
 
     def add_mime(self, mime) -> None:
-        """What a drop or a paste brings: local files/folders, or image data."""
+        """What a drop or a paste brings: local files/folders, or image data; a table model
+        takes a dropped table file (CSV, TSV, Parquet) to predict every row of."""
         paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
-        if paths:
+        if self.predictor is not None and self.predictor.kind == "table":
+            self.table_view.take_dropped(paths)
+        elif paths:
             self.add_paths(paths)
         elif mime.hasImage():
             self.add_image(qimage_to_array(mime.imageData(), 640))

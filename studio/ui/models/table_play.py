@@ -226,6 +226,19 @@ class TablePlayPanel(QWidget):
         if target:
             self.predict_csv(source, target)
 
+    def take_dropped(self, paths: list[str]) -> None:
+        """A dropped table file: ask where to save its predictions, then predict every row."""
+        from studio.export.table_model import TABLE_SUFFIXES
+
+        tables = [p for p in paths if Path(p).suffix.lower() in TABLE_SUFFIXES and Path(p).is_file()]
+        if not tables:
+            self._csv_ended("This model predicts rows of a table: drop a CSV, TSV or Parquet file.", error=True)
+            return
+        target, _ = QFileDialog.getSaveFileName(self, "Save the predictions as", default_output_path(tables[0]),
+                                                "CSV (*.csv)")
+        if target:
+            self.predict_csv(tables[0], target)
+
     def predict_csv(self, source: str, target: str) -> None:
         if self.predictor is None:
             return

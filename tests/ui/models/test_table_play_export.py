@@ -144,3 +144,39 @@ def test_export_page_exports_a_table_run_as_onnx_with_parity(qtbot, window):
     assert page.fields["example"].text().endswith("data.csv")
     qtbot.waitUntil(lambda: page.history.rowCount() >= 1, timeout=WAIT_MS)
     assert page.history.item(0, 2).text() == "OK"
+
+
+def drop(widget, paths) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(event)  # the handler a real drop reaches (Qt delivers no synthetic drops)
+
+
+def test_a_csv_dropped_on_play_is_predicted_where_the_user_saves_it(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window, runs = window
+    window.show_page("play")
+    play = window.page("play")
+    choose_model(qtbot, play, runs["progression"])
+    panel = play.table_view
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n")
+    drop(play, [picture])
+    assert "drop a CSV" in panel.csv_label.text() and panel.csv_label.isVisible()
+    data = held_out_csv(window.lib, runs["progression"], tmp_path / "patients.csv", drop=("progression",))
+    out = tmp_path / "chosen.csv"
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *args, **kwargs: (asked.append(args[2]), (str(out), "CSV (*.csv)"))[1])
+    with qtbot.waitSignal(panel.csv_finished, timeout=WAIT_MS):
+        drop(play, [data])
+    assert asked == [str(tmp_path / "patients predictions.csv")]  # the suggested name, beside the file
+    import pyarrow.csv as pacsv
+
+    assert pacsv.read_csv(out).column_names[-1] == "predicted progression"
