@@ -59,6 +59,7 @@ class TableBrowser(QWidget):
         self.loading_id: int | None = None
         self.target_choices: list[object] = []
         self._pending_row: int | None = None
+        self._summary_request = 0
         self.model = TableModel(self)
         self.model.edit_requested.connect(self.edit_cells)
         self.model.edit_rejected.connect(lambda message: show_error(self, "Cannot change the cell", message))
@@ -133,16 +134,24 @@ class TableBrowser(QWidget):
     def dataset_id(self) -> int | None:
         return self.dataset.id if self.dataset is not None else None
 
-    def open_dataset(self, dataset_id: int, *, reload: bool = False) -> None:
-        """Show the table dataset's rows (read in a job; the old rows stay until then)."""
-        if not reload and dataset_id in (self.dataset_id, self.loading_id):
+    def open_dataset(self, dataset_id: int) -> None:
+        """Show the table dataset's rows (read in a job)."""
+        if dataset_id in (self.dataset_id, self.loading_id):
             return
         self.loading_id = dataset_id
-        if self.dataset is None or self.dataset.id != dataset_id:
-            self._show_message("Loading the table…")
+        self._show_message("Loading the table…")
         job = self.page.run_job("table-load", _load_job, self.lib, dataset_id)
-        job.finished.connect(self.show_dataset)
-        job.failed.connect(lambda message: self._show_message(f"Cannot read this table.\n\n{message}"))
+        job.finished.connect(partial(self._on_loaded, dataset_id))
+        job.failed.connect(partial(self._on_load_failed, dataset_id))
+
+    def _on_loaded(self, dataset_id: int, data: table_data.TableDataset) -> None:
+        if dataset_id == self.loading_id:  # not a late answer for a table the user has left
+            self.show_dataset(data)
+
+    def _on_load_failed(self, dataset_id: int, message: str) -> None:
+        if dataset_id == self.loading_id:
+            self.loading_id = None
+            self._show_message(f"Cannot read this table.\n\n{message}")
 
     def show_dataset(self, data: table_data.TableDataset) -> None:
         self.loading_id = None
@@ -258,8 +267,13 @@ class TableBrowser(QWidget):
         self.summary_panel.show_column(info)
         if info is None:
             return
+        self._summary_request += 1  # a late summary of another column (or table) is dropped
         job = self.page.run_job("table-summary", _summary_job, self.model.table.column(column), info.type)
-        job.finished.connect(partial(self.summary_panel.show_summary, info.name))
+        job.finished.connect(partial(self._on_summary, self._summary_request, info.name))
+
+    def _on_summary(self, request: int, name: str, summary) -> None:
+        if request == self._summary_request:
+            self.summary_panel.show_summary(name, summary)
 
     def change_column(self, name: str, column_type: ColumnType | None, role: Role | None) -> None:
         """Set a column's type and/or role in the library (a job); a refusal is shown and undone."""
@@ -267,7 +281,7 @@ class TableBrowser(QWidget):
             return
         job = self.page.run_job("table-column", _set_column_job, self.lib, self.dataset.id, name, column_type, role)
         what = " and ".join(filter(None, [column_type and column_type.value, role and role.value]))
-        self.status.emit(f"Making {name} a {what}…")
+        self.status.emit(f"Changing {name}: {what}…")
         job.finished.connect(partial(self._on_schema_changed, self.dataset.id, name))
         job.failed.connect(partial(self._on_column_refused, name))
 
@@ -275,9 +289,9 @@ class TableBrowser(QWidget):
         if dataset_id != self.dataset_id:
             return
         self.dataset.schema = schema
-        target_before = self.model.target_name()
+        target_before = (self.model.target_name(), self.model.schema.task)
         self.model.set_schema(schema)
-        if self.model.target_name() != target_before:
+        if (self.model.target_name(), schema.task) != target_before:  # other values to filter by
             self._fill_target_filter()
             self._apply_filters()
         self.select_column(self.model.column_index(name))
