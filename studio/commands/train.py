@@ -106,6 +106,8 @@ def _flag_options(f: dataclasses.Field, info: Setting, base: Any) -> dict[str, A
         return {**options, "default": augment_text()}
     if f.name == "pretrained":
         return {**options, "default": default.text}
+    if f.name == "hidden":  # "32,16": parsed with the other settings
+        return {**options, "default": ",".join(map(str, default))}
     if base is bool:
         return {**options, "action": argparse.BooleanOptionalAction, "default": default}
     if isinstance(base, type) and issubclass(base, StrEnum):
@@ -194,6 +196,22 @@ def _ask_stop(proc: subprocess.Popen) -> None:
     print("\nstopping: finishing the step and saving a checkpoint...", file=sys.stderr)
 
 
+MAX_NAMES_SHOWN = 6
+
+
+def _acc(value: float | None) -> str:
+    return f" acc {value:.3f}" if value is not None else ""
+
+
+def _scores(scores: dict[str, float] | None) -> str:
+    """A table's other val scores, averaged over targets (f1; mae, rmse, r2)."""
+    return "".join(f" {name.removeprefix('val_')} {_number(value)}" for name, value in (scores or {}).items() if "/" not in name)
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+
+
 class _ProgressView:
     """Human rendering of the worker's events: a progress bar on stderr and a final summary."""
 
@@ -201,6 +219,7 @@ class _ProgressView:
         self.epochs = 0
         self.steps_per_epoch = 0
         self.noted: set[str] = set()  # notes already shown: each is said once
+        self.unit = "img"  # what a step's throughput counts: images, or a table's rows
 
     def show(self, obj: dict[str, Any]) -> None:
         event = from_dict(obj)
@@ -214,12 +233,18 @@ class _ProgressView:
     def _show(self, event: WorkerEvent) -> None:
         if isinstance(event, Started):
             self.epochs = event.epochs
+            self.unit = "img" if event.image_size else "rows"  # image size 0: a table
+            size = f", {event.image_size} px" if event.image_size else ""
             print(f"run {event.run_id}: {event.model} on {event.device}, {event.epochs} epochs, "
-                  f"batch {event.batch_size}, {event.image_size} px" + (" (resuming)" if event.resume else ""),
-                  file=sys.stderr)
+                  f"batch {event.batch_size}{size}" + (" (resuming)" if event.resume else ""), file=sys.stderr)
         elif isinstance(event, DataReady):
-            print(f"{event.train_samples} train / {event.val_samples} val samples, {len(event.classes)} classes",
-                  file=sys.stderr)
+            if self.unit == "img":
+                print(f"{event.train_samples} train / {event.val_samples} val samples, {len(event.classes)} classes",
+                      file=sys.stderr)
+            else:  # a table's classes, or its numeric targets
+                print(f"{event.train_samples} train / {event.val_samples} val rows, predicting "
+                      f"{', '.join(event.classes[:MAX_NAMES_SHOWN])}" + ("..." if len(event.classes) > MAX_NAMES_SHOWN else ""),
+                      file=sys.stderr)
             for note in event.notes:
                 self.noted.add(note)
                 print(f"note: {note}", file=sys.stderr)
@@ -229,17 +254,22 @@ class _ProgressView:
             self._bar(event.bytes / (event.total or 1), f"downloading weights {event.bytes / 1e6:.1f} MB")
         elif isinstance(event, Step):
             self._bar(None, f"epoch {event.epoch}/{self.epochs} step {event.step} loss {event.loss:.4f} "
-                            f"({event.samples_per_s:.0f} img/s)")
+                            f"({event.samples_per_s:.0f} {self.unit}/s)")
         elif isinstance(event, EpochCompleted):
             sys.stderr.write("\r\033[K")
-            print(f"epoch {event.epoch}/{self.epochs}: train loss {event.train_loss:.4f} acc {event.train_accuracy:.3f} | "
-                  f"val loss {event.val_loss:.4f} acc {event.val_accuracy:.3f} | {event.seconds:.1f} s, "
-                  f"eta {event.eta_s:.0f} s", file=sys.stderr)
+            print(f"epoch {event.epoch}/{self.epochs}: train loss {event.train_loss:.4f}{_acc(event.train_accuracy)} | "
+                  f"val loss {event.val_loss:.4f}{_acc(event.val_accuracy)}{_scores(event.scores)} | "
+                  f"{event.seconds:.1f} s, eta {event.eta_s:.0f} s", file=sys.stderr)
         elif isinstance(event, Finished):
             sys.stderr.write("\r\033[K")
             line = f"run {event.run_id} {event.status}"
             if event.metrics.get("val_accuracy") is not None:
                 line += f": best val accuracy {event.metrics['val_accuracy']:.4f} (epoch {event.metrics.get('epoch')})"
+            elif event.metrics.get("val_loss") is not None:
+                line += f": best val loss {event.metrics['val_loss']:.4f} (epoch {event.metrics.get('epoch')})"
+            test = {k: v for k, v in event.metrics.items() if k.startswith("test_") and "/" not in k}
+            if test:
+                line += "; test " + ", ".join(f"{k.removeprefix('test_')} {v:.4f}" for k, v in test.items())
             print(line)
             if event.model_path:
                 print(f"model: {event.model_path}")

@@ -111,9 +111,10 @@ class EpochCompleted(WorkerEvent):
     epoch: int
     step: int  # the epoch's last step
     train_loss: float
-    train_accuracy: float
+    train_accuracy: float | None = field(default=None, metadata=OMIT_IF_NONE)  # None: a regression
     val_loss: float
-    val_accuracy: float
+    val_accuracy: float | None = field(default=None, metadata=OMIT_IF_NONE)
+    scores: dict[str, float] | None = field(default=None, metadata=OMIT_IF_NONE)  # more val metrics: val_f1, val_r2...
     eta_s: float | None = field(default=None, metadata=OMIT_IF_NONE)
     seconds: float | None = field(default=None, metadata=OMIT_IF_NONE)  # the epoch with its validation
     train_seconds: float | None = field(default=None, metadata=OMIT_IF_NONE)

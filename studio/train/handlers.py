@@ -38,10 +38,13 @@ class NaNGuard:
 
 
 class EarlyStopping:
-    """Stop when ``score_name`` (higher is better) has not improved for ``patience`` epochs."""
+    """Stop when ``score_name`` (higher is better, or lower with ``lower_is_better``) has not
+    improved for ``patience`` epochs."""
 
-    def __init__(self, patience: int, score_name: str = "val_accuracy", min_delta: float = 0.0):
+    def __init__(self, patience: int, score_name: str = "val_accuracy", min_delta: float = 0.0,
+                 lower_is_better: bool = False):
         self.patience, self.score_name, self.min_delta = patience, score_name, min_delta
+        self.sign = -1.0 if lower_is_better else 1.0
         self.best: float | None = None
         self.counter = 0
 
@@ -52,6 +55,7 @@ class EarlyStopping:
         score = engine.state.metrics.get(self.score_name)
         if score is None:
             return
+        score *= self.sign
         if self.best is None or score > self.best + self.min_delta:
             self.best, self.counter = score, 0
             return
@@ -67,12 +71,14 @@ class EarlyStopping:
 
 
 class EpochStats:
-    """The epoch's mean train loss and accuracy, summed from each step's {"loss", "correct", "n"},
-    and its clock: ``train_seconds`` (the steps) and ``seconds()`` (so far, validation included)."""
+    """The epoch's mean train loss and accuracy, summed from each step's {"loss", "correct", "n"}
+    (no "correct": a regression, whose train accuracy is None), and its clock: ``train_seconds``
+    (the steps) and ``seconds()`` (so far, validation included)."""
 
     def __init__(self) -> None:
         self._t0 = time.perf_counter()
         self.loss_sum, self.correct, self.n = 0.0, 0, 0
+        self.counts_correct = False
         self.train_seconds = 0.0
 
     def attach(self, engine: Engine) -> None:
@@ -87,7 +93,9 @@ class EpochStats:
     def _add(self, engine: Engine) -> None:
         out = engine.state.output
         self.loss_sum += out["loss"] * out["n"]
-        self.correct += out["correct"]
+        if "correct" in out:
+            self.correct += out["correct"]
+            self.counts_correct = True
         self.n += out["n"]
 
     def _end_of_steps(self, _engine: Engine) -> None:
@@ -96,16 +104,18 @@ class EpochStats:
     def seconds(self) -> float:
         return time.perf_counter() - self._t0
 
-    def metrics(self) -> dict[str, float]:
-        return {"train_loss": self.loss_sum / max(self.n, 1), "train_accuracy": self.correct / max(self.n, 1)}
+    def metrics(self) -> dict[str, float | None]:
+        accuracy = self.correct / max(self.n, 1) if self.counts_correct else None
+        return {"train_loss": self.loss_sum / max(self.n, 1), "train_accuracy": accuracy}
 
 
 class Validation:
-    """At each epoch end: ``validate()`` -> (loss, accuracy), then the epoch's train and val metrics
-    go into ``engine.state.metrics`` for the handlers after it. ``share`` makes every DDP rank use
-    rank 0's numbers, so all ranks decide the same (early stopping)."""
+    """At each epoch end: ``validate()`` -> (loss, accuracy), or a dict of named val metrics
+    ({"val_loss", "val_f1", ...}); then the epoch's train and val metrics go into
+    ``engine.state.metrics`` for the handlers after it. ``share`` makes every DDP rank use rank 0's
+    numbers, so all ranks decide the same (early stopping)."""
 
-    def __init__(self, validate: Callable[[], tuple[float, float]], stats: EpochStats,
+    def __init__(self, validate: Callable[[], tuple[float, float] | dict[str, float]], stats: EpochStats,
                  share: Callable[[list[float]], list[float]] = lambda values: values):
         self.validate, self.stats, self.share = validate, stats, share
 
@@ -113,8 +123,11 @@ class Validation:
         engine.on(Events.EPOCH_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
-        val_loss, val_accuracy = self.share(list(self.validate()))
-        engine.state.metrics.update({**self.stats.metrics(), "val_loss": val_loss, "val_accuracy": val_accuracy})
+        scores = self.validate()
+        if not isinstance(scores, dict):
+            scores = dict(zip(("val_loss", "val_accuracy"), scores))
+        shared = dict(zip(scores, self.share(list(scores.values()))))
+        engine.state.metrics.update({**self.stats.metrics(), **shared})
 
 
 class Unfreezer:
@@ -221,10 +234,16 @@ class EpochReporter:
         st = engine.state
         self._epochs_timed += 1
         per_epoch = (time.perf_counter() - self._t_start) / self._epochs_timed
-        metrics = {name: round(st.metrics[name], 6) for name in EPOCH_METRICS}
-        self.emit(EpochCompleted(epoch=st.epoch, step=st.iteration, **metrics,
+        metrics = {name: _rounded(st.metrics.get(name)) for name in EPOCH_METRICS}
+        scores = {name: _rounded(value) for name, value in st.metrics.items()
+                  if name.startswith("val_") and name not in EPOCH_METRICS}
+        self.emit(EpochCompleted(epoch=st.epoch, step=st.iteration, **metrics, scores=scores or None,
                                  eta_s=round(per_epoch * (st.max_epochs - st.epoch), 1),
                                  seconds=round(self.stats.seconds(), 3), train_seconds=round(self.stats.train_seconds, 3)))
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 6)
 
 
 def gpu_memory_mb() -> float | None:

@@ -86,8 +86,9 @@ class MetricsRecorder:
 
     def _epoch(self, engine: Engine) -> None:
         st, m = engine.state, engine.state.metrics
-        self.sink.add(st.iteration, float(st.epoch), "val", loss=m["val_loss"], accuracy=m["val_accuracy"])
-        self.sink.add(st.iteration, float(st.epoch), "train", epoch_loss=m["train_loss"], accuracy=m["train_accuracy"])
+        val = {name.removeprefix("val_"): value for name, value in m.items() if name.startswith("val_")}
+        self.sink.add(st.iteration, float(st.epoch), "val", **val)  # loss, accuracy (and f1, mae, r2... of tables)
+        self.sink.add(st.iteration, float(st.epoch), "train", epoch_loss=m["train_loss"], accuracy=m.get("train_accuracy"))
         self.sink.flush()
 
 
@@ -151,13 +152,20 @@ def save_model(folder: Path, model: torch.nn.Module, card: ModelCard) -> None:
     card.save(folder / CARD_NAME)
 
 
-class BestModelSaver:
-    """Keeps the best epoch so far (higher val accuracy, then lower val loss) and calls
-    ``save(metrics)`` when an epoch beats it. ``improved`` says whether the last epoch did."""
+def accuracy_then_loss(metrics: dict[str, Any]) -> tuple[float, ...]:
+    """The image runs' best epoch: higher val accuracy, then lower val loss."""
+    return (metrics["val_accuracy"], -metrics["val_loss"])
 
-    def __init__(self, save: Callable[[dict[str, Any]], None]):
-        self.save = save
-        self.score: tuple[float, float] | None = None
+
+class BestModelSaver:
+    """Keeps the best epoch so far (the highest ``score(metrics)``; by default higher val accuracy,
+    then lower val loss) and calls ``save(metrics)`` when an epoch beats it. ``improved`` says
+    whether the last epoch did."""
+
+    def __init__(self, save: Callable[[dict[str, Any]], None],
+                 score: Callable[[dict[str, Any]], tuple[float, ...]] = accuracy_then_loss):
+        self.save, self.score_of = save, score
+        self.score: tuple[float, ...] | None = None
         self.metrics: dict[str, Any] = {}
         self.improved = False
 
@@ -166,7 +174,7 @@ class BestModelSaver:
 
     def __call__(self, engine: Engine) -> None:
         m = engine.state.metrics
-        score = (m["val_accuracy"], -m["val_loss"])
+        score = self.score_of(m)
         self.improved = self.score is None or score > self.score
         if self.improved:
             self.score = score

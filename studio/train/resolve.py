@@ -17,6 +17,8 @@ from studio.train.card import ModelCard
 from studio.train.run_context import resolve_device
 from studio.train.spec import (
     BASE_EPOCHS,
+    IMAGE,
+    IMAGE_BATCH_SIZE,
     PHOTO_MODEL,
     Auto,
     FromFile,
@@ -24,6 +26,8 @@ from studio.train.spec import (
     Scratch,
     StartFrom,
     TrainSpec,
+    applies_to,
+    check_kind,
     describe_start,
     parse_start,
 )
@@ -47,10 +51,13 @@ def auto_image_size(model: str, view: DatasetView) -> int:
 def resolve_spec(lib: Library, view: DatasetView, spec: TrainSpec | dict[str, Any]) -> dict[str, Any]:
     """Fill in and check every setting, so the stored spec says exactly what the run does."""
     settings = spec if isinstance(spec, TrainSpec) else TrainSpec.from_dict(spec, strict=True)
+    check_kind(settings, IMAGE, view.name)
     start = settings.pretrained
     if isinstance(start, FromFile) and not Path(start.path).is_file():
         raise NotFoundError(f"weights file not found: {start.path} (--pretrained takes imagenet, a run id, none or a file)")
-    out = settings.to_dict()
+    out = {key: value for key, value in settings.to_dict().items() if applies_to(key, IMAGE)}
+    out["batch_size"] = out["batch_size"] or IMAGE_BATCH_SIZE
+    out["early_stopping"] = out["early_stopping"] or 0
     out["kernel_transforms"] = check_kernel_transforms(settings.kernel_transforms, lib.home)
     parent = _parent_card(lib, start)
     if parent is not None:

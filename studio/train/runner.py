@@ -21,6 +21,7 @@ from studio.core.jobs import JobState
 from studio.core.run_status import RunStatus
 from studio.data.samples import (
     check_trainable,
+    find_dataset,
     load_view,
 )
 from studio.store.models import Run
@@ -28,6 +29,7 @@ from studio.train.engine import Engine
 from studio.train.resolve import resolve_spec
 from studio.train.run_context import Distributed, Emit, RunContext
 from studio.train.spec import (
+    TABLE,
     FromRun,
     TrainSpec,
     parse_start,
@@ -38,7 +40,15 @@ if TYPE_CHECKING:
     from studio.store.library import Library
 
 def create_run(lib: Library, dataset: str | int, spec: TrainSpec | dict[str, Any] | None = None, *, name: str = "") -> int:
-    """Check the dataset and settings, store a queued run, return its id (nothing is trained yet)."""
+    """Check the dataset and settings, store a queued run, return its id (nothing is trained yet).
+    A table dataset gets a table run (studio.train.tables.run); the spec records the kind."""
+    with lib.session() as s:
+        kind = find_dataset(s, dataset).kind
+    if kind == TABLE:
+        from studio.train.tables.run import create_table_run
+
+        settings = spec if isinstance(spec, TrainSpec) else TrainSpec.from_dict(dict(spec or {}), strict=True)
+        return create_table_run(lib, dataset, settings, name)
     with lib.session() as s:
         view = load_view(s, dataset)
     check_trainable(view)
@@ -71,4 +81,17 @@ def run_training(
     of studio.train.events). ``control(engine)`` is called once the engine exists, so a caller
     (the worker) can wire stop/pause to it."""
     ctx = RunContext(lib, run_id, state or JobState(), emit or (lambda _e: None), Distributed.from_env())
-    return TrainingRun(ctx).run(resume=resume, control=control)
+    return training_run_for(ctx).run(resume=resume, control=control)
+
+
+def training_run_for(ctx: RunContext) -> TrainingRun:
+    """The run of the right kind: what its spec recorded when it was created (image runs made
+    before tables existed record none)."""
+    with ctx.lib.session() as s:
+        run = s.get(Run, ctx.run_id)
+        kind = (run.spec or {}).get("kind") if run is not None else None
+    if kind == TABLE:
+        from studio.train.tables.run import TableTrainingRun
+
+        return TableTrainingRun(ctx)
+    return TrainingRun(ctx)

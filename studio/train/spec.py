@@ -28,6 +28,13 @@ from studio.core.errors import InvalidInputError
 from studio.train import budget
 
 LR_FROM_SCRATCH = 3e-3  # AdamW peak rate of the one-cycle schedule
+# tables (the defaults of studio.train.tables.fit.TableTrainSettings, measured by bench/bench_tables.py;
+# restated here because this module must not import torch - tests/train/test_table_run.py checks they agree)
+TABLE_HIDDEN = (128, 64)
+TABLE_DROPOUT = 0.3
+TABLE_PATIENCE = 30
+TABLE_STEPS = 3_000
+TABLE_EPOCHS = (10, 300)
 LR_FINE_TUNE = 1e-3
 # epochs when the count is automatic, for a dataset large enough to get budget.MIN_STEPS steps in them
 # (measured: docs/benchmarks.md, "train-budget")
@@ -35,6 +42,10 @@ BASE_EPOCHS = 10
 PHOTO_MODEL = "mobilenet_v3_small"  # the automatic model for larger images when ImageNet weights are there
 SGD_LR_FROM_SCRATCH = 0.05
 SGD_LR_FINE_TUNE = 0.01
+IMAGE_BATCH_SIZE = 64  # what an automatic batch size is for images
+# the kinds of dataset a setting applies to (Setting.kinds); the Train form shows only those
+IMAGE, TABLE = "image", "table"
+BOTH_KINDS = (IMAGE, TABLE)
 
 
 # --- allowed values -----------------------------------------------------------------------------
@@ -53,6 +64,13 @@ class Schedule(StrEnum):
 class Freeze(StrEnum):
     NOTHING = "none"  # every layer learns
     BACKBONE = "backbone"
+
+
+class Activation(StrEnum):
+    RELU = "relu"
+    GELU = "gelu"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
 
 
 class Augmentation(StrEnum):
@@ -204,6 +222,7 @@ class Setting:
     high: float | None = None
     metavar: str | None = None
     choice_labels: dict[str, str] = field(default_factory=dict)  # enum value -> what the form shows
+    kinds: tuple[str, ...] = BOTH_KINDS  # the kinds of dataset it applies to
 
     @property
     def tooltip(self) -> str:
@@ -235,14 +254,14 @@ class TrainSpec:
     """Every training setting a user chooses. None = the engine decides (said in each help)."""
 
     model: str | None = setting(
-        flag="--model", label="Model",
+        flag="--model", label="Model", kinds=(IMAGE,),
         help="architecture (`studio models list`); default: simple-cnn for images <= 64 px, else mobilenet_v3_small "
              "from ImageNet weights (simple-cnn when those are not available)",
         tip="The network to train. 'Automatic' picks a small CNN for small images and MobileNetV3 (small) for "
             "photos, starting from ImageNet weights; offline without them, the small CNN (a MobileNet from random "
             "weights learns little from a few hundred photos).")
     pretrained: StartFrom = setting(  # noqa: RUF009 - a field() with metadata
-        Auto(), flag="--pretrained", label="Starting weights",
+        Auto(), flag="--pretrained", label="Starting weights", kinds=(IMAGE,),
         help="auto (default: ImageNet weights for torchvision models when cached or downloadable, else from "
              "scratch) | imagenet | RUN_ID (fine-tune a previous run) | none | PATH to a state dict",
         tip="Where training starts. Automatic: ImageNet weights for photo models (MobileNet, ResNet, ...) when they "
@@ -253,14 +272,18 @@ class TrainSpec:
     epochs: int | None = setting(
         flag="--epochs", label="Epochs", low=1, high=10000,
         help=f"default: {BASE_EPOCHS}, or more for a small dataset so that training makes at least "
-             f"{budget.MIN_STEPS} steps (at most {budget.MAX_EPOCHS} epochs)",
+             f"{budget.MIN_STEPS} steps (at most {budget.MAX_EPOCHS} epochs); tables: about "
+             f"{TABLE_STEPS} steps (within {TABLE_EPOCHS[0]}..{TABLE_EPOCHS[1]} epochs)",
         tip=f"How many times training goes through all training images. Automatic: {BASE_EPOCHS}, or more for a "
             f"small dataset so the model gets at least {budget.MIN_STEPS} training steps (at most "
             f"{budget.MAX_EPOCHS} epochs); the run records the number it used.")
-    batch_size: int = setting(
-        64, flag="--batch-size", label="Batch size", low=1, high=4096,
-        tip="Images per training step. Larger is faster on a GPU but needs more memory; lower it if you run out "
-            "of memory.")
+    batch_size: int | None = setting(
+        flag="--batch-size", label="Batch size", low=1, high=4096,
+        help=f"default: {IMAGE_BATCH_SIZE} for images; for tables the train rows / 50 rounded to a power of two, "
+             "within 32..512",
+        tip=f"Images or rows per training step. Automatic: {IMAGE_BATCH_SIZE} images; for a table, about 1/50 of "
+            "the training rows (32 to 512). Larger is faster on a GPU but needs more memory; lower it if you run "
+            "out of memory.")
     lr: float | None = setting(
         flag="--lr", label="Learning rate", low=0.0, high=10.0,
         help=f"peak learning rate (default {LR_FROM_SCRATCH:g} from scratch, {LR_FINE_TUNE:g} fine-tuning)",
@@ -268,15 +291,16 @@ class TrainSpec:
             "fine-tuning). Too high: the loss jumps or becomes NaN; too low: slow progress.")
     weight_decay: float = setting(1e-4, low=0.0, help="AdamW / SGD weight decay")
     backbone_lr_mult: float | None = setting(
-        low=0.0, help="the pretrained body learns this much slower than the new head (default 1)")
+        low=0.0, help="the pretrained body learns this much slower than the new head (default 1)", kinds=(IMAGE,))
     image_size: int | None = setting(
-        flag="--image-size", label="Image size", low=4, high=1024, help="side in pixels the model sees",
+        flag="--image-size", label="Image size", low=4, high=1024, help="side in pixels the model sees", kinds=(IMAGE,),
         tip="Images are resized to this many pixels square before the model sees them. 'model default' uses the "
             "size the model was made for.")
     device: str = setting(
         "auto", flag="--device", label="Device", help="auto | cpu | cuda | cuda:N | mps",
         tip="Where training runs. Automatic picks a GPU when there is one. Free memory is shown for each GPU.")
-    gpus: int = setting(1, flag="--gpus", low=1, help="data-parallel processes (torchrun + DDP; gloo on CPU)")
+    gpus: int = setting(1, flag="--gpus", low=1, help="data-parallel processes (torchrun + DDP; gloo on CPU)",
+                        kinds=(IMAGE,))
     optimizer: Optimizer = setting(  # noqa: RUF009 - a field() with metadata
         Optimizer.ADAMW, flag="--optimizer", label="Optimizer",
         tip="The update rule. AdamW works well almost always; SGD with momentum sometimes generalises slightly "
@@ -288,34 +312,60 @@ class TrainSpec:
             "Cosine: decays smoothly. Constant: never changes.",
         choice_labels={Schedule.ONECYCLE: "One-cycle", Schedule.COSINE: "Cosine decay", Schedule.CONSTANT: "Constant"})
     freeze: Freeze = setting(  # noqa: RUF009 - a field() with metadata
-        Freeze.NOTHING, flag="--freeze", label="Layers", help="train only the new head",
+        Freeze.NOTHING, flag="--freeze", label="Layers", help="train only the new head", kinds=(IMAGE,),
         tip="Fine-tune all: every layer learns (best with enough images). Freeze backbone: only the last layer "
             "learns (fast, good with few images per class).",
         choice_labels={Freeze.NOTHING: "Fine-tune all layers", Freeze.BACKBONE: "Freeze backbone (train the head only)"})
     unfreeze_after: int = setting(
-        0, flag="--unfreeze-after", metavar="N", low=0, high=1000,
+        0, flag="--unfreeze-after", metavar="N", low=0, high=1000, kinds=(IMAGE,),
         help="with --freeze backbone: train everything after N epochs",
         tip="With a frozen backbone: unfreeze it after this many epochs (0 = keep it frozen).")
     augment: tuple[Augmentation, ...] = setting(
-        (), flag="--augment", label="Augment",
+        (), flag="--augment", label="Augment", kinds=(IMAGE,),
         help="comma list of flip,crop,color,rotate or none (default none); flip and rotate only if a mirrored or "
              "turned image is still the same class",
         tip="Random changes to training images each epoch, so the model learns what matters and not the exact "
             "pictures. Off by default: switch on only changes that keep every image's class.")
     amp: bool | None = setting(
-        flag="--amp", label="Mixed precision", help="mixed precision (default: on CUDA only)",
+        flag="--amp", label="Mixed precision", help="mixed precision (default: on CUDA only)", kinds=(IMAGE,),
         tip="Mixed precision computes in 16-bit where safe: about twice as fast on modern GPUs, same accuracy. "
             "'Auto' uses it on CUDA only.")
     seed: int = setting(0, flag="--seed")
-    early_stopping: int = setting(
-        0, flag="--early-stopping", metavar="N", low=0, help="stop after N epochs without val improvement")
+    early_stopping: int | None = setting(
+        flag="--early-stopping", metavar="N", low=0, high=10000, label="Early stopping",
+        help=f"stop after N epochs without val improvement (0 = off; default: off for images, "
+             f"{TABLE_PATIENCE} epochs without a lower val loss for tables)",
+        tip=f"Stop when the validation score has not improved for this many epochs; the best epoch's model is "
+            f"kept. Automatic: off for images, {TABLE_PATIENCE} epochs for tables.")
     kernel_transforms: tuple[KernelTransform, ...] = setting(
-        (), flag="--kernel", metavar="NAME[:key=value,...]", label="Kernel transforms",
+        (), flag="--kernel", metavar="NAME[:key=value,...]", label="Kernel transforms", kinds=(IMAGE,),
         help="apply an image kernel of the kernel lab (`studio kernels list`) to every training batch, after "
              "augmentation; repeat for several, in order",
         tip="Image kernels (shipped or your own) applied to every training batch after augmentation, in this "
             "order. Validation and test images are not filtered.")
     log_every: int = setting(10, low=1, help="steps between loss records")
+    # --- tables: the feed-forward network (defaults from bench/bench_tables.py, docs/benchmarks.md)
+    hidden: tuple[int, ...] = setting(
+        TABLE_HIDDEN, flag="--hidden", metavar="N,N,...", label="Hidden layers", kinds=(TABLE,),
+        help=f"tables: the sizes of the hidden layers (default {','.join(map(str, TABLE_HIDDEN))})",
+        tip="The network's hidden layers, first to last: e.g. 32,16 is two layers of 32 and 16 units. More or "
+            "wider layers can learn more, and overfit a small table sooner.")
+    activation: Activation = setting(  # noqa: RUF009 - a field() with metadata
+        Activation.RELU, flag="--activation", label="Activation", kinds=(TABLE,),
+        help="tables: the function after each hidden layer (default relu)",
+        tip="The function after each hidden layer. ReLU is a good default; tanh and sigmoid are the classic "
+            "smooth ones (as in Brain.js).",
+        choice_labels={Activation.RELU: "ReLU", Activation.GELU: "GELU", Activation.TANH: "tanh",
+                       Activation.SIGMOID: "sigmoid"})
+    dropout: float = setting(
+        TABLE_DROPOUT, flag="--dropout", label="Dropout", low=0.0, high=0.95, kinds=(TABLE,),
+        help=f"tables: the share of hidden units dropped at random while training (default {TABLE_DROPOUT:g})",
+        tip="While training, switch off this share of the hidden units at random, so the network does not "
+            "lean on any one of them (less overfitting). 0 = off.")
+    batch_norm: bool = setting(
+        False, flag="--batch-norm", label="Batch norm", kinds=(TABLE,),
+        help="tables: batch normalisation after each hidden layer",
+        tip="Normalise each hidden layer's outputs over the batch: sometimes trains deeper networks faster.")
 
     # --- reading and writing -------------------------------------------------------------------
     @classmethod
@@ -339,9 +389,19 @@ class TrainSpec:
         out["pretrained"] = self.pretrained.text
         out["augment"] = [str(a) for a in self.augment]
         out["kernel_transforms"] = [k.to_dict() for k in self.kernel_transforms]
-        for key in ("optimizer", "schedule", "freeze"):
+        for key in ("optimizer", "schedule", "freeze", "activation"):
             out[key] = str(out[key])
+        out["hidden"] = list(self.hidden)
         return out
+
+    def hidden_text(self) -> str:
+        return ",".join(map(str, self.hidden))
+
+    def changed_for(self, kind: str) -> list[str]:
+        """The settings given a value other than their default that do not apply to datasets of
+        ``kind`` (e.g. --image-size for a table), by their CLI flag or name."""
+        return [info.flag or f.name for f in dataclasses.fields(self)
+                if kind not in (info := f.metadata["setting"]).kinds and getattr(self, f.name) != f.default]
 
     def replace(self, **changes: Any) -> TrainSpec:
         return dataclasses.replace(self, **changes)
@@ -359,6 +419,23 @@ class TrainSpec:
                 raise InvalidInputError(f"learning rate must be positive, not {value}")
             if info.low is not None and value < info.low:
                 raise InvalidInputError(f"{name} must be at least {info.low:g}, not {value}")
+            if f.name == "dropout" and value > info.high:
+                raise InvalidInputError(f"{name} must be at most {info.high:g}, not {value}")
+        if any(size < 1 for size in self.hidden):
+            raise InvalidInputError(f"hidden layer sizes must be whole numbers of 1 or more, not {self.hidden_text()}")
+
+
+def applies_to(name: str, kind: str) -> bool:
+    """Whether setting ``name`` applies to datasets of ``kind`` ("image" | "table")."""
+    return kind in setting_info(name).kinds
+
+
+def check_kind(spec: TrainSpec, kind: str, dataset: str) -> None:
+    """One clear error for a setting given that does not apply to this dataset's kind."""
+    wrong = spec.changed_for(kind)
+    if wrong:
+        other = "image" if kind == TABLE else "table"
+        raise InvalidInputError(f"{wrong[0]} is a setting for {other} datasets; {dataset!r} is a {kind} dataset")
 
 
 def setting_info(name: str) -> Setting:
@@ -420,6 +497,18 @@ def _kernel_transforms(value: Any) -> tuple[KernelTransform, ...]:
     return tuple(KernelTransform.from_value(item) for item in items)
 
 
+def parse_hidden(value: str | list | tuple | int) -> tuple[int, ...]:
+    """``32,16`` (the CLI's --hidden), a list, or one number -> layer sizes; ``none`` or empty: no
+    hidden layer (a linear model)."""
+    items = value.replace(" ", "").split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
+    if [str(item).lower() for item in items] in (["none"], [""]):
+        return ()
+    try:
+        return tuple(_number(int, "hidden")(item) for item in items)
+    except InvalidInputError:
+        raise InvalidInputError(f"hidden layers are sizes separated by commas, like 32,16 - not {value!r}") from None
+
+
 def _bool_or_auto(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
@@ -434,12 +523,15 @@ PARSERS = {
     "optimizer": _choice(Optimizer, "optimizer"),
     "schedule": _choice(Schedule, "schedule"),
     "freeze": _choice(Freeze, "freeze"),
+    "activation": _choice(Activation, "activation"),
+    "hidden": parse_hidden,
+    "batch_norm": _bool_or_auto,
     "augment": parse_augment,
     "amp": _bool_or_auto,
     "kernel_transforms": _kernel_transforms,
     **{name: _number(int, name) for name in ("epochs", "batch_size", "image_size", "gpus", "unfreeze_after", "seed",
                                              "early_stopping", "log_every")},
-    **{name: _number(float, name) for name in ("lr", "weight_decay", "backbone_lr_mult")},
+    **{name: _number(float, name) for name in ("lr", "weight_decay", "backbone_lr_mult", "dropout")},
 }
 
 

@@ -81,14 +81,7 @@ class TrainingRun:
             if ctx.dist.is_main:
                 heartbeat = Heartbeat(ctx.lib, ctx.run_id)
                 heartbeat.start()
-            self.notes += resolve_auto_start(ctx, spec, dataset_id)  # may download, or change the model and size
-            ctx.emit(Started(run_id=ctx.run_id, model=spec["model"], device=device_text(device, ctx.dist),
-                             epochs=spec["epochs"], batch_size=spec["batch_size"], image_size=spec["image_size"],
-                             resume=resume))
-            data = prepare_data(ctx, spec, dataset_id, device)
-            self.notes += data.notes
-            parts = prepare_model(ctx, spec, data, device)
-            return self._train(spec, data, parts, device, heartbeat, resume, control)
+            return self._prepare_and_train(spec, dataset_id, device, heartbeat, resume, control)
         except torch.cuda.OutOfMemoryError:
             half = max(1, spec["batch_size"] // 2)
             return self._fail(f"CUDA ran out of memory with batch size {spec['batch_size']}: try --batch-size {half}")
@@ -117,6 +110,21 @@ class TrainingRun:
             return dict(run.spec), run.dataset_id, run.status
 
     # --- the training loop ------------------------------------------------------------------
+    def _prepare_and_train(self, spec: dict[str, Any], dataset_id: int, device: torch.device,
+                           heartbeat: Heartbeat | None, resume: bool,
+                           control: Callable[[Engine], None] | None) -> dict[str, Any]:
+        """The data, the model and the training: what a kind of dataset provides (images here;
+        studio.train.tables.run.TableTrainingRun for tables). Returns the final result (_finish)."""
+        ctx = self.ctx
+        self.notes += resolve_auto_start(ctx, spec, dataset_id)  # may download, or change the model and size
+        ctx.emit(Started(run_id=ctx.run_id, model=spec["model"], device=device_text(device, ctx.dist),
+                         epochs=spec["epochs"], batch_size=spec["batch_size"], image_size=spec["image_size"],
+                         resume=resume))
+        data = prepare_data(ctx, spec, dataset_id, device)
+        self.notes += data.notes
+        parts = prepare_model(ctx, spec, data, device)
+        return self._train(spec, data, parts, device, heartbeat, resume, control)
+
     def _train(self, spec: dict[str, Any], data: TrainData, parts: ModelParts, device: torch.device,
                heartbeat: Heartbeat | None, resume: bool, control: Callable[[Engine], None] | None) -> dict[str, Any]:
         ctx, main = self.ctx, self.ctx.dist.is_main

@@ -51,6 +51,8 @@ class TableTrainSettings:
     early_stopping: int = 30  # epochs without a better validation loss; 0 = off
     seed: int = 0
     device: str = "cpu"
+    optimizer: str = "adamw"  # or "sgd" (momentum 0.9)
+    schedule: str = "onecycle"  # or "cosine", "none"
 
     def resolved(self, rows: int) -> tuple[int, int]:
         """(batch size, epochs) for a train split of ``rows`` rows."""
@@ -79,25 +81,31 @@ def fit_table(encoder: TableEncoder, train: TableSplit, val: TableSplit | None =
     state = state or JobState()
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
-    config = TableNetConfig(len(encoder.numeric_names), tuple(v for _, v in encoder.embedded), encoder.output_size,
-                            tuple(settings.hidden), settings.activation, settings.dropout, settings.batch_norm)
-    model = TableNet(config).to(device)
+    model = build_table_net(encoder, settings).to(device)
     batch_size, epochs = settings.resolved(len(train))
-    loop = _TrainLoop(model, encoder.task, _tensors(train, device), settings, batch_size, epochs)
-    tracker = _BestEpoch(loop, encoder, val, device, state, on_epoch)
-    engine = Engine(loop.step)
-    engine.on(Events.EPOCH_STARTED, lambda _: model.train())  # validation leaves it in eval mode
+    loop = TableLoop(model, encoder.task, split_tensors(train, device), batch_size, settings.seed)
+    loop.set_optimizer(settings, epochs)
+    step = _SummedLoss(loop)
+    tracker = _BestEpoch(step, model, encoder, val, device, state, on_epoch)
+    engine = Engine(step)
     engine.on(Events.EPOCH_COMPLETED, tracker)
     if settings.early_stopping and val is not None and len(val):
-        EarlyStopping(settings.early_stopping, score_name="val_score").attach(engine)
+        EarlyStopping(settings.early_stopping, score_name="val_loss", lower_is_better=True).attach(engine)
     engine.on(Events.ITERATION_COMPLETED(every=20), _stop_when_cancelled, state)
-    with _threads_for(device, batch_size * max(settings.hidden, default=1)):
+    with threads_for(device, batch_size * max(settings.hidden, default=1)):
         engine.run(loop.batches, max_epochs=epochs, epoch_length=loop.steps_per_epoch)
     if state.is_cancelled():
         raise Cancelled()
     tracker.restore_best()
     model.eval()
-    return TableFitResult(model, config, tracker.history, tracker.best_epoch, engine.state.stop_reason)
+    return TableFitResult(model, model.config, tracker.history, tracker.best_epoch, engine.state.stop_reason)
+
+
+def build_table_net(encoder: TableEncoder, settings: TableTrainSettings) -> TableNet:
+    """The network for the encoder's inputs and outputs, with the settings' layers."""
+    return TableNet(TableNetConfig(len(encoder.numeric_names), tuple(v for _, v in encoder.embedded),
+                                   encoder.output_size, tuple(settings.hidden), settings.activation,
+                                   settings.dropout, settings.batch_norm))
 
 
 def predict_outputs(model: TableNet, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
@@ -122,25 +130,43 @@ def evaluate_table(model: TableNet, encoder: TableEncoder, split: TableSplit) ->
     return regression_metrics(encoder.decode(outputs), encoder.decode(split.targets), names)
 
 
-# --- the loop ------------------------------------------------------------------------------
+# --- the loop: shared by fit_table and the training worker (studio.train.tables.run) -------------
 
-def _tensors(split: TableSplit, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def split_tensors(split: TableSplit, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A split's (numeric, categorical, targets) on the device, once."""
     return (torch.as_tensor(split.numeric, device=device), torch.as_tensor(split.categorical, device=device),
             torch.as_tensor(split.targets, device=device))
 
 
-class _TrainLoop:
-    def __init__(self, model: TableNet, task: str, tensors, settings: TableTrainSettings, batch_size: int, epochs: int):
-        self.model, self.tensors, self.batch_size, self.seed = model, tensors, batch_size, settings.seed
+class TableLoop:
+    """Batches of row indices into tensors already on the device, and the optimiser step on one.
+
+    The order of an epoch's batches is a function of the seed and the epoch, so a resumed run
+    continues with the very batches it would have seen."""
+
+    def __init__(self, model: TableNet, task: str, tensors, batch_size: int, seed: int):
+        self.model, self.task, self.tensors, self.batch_size, self.seed = model, task, tensors, batch_size, seed
         self.rows = len(tensors[0])
         # a last batch of one row breaks batch norm and is noise anyway: it is left out of that epoch
         self.steps_per_epoch = max(1, self.rows // batch_size if self.rows % batch_size == 1 else math.ceil(self.rows / batch_size))
         self.loss_fn = F.cross_entropy if task == "classification" else F.mse_loss
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=settings.lr,
-                                                             total_steps=epochs * self.steps_per_epoch)
-        self.loss_sum = torch.zeros((), device=tensors[0].device)
-        self.loss_count = 0
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+
+    def set_optimizer(self, settings: TableTrainSettings, epochs: int) -> None:
+        """AdamW (or SGD with momentum) and the rate schedule over ``epochs`` of this loop."""
+        params, lr = self.model.parameters(), settings.lr
+        if settings.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=settings.weight_decay, nesterov=True)
+        else:
+            self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=settings.weight_decay)
+        total = epochs * self.steps_per_epoch
+        if settings.schedule == "onecycle" and total >= 2:
+            self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=lr, total_steps=total)
+        elif settings.schedule == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total)
+        else:
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _step: 1.0)
 
     def batches(self, epoch: int, skip: int):
         """The shuffled index batches of ``epoch`` (the order is a function of seed and epoch)."""
@@ -149,14 +175,30 @@ class _TrainLoop:
         for step in range(skip, self.steps_per_epoch):
             yield order[step * self.batch_size: (step + 1) * self.batch_size]
 
-    def step(self, engine: Engine, index: torch.Tensor) -> dict:
+    def step(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One optimiser step on the rows ``index``: (loss, outputs, targets), detached, on the device."""
+        self.model.train()  # validation leaves it in eval mode
         numeric, categorical, targets = (t[index] for t in self.tensors)
-        loss = self.loss_fn(self.model(numeric, categorical), targets)
+        outputs = self.model(numeric, categorical)
+        loss = self.loss_fn(outputs, targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.scheduler.step()
-        self.loss_sum += loss.detach()  # summed on the device: no sync per step
+        return loss.detach(), outputs.detach(), targets
+
+
+class _SummedLoss:
+    """fit_table's process function: the loss summed on the device (no sync per step)."""
+
+    def __init__(self, loop: TableLoop):
+        self.loop = loop
+        self.loss_sum = torch.zeros((), device=loop.tensors[0].device)
+        self.loss_count = 0
+
+    def __call__(self, engine: Engine, index: torch.Tensor) -> dict:
+        loss, _, _ = self.loop.step(index)
+        self.loss_sum += loss
         self.loss_count += 1
         return {"loss": loss}
 
@@ -167,22 +209,41 @@ class _TrainLoop:
         return mean
 
 
+def validation_scores(model: TableNet, encoder: TableEncoder, tensors) -> dict[str, float]:
+    """``val_loss`` and the scores of the rows ``tensors`` (from split_tensors): ``val_accuracy``
+    and ``val_f1``, or ``val_mae``, ``val_rmse``, ``val_r2`` in the targets' own units."""
+    numeric, categorical, targets = tensors
+    model.eval()
+    with torch.no_grad():
+        outputs = torch.cat([model(numeric[i: i + PREDICT_BATCH], categorical[i: i + PREDICT_BATCH])
+                             for i in range(0, len(numeric), PREDICT_BATCH)])
+        loss = float(F.cross_entropy(outputs, targets) if encoder.task == "classification" else F.mse_loss(outputs, targets))
+    outputs_np, targets_np = outputs.float().cpu().numpy(), targets.cpu().numpy()
+    if encoder.task == "classification":
+        scores = classification_metrics(encoder.decode(outputs_np), targets_np, encoder.output_size)
+    else:
+        names = [t["name"] for t in encoder.targets]
+        scores = regression_metrics(encoder.decode(outputs_np), encoder.decode(targets_np), names)
+    return {"val_loss": loss, **{f"val_{name}": value for name, value in scores.items()}}
+
+
 class _BestEpoch:
     """After each epoch: the train loss, the validation loss and scores; keeps the best weights."""
 
-    def __init__(self, loop: _TrainLoop, encoder: TableEncoder, val: TableSplit | None, device, state, on_epoch):
-        self.loop, self.model, self.encoder, self.state, self.on_epoch = loop, loop.model, encoder, state, on_epoch
-        self.val_tensors = _tensors(val, device) if val is not None and len(val) else None
+    def __init__(self, step: _SummedLoss, model: TableNet, encoder: TableEncoder, val: TableSplit | None, device,
+                 state, on_epoch):
+        self.step, self.model, self.encoder, self.state, self.on_epoch = step, model, encoder, state, on_epoch
+        self.val_tensors = split_tensors(val, device) if val is not None and len(val) else None
         self.history: list[dict] = []
         self.best_loss, self.best_epoch, self.best_weights = math.inf, 0, None
 
     def __call__(self, engine: Engine) -> None:
-        row = {"epoch": engine.state.epoch, "train_loss": self.loop.take_epoch_loss()}
+        row = {"epoch": engine.state.epoch, "train_loss": self.step.take_epoch_loss()}
         if not math.isfinite(row["train_loss"]):
             raise TrainingFailed(f"loss became NaN in epoch {engine.state.epoch} - try a lower learning rate")
         if self.val_tensors is not None:
-            row.update(self._validate())
-            engine.state.metrics["val_score"] = -row["val_loss"]
+            row.update(validation_scores(self.model, self.encoder, self.val_tensors))
+            engine.state.metrics["val_loss"] = row["val_loss"]
             if row["val_loss"] < self.best_loss:
                 self.best_loss, self.best_epoch = row["val_loss"], engine.state.epoch
                 self.best_weights = copy.deepcopy(self.model.state_dict())
@@ -191,29 +252,13 @@ class _BestEpoch:
         if self.on_epoch:
             self.on_epoch(row)
 
-    def _validate(self) -> dict:
-        numeric, categorical, targets = self.val_tensors
-        self.model.eval()
-        with torch.no_grad():
-            outputs = torch.cat([self.model(numeric[i: i + PREDICT_BATCH], categorical[i: i + PREDICT_BATCH])
-                                 for i in range(0, len(numeric), PREDICT_BATCH)])
-            loss = float(F.cross_entropy(outputs, targets) if self.encoder.task == "classification"
-                         else F.mse_loss(outputs, targets))
-        outputs_np, targets_np = outputs.cpu().numpy(), targets.cpu().numpy()
-        if self.encoder.task == "classification":
-            scores = classification_metrics(self.encoder.decode(outputs_np), targets_np, self.encoder.output_size)
-        else:
-            names = [t["name"] for t in self.encoder.targets]
-            scores = regression_metrics(self.encoder.decode(outputs_np), self.encoder.decode(targets_np), names)
-        return {"val_loss": loss, **{f"val_{name}": value for name, value in scores.items()}}
-
     def restore_best(self) -> None:
         if self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
 
 
 @contextlib.contextmanager
-def _threads_for(device: torch.device, work_per_layer: int):
+def threads_for(device: torch.device, work_per_layer: int):
     """One CPU thread for small steps: splitting a 64 x 128 product across cores costs more in
     hand-offs than it saves, and much more when other processes share the cores."""
     before = torch.get_num_threads()

@@ -44,6 +44,7 @@ class RunChoice:
 @dataclass
 class TrainChoices:
     datasets: list[tuple[int, str]] = field(default_factory=list)  # (id, "name (N samples, K classes)")
+    dataset_kinds: dict[int, str] = field(default_factory=dict)  # id -> "image" | "table"
     models: list[ModelChoice] = field(default_factory=list)
     devices: list[DeviceChoice] = field(default_factory=list)
     runs: list[RunChoice] = field(default_factory=list)  # finished runs with weights to start from
@@ -92,7 +93,9 @@ def load_train_choices(lib: Library, state: JobState) -> TrainChoices:
     choices = TrainChoices()
     with lib.session() as s:
         for d in list_datasets(s):
-            choices.datasets.append((d.id, f"{d.name} ({d.samples} samples, {d.classes} classes)"))
+            size = f"table, {d.samples} rows" if d.kind == "table" else f"{d.samples} samples, {d.classes} classes"
+            choices.datasets.append((d.id, f"{d.name} ({size})"))
+            choices.dataset_kinds[d.id] = d.kind
     state.set_progress(0.3)
     choices.models = [ModelChoice(e.name, e.default_image_size, e.description, e.pretrained_available)
                       for e in zoo.list_models()]

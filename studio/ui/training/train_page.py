@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import InvalidInputError
 from studio.core.run_status import RunStatus
-from studio.train.spec import PHOTO_MODEL, ImageNet, Scratch, TrainSpec
+from studio.train.spec import IMAGE, PHOTO_MODEL, ImageNet, Scratch, TrainSpec
 from studio.ui.common.page import Page
 from studio.ui.common.run_process import RunProcess
 from studio.ui.training.jobs import (
@@ -187,8 +187,8 @@ class TrainPage(Page):
 
     def _refresh_preview(self) -> None:
         dataset_id = self.settings.dataset_id()
-        if dataset_id is None:
-            return
+        if dataset_id is None or self.settings.dataset_kind() != IMAGE:
+            return  # a table has no images to preview (its form hides the preview)
         job = self.run_job("preview", augment_preview, self.lib, dataset_id, self.settings.augmentations(),
                            self.settings.preview_size(), len(self.settings.preview_labels), self._preview_seed)
         job.finished.connect(lambda images, j=job: self._show_preview(j, images))

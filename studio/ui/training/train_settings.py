@@ -1,13 +1,16 @@
 """The Train page's settings form. Its labels, tooltips, choices, ranges and defaults come from the
 fields of ``TrainSpec`` (studio/train/spec.py), the table the CLI and the engine use too;
-``train_spec()`` gives the typed settings and checks them the same way.
+``train_spec()`` gives the typed settings and checks them the same way. The form shows the
+settings that apply to the chosen dataset's kind (``Setting.kinds``): the model zoo, image size,
+starting weights and augmentation for images; the network's layers for tables.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QRegularExpression, Signal
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -15,6 +18,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QWidget,
@@ -23,6 +27,8 @@ from PySide6.QtWidgets import (
 from studio.train.spec import (
     AUGMENT_LABELS,
     AUGMENT_TIPS,
+    IMAGE,
+    TABLE,
     Augmentation,
     Auto,
     Freeze,
@@ -31,6 +37,7 @@ from studio.train.spec import (
     Scratch,
     StartFrom,
     TrainSpec,
+    applies_to,
     default,
     parse_start,
     setting_info,
@@ -83,6 +90,7 @@ class TrainSettings(QWidget):
         self.form = QFormLayout(self)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._build_data_and_model()
+        self._build_network()
         self._build_optimisation()
         self._build_augmentation()
         self.amp = _tip(QComboBox(), setting_info("amp").tooltip)
@@ -91,19 +99,26 @@ class TrainSettings(QWidget):
         self.form.addRow(setting_info("amp").label, self.amp)
         self.device = _tip(QComboBox(), setting_info("device").tooltip)
         self.form.addRow(setting_info("device").label, self.device)
+        # the rows each setting's kinds show them for (the model's note and the kernels go with images)
+        self._rows_by_setting = {
+            "model": (self.model, self.model_info), "image_size": (self.image_size,), "freeze": (self.freeze, self.unfreeze_after),
+            "augment": (self.augment_row, self.preview), "kernel_transforms": (self.kernels,), "amp": (self.amp,),
+            "hidden": (self.hidden,), "activation": (self.activation,), "dropout": (self.dropout,),
+            "batch_norm": (self.batch_norm,)}
 
         self.model.currentIndexChanged.connect(self._model_changed)
         self.weights.currentIndexChanged.connect(self._weights_changed)
         self.freeze.currentIndexChanged.connect(self._freeze_changed)
-        self.dataset.currentIndexChanged.connect(self.preview_wanted)
+        self.dataset.currentIndexChanged.connect(self._dataset_changed)
         self.image_size.valueChanged.connect(self.preview_wanted)
-        self._weights_changed()
+        self._show_rows_for_kind()
         self._freeze_changed()
 
     def _build_data_and_model(self) -> None:
         form = self.form
-        self.dataset = _tip(QComboBox(), "The images to learn from. Each labelled class becomes one "
-                                         "output of the model; unlabelled images are ignored.")
+        self.dataset = _tip(QComboBox(), "The data to learn from. Images: each labelled class becomes one output "
+                                         "of the model; unlabelled images are ignored. Tables: the target "
+                                         "column(s) chosen on the Datasets page are learnt from the others.")
         form.addRow("Dataset", self.dataset)
         self.model = _tip(QComboBox(), setting_info("model").tooltip)
         self.model_info = QLabel("")
@@ -127,10 +142,31 @@ class TrainSettings(QWidget):
         form.addRow(setting_info("freeze").label, self.freeze)
         form.addRow("", self.unfreeze_after)
 
+    def _build_network(self) -> None:
+        """The feed-forward network of a table dataset."""
+        info = setting_info("hidden")
+        self.hidden = _tip(QLineEdit(",".join(map(str, default("hidden")))), info.tooltip)
+        self.hidden.setValidator(QRegularExpressionValidator(QRegularExpression(r"^\s*(\d+\s*(,\s*\d*\s*)*)?$")))
+        self.hidden.setPlaceholderText("none (a linear model)")
+        self.form.addRow(info.label, self.hidden)
+        self.activation = _choices("activation")
+        self.form.addRow(setting_info("activation").label, self.activation)
+        info = setting_info("dropout")
+        self.dropout = _tip(QDoubleSpinBox(), info.tooltip)
+        self.dropout.setRange(info.low, info.high)
+        self.dropout.setSingleStep(0.05)
+        self.dropout.setValue(default("dropout"))
+        self.dropout.setSpecialValueText("off")
+        self.form.addRow(info.label, self.dropout)
+        info = setting_info("batch_norm")
+        self.batch_norm = _tip(QCheckBox("after each hidden layer"), info.tooltip)
+        self.batch_norm.setChecked(default("batch_norm"))
+        self.form.addRow(info.label, self.batch_norm)
+
     def _build_optimisation(self) -> None:
         self.epochs = _spin("epochs", special="automatic")
         self.form.addRow(setting_info("epochs").label, self.epochs)
-        self.batch_size = _spin("batch_size")
+        self.batch_size = _spin("batch_size", special="automatic")
         self.form.addRow(setting_info("batch_size").label, self.batch_size)
         info = setting_info("lr")
         self.lr = _tip(QDoubleSpinBox(), info.tooltip)
@@ -143,6 +179,13 @@ class TrainSettings(QWidget):
         self.form.addRow(setting_info("optimizer").label, self.optimizer)
         self.schedule = _choices("schedule")
         self.form.addRow(setting_info("schedule").label, self.schedule)
+        info = setting_info("early_stopping")
+        self.early_stopping = _tip(QSpinBox(), info.tooltip + " 0 = off.")
+        self.early_stopping.setRange(-1, int(info.high))  # -1: automatic
+        self.early_stopping.setValue(-1)
+        self.early_stopping.setSpecialValueText("automatic")
+        self.early_stopping.setSuffix(" epochs")
+        self.form.addRow(info.label, self.early_stopping)
 
     def _build_augmentation(self) -> None:
         aug_box = QWidget()
@@ -157,6 +200,7 @@ class TrainSettings(QWidget):
             self.augment[aug.value] = box
         aug_row.addStretch(1)
         info = setting_info("augment")
+        self.augment_row = aug_box
         self.form.addRow(_tip(QLabel(info.label), info.tooltip), aug_box)
         self.preview = PreviewRow("Training images with the chosen augmentation applied, as the model sees them.")
         self.preview_labels = self.preview.labels
@@ -195,7 +239,7 @@ class TrainSettings(QWidget):
                 combo.setCurrentIndex(index)
             combo.blockSignals(False)
         self._model_changed()
-        self._weights_changed()
+        self._show_rows_for_kind()
         self.preview_wanted.emit()
 
     def select_dataset(self, dataset_id: int) -> bool:
@@ -234,10 +278,28 @@ class TrainSettings(QWidget):
             imagenet.setEnabled(entry is None or entry.pretrained_available)
         self.changed.emit()
 
+    def _dataset_changed(self) -> None:
+        self._show_rows_for_kind()
+        self.preview_wanted.emit()
+        self.changed.emit()
+
+    def dataset_kind(self) -> str:
+        """The chosen dataset's kind: "image" or "table"."""
+        return self.choices.dataset_kinds.get(self.dataset_id(), IMAGE)
+
+    def _show_rows_for_kind(self) -> None:
+        """Only the settings that apply to the chosen dataset's kind are shown."""
+        kind = self.dataset_kind()
+        for name, widgets in self._rows_by_setting.items():
+            for widget in widgets:
+                self.form.setRowVisible(widget, applies_to(name, kind))
+        self.form.setRowVisible(self.weights, kind == IMAGE)
+        self._weights_changed()
+
     def _weights_changed(self) -> None:
         from_run = self.weights.currentData() == FROM_RUN
         self.model.setEnabled(not from_run)  # the run's architecture is used
-        self.parent_run.setVisible(from_run)
+        self.form.setRowVisible(self.parent_run, from_run and self.dataset_kind() == IMAGE)
         self.parent_run.setEnabled(from_run and self.parent_run.count() > 0)
         if from_run and self.parent_run.count() == 0:
             self.parent_run.setPlaceholderText("no finished run yet")
@@ -264,26 +326,38 @@ class TrainSettings(QWidget):
         return self.start().text
 
     def train_spec(self) -> TrainSpec:
-        """The typed settings, checked against the TrainSpec ranges (InvalidInputError says what is wrong)."""
-        start = self.start()
-        freeze = Freeze(self.freeze.currentData())
+        """The typed settings of the chosen dataset's kind (the other kind's stay at their defaults),
+        checked against the TrainSpec ranges (InvalidInputError says what is wrong)."""
+        kind = self.dataset_kind()
         values: dict[str, Any] = {
-            "model": None if isinstance(start, FromRun) else self.model.currentData() or None,  # a run decides
-            "pretrained": start,
             "epochs": self.epochs.value() or None,
-            "batch_size": self.batch_size.value(),
+            "batch_size": self.batch_size.value() or None,
             "lr": self.lr.value() or None,
-            "image_size": self.image_size.value() or None,
             "optimizer": self.optimizer.currentData(),
             "schedule": self.schedule.currentData(),
+            "early_stopping": self.early_stopping.value() if self.early_stopping.value() >= 0 else None,
+            "device": self.device.currentData() or "auto",
+            **(self._table_values() if kind == TABLE else self._image_values()),
+        }
+        return TrainSpec.from_dict(values, strict=True)
+
+    def _image_values(self) -> dict[str, Any]:
+        start = self.start()
+        freeze = Freeze(self.freeze.currentData())
+        return {
+            "model": None if isinstance(start, FromRun) else self.model.currentData() or None,  # a run decides
+            "pretrained": start,
+            "image_size": self.image_size.value() or None,
             "freeze": freeze,
             "unfreeze_after": self.unfreeze_after.value() if freeze is Freeze.BACKBONE else 0,
             "augment": self.augmentations(),
             "amp": self.amp.currentData(),
-            "device": self.device.currentData() or "auto",
             "kernel_transforms": self.kernels.transforms(),
         }
-        return TrainSpec.from_dict(values, strict=True)
+
+    def _table_values(self) -> dict[str, Any]:
+        return {"hidden": self.hidden.text().strip().strip(",") or "none", "activation": self.activation.currentData(),
+                "dropout": self.dropout.value(), "batch_norm": self.batch_norm.isChecked()}
 
     def spec(self) -> dict[str, Any]:
         """The settings as a run stores them."""

@@ -420,7 +420,7 @@ def test_form_defaults_are_the_engines_no_flip_and_automatic_start(qtbot, train_
     assert not any(settings.augment[k].isChecked() for k in defaults.MEANING_CHANGING)
     assert settings.augmentations() == defaults.DEFAULT_AUGMENT
     assert settings.start() == Auto() and settings.epochs.value() == 0 and settings.epochs.text() == "automatic"
-    assert settings.batch_size.value() == defaults.DEFAULT_BATCH_SIZE
+    assert defaults.DEFAULT_BATCH_SIZE is None and settings.batch_size.text() == "automatic"  # 64 images, or by rows
     for key in defaults.MEANING_CHANGING:  # the tooltip says when it is safe
         assert "Only if a" in settings.augment[key].toolTip() and "same class" in settings.augment[key].toolTip()
 

@@ -1,0 +1,99 @@
+"""Training a table from the Train page, as a user does it: open the table on the Datasets page, go
+to Train (the form shows the network's settings, not the image ones), press Train, watch the live
+plots fill, and the run completes. And the form switching back to image settings for images."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QListWidget  # noqa: E402
+
+from studio.core.run_status import RunStatus  # noqa: E402
+from studio.data.tables.dataset import import_table  # noqa: E402
+from studio.data.tables.demos import DEMO_TABLES  # noqa: E402
+from studio.store.library import Library  # noqa: E402
+from studio.store.models import Run  # noqa: E402
+from studio.train.spec import Activation  # noqa: E402
+from train_gui_helpers import main_window_at_1280x800, make_digits_home  # noqa: E402
+
+pytestmark = pytest.mark.gui
+WAIT_MS = 120_000
+
+
+def open_dataset(qtbot, window, name: str) -> None:
+    """Click the dataset's row in the Datasets page's list."""
+    listing = next(w for w in window.datasets.findChildren(QListWidget)
+                   if any(w.item(i).text().startswith(name) for i in range(w.count())))
+    row = next(i for i in range(listing.count()) if listing.item(i).text().startswith(name))
+    qtbot.mouseClick(listing.viewport(), Qt.MouseButton.LeftButton, pos=listing.visualItemRect(listing.item(row)).center())
+
+
+def image_rows_shown(settings) -> list[bool]:
+    return [w.isVisible() for w in (settings.model, settings.image_size, settings.weights, settings.freeze,
+                                    settings.augment_row, settings.preview, settings.kernels, settings.amp)]
+
+
+def table_rows_shown(settings) -> list[bool]:
+    return [w.isVisible() for w in (settings.hidden, settings.activation, settings.dropout, settings.batch_norm)]
+
+
+def test_a_table_trains_from_the_train_page_with_live_plots(qtbot, tmp_path, artifacts):
+    lib = Library.open(tmp_path / "library")
+    import_table(lib, "penguins", DEMO_TABLES["penguins"].path, targets=["species"])
+    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
+        open_dataset(qtbot, window, "penguins")
+        chosen = window.datasets.current_id
+        window.show_page("train")
+        page = window.training.train
+        settings = page.settings
+        qtbot.waitUntil(lambda: settings.dataset.currentData() == chosen, timeout=WAIT_MS)
+        assert "table" in settings.dataset.currentText()
+        assert not any(image_rows_shown(settings)) and all(table_rows_shown(settings))
+        assert settings.early_stopping.isVisible() and settings.batch_size.text() == "automatic"
+
+        settings.hidden.clear()
+        qtbot.keyClicks(settings.hidden, "32,16")
+        settings.activation.setCurrentIndex(settings.activation.findData(Activation.TANH))
+        settings.epochs.setValue(15)
+        qtbot.wait(100)
+        page.grab().save(str(artifacts / "train_page_table.png"))
+
+        qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+        live = page.live
+        qtbot.waitUntil(lambda: live.loss_plot.point_count("val_loss") >= 3, timeout=WAIT_MS)
+        assert live.acc_plot.point_count("val_accuracy") >= 3  # a classification: accuracy per epoch
+        qtbot.waitUntil(lambda: live.model.done is not None, timeout=WAIT_MS)
+        assert live.model.done.status == RunStatus.COMPLETED, live.model.message
+        assert live.model.best_val_accuracy > 0.9
+        qtbot.waitUntil(page.train_button.isEnabled, timeout=WAIT_MS)
+        page.grab().save(str(artifacts / "train_page_table_done.png"))
+        with lib.session() as s:
+            run = s.get(Run, live.model.run_id)
+            assert run.spec["kind"] == "table" and run.spec["hidden"] == [32, 16]
+            assert run.spec["activation"] == "tanh" and run.spec["epochs"] == 15 and run.status == "completed"
+
+
+def test_the_form_shows_the_settings_of_the_chosen_kind(qtbot, tmp_path):
+    lib = Library.open(make_digits_home(tmp_path / "library"))
+    import_table(lib, "xor", DEMO_TABLES["xor"].path, targets=["xor"])
+    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
+        window.show_page("train")
+        settings = window.training.train.settings
+        qtbot.waitUntil(lambda: settings.dataset.count() == 2, timeout=WAIT_MS)
+        by_name = {settings.dataset.itemText(i).split(" ")[0]: settings.dataset.itemData(i)
+                   for i in range(settings.dataset.count())}
+
+        settings.select_dataset(by_name["xor"])
+        assert not any(image_rows_shown(settings)) and all(table_rows_shown(settings))
+        settings.image_size.setValue(64)  # set while hidden: not part of a table's settings
+        settings.hidden.setText("8")
+        spec = settings.train_spec()
+        assert spec.hidden == (8,) and spec.image_size is None and spec.batch_size is None
+
+        settings.select_dataset(by_name["digits"])
+        assert all(image_rows_shown(settings)[:5]) and not any(table_rows_shown(settings))
+        spec = settings.train_spec()
+        assert spec.image_size == 64 and spec.hidden == (128, 64)  # the table's layers stay with tables
