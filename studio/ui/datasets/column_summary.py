@@ -25,6 +25,7 @@ from studio.data.tables.schema import ColumnInfo, ColumnType, Role
 from studio.data.tables.summary import ColumnSummary
 
 BAR_COLOUR = "#4e79a7"
+COUNT_AXIS_WIDTH = 56
 TYPE_TIPS = {
     ColumnType.NUMBER: "a quantity: normalised for training",
     ColumnType.CATEGORY: "one of a set of values: one-hot encoded or embedded",
@@ -87,6 +88,7 @@ class ColumnSummaryPanel(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.getPlotItem().setMenuEnabled(False)
+        self.plot.getAxis("left").setWidth(COUNT_AXIS_WIDTH)  # counts up to a million, from the first paint
         self.bars = self.plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
                                    brush=pg.mkBrush(BAR_COLOUR), pen=pg.mkPen(BAR_COLOUR))
 
