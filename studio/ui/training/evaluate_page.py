@@ -1,5 +1,7 @@
 """The Evaluate view: choose a run and a split; see accuracy, per-class precision/recall, a
 confusion matrix whose cells open their samples as thumbnails, and the most confident mistakes.
+A table run shows rows instead of thumbnails, and a regression run its errors and plots
+(studio.ui.training.table_evaluation).
 
 Evaluation (the engine's ``evaluate_run``, which also stores per-sample predictions and returns
 the ``Evaluation`` the CLI prints: cells, per-class table, mistakes) runs in a job. Thumbnails are files made by the store's thumbnail cache, also in a job; the galleries are
@@ -11,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -21,8 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -34,14 +34,24 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.common.page import Page
+from studio.ui.training.gallery import Gallery
 from studio.ui.training.jobs import evaluate_job, finished_runs, thumbnails_job
-from studio.ui.training.split_jobs import dataset_sample_count, split_dataset_job, split_done_text
+from studio.ui.training.split_jobs import (
+    dataset_sample_count,
+    split_dataset_job,
+    split_done_text,
+)
+from studio.ui.training.table_evaluation import (
+    ShowRow,
+    TableEvaluationView,
+    summary_text,
+)
 
 if TYPE_CHECKING:
     from studio.store.library import Library
     from studio.train.evaluate import Evaluation
+    from studio.train.tables.evaluation import TableEvaluation
 
-THUMB_PX = 72
 CELL_SAMPLES_SHOWN = 200
 MISTAKES_SHOWN = 60
 SPLITS = (("test", "Test"), ("val", "Validation"), ("train", "Training"), ("all", "All labelled"))
@@ -59,70 +69,20 @@ def _heat(value: int, peak: int, diagonal: bool) -> QColor:
     return QColor(*(int(255 + (c - 255) * t) for c in base))
 
 
-class Gallery(QListWidget):
-    """Thumbnails with captions; ``sample_ids`` in display order."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setViewMode(QListWidget.ViewMode.IconMode)
-        self.setIconSize(QSize(THUMB_PX, THUMB_PX))
-        self.setGridSize(QSize(THUMB_PX + 28, THUMB_PX + 34))
-        self.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.setMovement(QListWidget.Movement.Static)
-        self.setUniformItemSizes(True)
-        self.setWordWrap(True)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.sample_ids: list[int] = []
-        # a blank icon of full size until the thumbnail arrives: item sizes are right from the start
-        blank = QPixmap(THUMB_PX, THUMB_PX)
-        blank.fill(QColor("#eeeeee"))
-        self._placeholder = QIcon(blank)
-
-    def show_samples(self, sample_ids: list[int], captions: dict[int, str], tooltips: dict[int, str] | None = None) -> None:
-        self.clear()
-        self.sample_ids = list(sample_ids)
-        for sid in self.sample_ids:
-            item = QListWidgetItem(self._placeholder, captions.get(sid, f"#{sid}"))
-            item.setData(Qt.ItemDataRole.UserRole, sid)
-            item.setData(Qt.ItemDataRole.UserRole + 1, False)  # has its thumbnail
-            item.setToolTip((tooltips or {}).get(sid, f"sample {sid}"))
-            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-            self.addItem(item)
-
-    def set_thumbnails(self, paths: list[tuple[int, str]]) -> int:
-        """Give items their pictures; returns how many got one."""
-        by_id = dict(paths)
-        shown = 0
-        for row in range(self.count()):
-            item = self.item(row)
-            path = by_id.get(item.data(Qt.ItemDataRole.UserRole))
-            if not path:
-                continue
-            pixmap = QPixmap(path)
-            if pixmap.isNull():
-                continue
-            small = max(pixmap.width(), pixmap.height()) < THUMB_PX // 2
-            mode = Qt.TransformationMode.FastTransformation if small else Qt.TransformationMode.SmoothTransformation
-            item.setIcon(QIcon(pixmap.scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio, mode)))
-            item.setData(Qt.ItemDataRole.UserRole + 1, True)
-            shown += 1
-        return shown
-
-    def thumbnails_shown(self) -> int:
-        return sum(1 for row in range(self.count()) if self.item(row).data(Qt.ItemDataRole.UserRole + 1))
-
-
 class EvaluatePage(Page):
-    """Pick run + split, Evaluate. ``review`` (optional) opens sample ids in labelling mode."""
+    """Pick run + split, Evaluate. ``review`` (optional) opens sample ids in labelling mode;
+    ``show_row`` (optional) opens a table's row on the Datasets page."""
 
     fine_tune_requested = Signal(int, object)  # run id, dataset id
-    evaluated = Signal(object)  # Evaluation
+    evaluated = Signal(object)  # Evaluation | TableEvaluation
 
-    def __init__(self, library: Library, review: Review | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library, review: Review | None = None, parent: QWidget | None = None,
+                 show_row: ShowRow | None = None) -> None:
         super().__init__(parent)
         self.lib = library
         self.review = review
-        self.result: Evaluation | None = None
+        self.show_row = show_row
+        self.result: Evaluation | TableEvaluation | None = None
         self._cell: tuple[int, int] | None = None
         self._wanted_run: int | None = None  # asked for by select_run, applied when the list arrives
         self._wanted_tries = 0
@@ -229,10 +189,14 @@ class EvaluatePage(Page):
         bottom.addWidget(cell_box)
         bottom.addWidget(mistakes_box)
         bottom.setSizes([540, 540])
+        self.table_view = TableEvaluationView(self.show_row)  # a table run's rows, errors and plots
+        self.table_view.hide()
+        self.class_view, self.gallery_view = top, bottom
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(top)
         body.addWidget(bottom)
-        body.setSizes([380, 300])
+        body.addWidget(self.table_view)
+        body.setSizes([380, 300, 300])
         root.addWidget(body, 1)
         self.run_combo.currentIndexChanged.connect(self._run_changed)
         self._run_changed()
@@ -286,7 +250,7 @@ class EvaluatePage(Page):
         for run in runs:
             self.run_combo.addItem(run.label, run.run_id)
         index = self.run_combo.findData(keep) if keep is not None else -1
-        self.run_combo.setCurrentIndex(index if index >= 0 else 0)
+        self.run_combo.setCurrentIndex(max(index, 0))
         self.run_combo.blockSignals(False)
         if not runs:
             self.summary.setText("No trained run yet: train one on the Train page.")
@@ -389,8 +353,16 @@ class EvaluatePage(Page):
         self.split_hint_label.setText(f"Could not split “{name}”: {message}")
         self.split_button.setEnabled(True)
 
-    def _show_result(self, result: Evaluation) -> None:
+    def _show_result(self, result: Evaluation | TableEvaluation) -> None:
         self.result = result
+        table = getattr(result, "kind", "image") == "table"
+        self.table_view.setVisible(table)
+        self.gallery_view.setVisible(not table)
+        self.class_view.setVisible(not table or result.classification is not None)
+        self.per_class.horizontalHeaderItem(4).setText("Rows" if table else "Images")
+        if table:
+            self._show_table_result(result)
+            return
         acc = f"accuracy {result.accuracy:.1%}" if result.accuracy is not None else "no labelled images"
         self.summary.setText(f"Run {result.run_id} on {result.samples} {result.split} images: {acc}, "
                              f"{len(result.mistakes)} mistakes.")
@@ -399,6 +371,14 @@ class EvaluatePage(Page):
         self.cell_gallery.clear()
         self.cell_title.setText("Click a confusion-matrix cell to see its images.")
         self._fill_mistakes(result)
+        self.evaluated.emit(result)
+
+    def _show_table_result(self, result: TableEvaluation) -> None:
+        self.summary.setText(summary_text(result))
+        if result.classification is not None:
+            self._fill_per_class(result.classification)
+            self._fill_matrix(result.classification)
+        self.table_view.show_result(result)
         self.evaluated.emit(result)
 
     def _fill_per_class(self, result: Evaluation) -> None:
@@ -423,6 +403,7 @@ class EvaluatePage(Page):
         table.setVerticalHeaderLabels(result.classes)
         if result.confusion is None:
             return
+        unit = "rows" if getattr(self.result, "kind", "image") == "table" else "images"
         conf = result.confusion
         diag_peak = int(max(conf.diagonal().max(), 1)) if n else 1
         off = conf.copy()
@@ -438,7 +419,7 @@ class EvaluatePage(Page):
                 item.setBackground(QBrush(colour))
                 if colour.lightness() < 140:
                     item.setForeground(QBrush(QColor("white")))
-                item.setToolTip(f"true {result.classes[r]}, predicted {result.classes[c]}: {value} images")
+                item.setToolTip(f"true {result.classes[r]}, predicted {result.classes[c]}: {value} {unit}")
                 table.setItem(r, c, item)
         # cells share the space: the whole matrix is visible without scrolling
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -469,6 +450,9 @@ class EvaluatePage(Page):
         if self.result is None:
             return
         self._cell = (row, col)
+        if getattr(self.result, "kind", "image") == "table":
+            self.table_view.show_cell(row, col)
+            return
         ids = self.result.cells.get((row, col), [])
         classes = self.result.classes
         shown = ids[:CELL_SAMPLES_SHOWN]
