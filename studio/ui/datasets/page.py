@@ -228,7 +228,7 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
         self.dataset_list.clear()
         selected_row = 0 if summaries else -1
         for i, ds in enumerate(summaries):
-            item = QListWidgetItem(icon("datasets"), self._dataset_text(ds))
+            item = QListWidgetItem(icon("file" if ds.kind == "table" else "datasets"), self._dataset_text(ds))
             item.setData(Qt.ItemDataRole.UserRole, ds.id)
             item.setToolTip(f"{ds.name}\n{ds.samples:,} samples, {ds.labelled:,} labelled, {ds.classes} classes")
             self.dataset_list.addItem(item)

@@ -163,7 +163,8 @@ class TableBrowser(QWidget):
         self.target_filter.setCurrentIndex(0)
         self.stack.setCurrentWidget(self.splitter)
         self.summary_panel.show_column(None)
-        self._reveal_pending_row()
+        if self.isVisible():
+            self._reveal_pending_row()
         self.changed.emit()
 
     def close_dataset(self) -> None:
@@ -186,10 +187,15 @@ class TableBrowser(QWidget):
 
     # --- jumping to a row ---------------------------------------------------------------------
     def reveal_row(self, row: int) -> None:
-        """Scroll to table row ``row`` (0-based) and select it, once the rows are shown; a filter
-        that hides it is cleared."""
+        """Scroll to table row ``row`` (0-based) and select it once the rows are loaded and on
+        screen (scrolling a hidden view has no size to go by); a filter that hides it is cleared."""
         self._pending_row = row
-        if self.dataset is not None and self.loading_id is None:
+        if self.dataset is not None and self.loading_id is None and self.isVisible():
+            self._reveal_pending_row()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._pending_row is not None and self.dataset is not None and self.loading_id is None:
             self._reveal_pending_row()
 
     def _reveal_pending_row(self) -> None:

@@ -228,6 +228,15 @@ def test_column_role_type_split_and_jump_to_a_row(qtbot, window, errors, artifac
     window.grab().save(str(artifacts / "datasets_table_row_shown.png"))
     assert not page.show_table_row(imported.dataset_id + 100, 0)
 
+    # asked while another page is in front (Evaluate): the row is revealed when the page shows
+    other = window.stack.widget(window.stack.count() - 1)
+    window.stack.setCurrentWidget(other)
+    assert not browser.isVisible()
+    assert page.show_table_row(imported.dataset_id, 5)
+    window.stack.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: model.source_row(browser.view.currentIndex().row()) == 5, timeout=WAIT_MS)
+    assert browser.view.viewport().rect().intersects(browser.view.visualRect(browser.view.currentIndex()))
+
     # deleting the table: the page goes back to the (empty) image grid
     assert page.confirm_delete_text().startswith("Delete the table dataset “penguins” and its 344 rows?")
     assert page.delete_dataset(confirmed=True) is not None
@@ -248,6 +257,22 @@ def test_cancelling_a_table_import_adds_no_dataset(qtbot, window):
     qtbot.waitUntil(lambda: page.import_job is None, timeout=WAIT_MS)
     assert not page.import_panel.isVisible()
     assert page.dataset_list.count() == 0 and page.current_id is None
+
+
+def test_a_file_that_fails_after_its_preview_is_one_message_and_no_dataset(qtbot, window, errors, tmp_path):
+    page = window.datasets
+    late = tmp_path / "late.csv"  # the first rows preview well; row 1,501 is text in a number column
+    late.write_text("x,y\n" + "".join(f"{i},{'a' if i % 2 else 'b'}\n" for i in range(1500)) + "oops,a\n"
+                    + "".join(f"{i},b\n" for i in range(1500)))
+    dialog = page.import_table_file(late)
+    qtbot.waitUntil(lambda: dialog.import_button.isEnabled(), timeout=WAIT_MS)
+    with qtbot.waitSignal(page.table_imported, timeout=WAIT_MS) as imported:
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert imported.args[0] is None
+    message = ("column 'x' mixes numbers and text (row 1501 is 'oops') "
+               "(fix that row, or set the column's type to category)")
+    assert errors == [("Cannot import the table", message)]
+    assert page.dataset_list.count() == 0
 
 
 def test_a_file_that_is_not_a_table_is_one_message_in_the_dialog(qtbot, window, tmp_path):
