@@ -122,4 +122,8 @@ def _parent_card(lib: Library, start: StartFrom) -> ModelCard | None:
     folder = run_dir(lib, start.run_id)
     if not (folder / WEIGHTS_NAME).is_file():
         raise NotFoundError(f"run {start.run_id} has no trained model to fine-tune from")
-    return ModelCard.load(folder / CARD_NAME)
+    card = ModelCard.load(folder / CARD_NAME)
+    if card.kind != IMAGE:
+        raise InvalidInputError(f"run {start.run_id} trained a {card.kind} model: an image model can only start "
+                                "from an image run")
+    return card

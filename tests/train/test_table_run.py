@@ -160,6 +160,10 @@ def test_settings_that_do_not_fit_the_kind_are_refused(digits_lib):
         create_run(digits_lib, "digits", {"hidden": "8"})
     with pytest.raises(InvalidInputError, match="hidden layers are sizes"):
         create_run(digits_lib, "xor", {"hidden": "32,lots"})
+    table_run = create_run(digits_lib, "xor", {"epochs": 1})
+    run_training(digits_lib, table_run)
+    with pytest.raises(InvalidInputError, match=f"run {table_run} trained a table model"):
+        create_run(digits_lib, "digits", {"pretrained": str(table_run)})
 
 
 def test_the_spec_defaults_for_tables_are_the_table_core_defaults():
