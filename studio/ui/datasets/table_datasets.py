@@ -84,9 +84,15 @@ class TableDatasets:
         path = Path(path)
         dialog = TableImportDialog(path, self._unique_name(path.stem or "Table"), self)
         dialog.accepted.connect(lambda: self._start_table_import(path, *dialog.choices()))
+        dialog.finished.connect(lambda _result: self._forget_import_dialog(dialog))
         self.table_import_dialog = dialog
         dialog.open()
         return dialog
+
+    def _forget_import_dialog(self, dialog: TableImportDialog) -> None:
+        if self.table_import_dialog is dialog:
+            self.table_import_dialog = None
+        dialog.deleteLater()
 
     def _start_table_import(self, path: Path, name: str, targets: list[str], ignore: list[str],
                             types: dict[str, ColumnType]) -> None:
