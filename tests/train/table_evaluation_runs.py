@@ -9,17 +9,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from studio.core.run_status import RunStatus
-from studio.data.tables.dataset import add_demo_table, import_table, load_table_dataset
+from studio.data.tables.dataset import add_demo_table, import_table
 from studio.data.tables.demos import DEMO_TABLES
-from studio.data.tables.encoding import encode_splits
 from studio.store.library import Library
-from studio.store.models import Run
-from studio.train.run_files import run_dir
-from studio.train.tables import TableTrainSettings, fit_table
-from studio.train.tables.artifacts import save_table_model
+from studio.train.runner import create_run, run_training
 
-FAST = TableTrainSettings(epochs=30, early_stopping=0)
+FAST = {"epochs": 30, "early_stopping": 0}
 
 
 def diabetes_csv(folder: Path) -> Path:
@@ -34,18 +29,9 @@ def diabetes_csv(folder: Path) -> Path:
 
 
 def add_table_run(lib: Library, dataset_id: int, name: str) -> int:
-    """A completed run on the dataset: a network fitted on its train rows (validated on its val
-    rows) and saved in the run folder as training saves it."""
-    dataset = load_table_dataset(lib, dataset_id)
-    encoder, (train, val) = encode_splits(dataset.table, dataset.schema, dataset.rows("train"), dataset.rows("val"))
-    model = fit_table(encoder, train, val, FAST).model
-    with lib.transaction() as s:
-        run = Run(dataset_id=dataset_id, name=name, model="table-mlp", status=RunStatus.COMPLETED.value,
-                  classes=encoder.class_names or [t["name"] for t in encoder.targets], epoch=FAST.epochs)
-        s.add(run)
-        s.flush()
-        run_id = run.id
-    save_table_model(run_dir(lib, run_id), model, encoder, dataset.schema)
+    """A run trained as the Train page and `studio train` train it (a short one)."""
+    run_id = create_run(lib, dataset_id, FAST, name=name)
+    run_training(lib, run_id)
     return run_id
 
 

@@ -9,10 +9,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from sklearn import metrics
-from table_evaluation_runs import add_table_library
+from table_evaluation_runs import add_table_library, add_table_run
 
 from studio.core.errors import InvalidInputError
-from studio.data.tables.dataset import load_table_dataset, set_cells
+from studio.data.tables.dataset import (
+    add_demo_table,
+    load_table_dataset,
+    resplit,
+    set_cells,
+)
 from studio.store.library import Library
 from studio.train.evaluate import evaluate_run
 from studio.train.run_files import run_dir
@@ -160,3 +165,24 @@ def test_unknown_split_is_refused_in_words(table_library):
     lib, runs = table_library
     with pytest.raises(InvalidInputError, match="unknown split 'unlabelled' for a table"):
         evaluate_run(lib, runs["progression"], "unlabelled")
+
+
+def test_validation_rows_held_out_of_train_are_the_val_split(tmp_path):
+    """A table split into train and test only: the run validated on rows it held out of train, and
+    evaluating on "val" scores exactly those (as many as the run's card says it validated on)."""
+    lib = Library.open(tmp_path / "library")
+    try:
+        dataset_id = add_demo_table(lib, "penguins", "penguins")
+        resplit(lib, dataset_id, (0.9, 0.0, 0.1))
+        run_id = add_table_run(lib, dataset_id, "no validation split")
+        result = evaluate_table_run(lib, run_id, "val")
+        train = evaluate_table_run(lib, run_id, "train")
+        card = load_table_model(run_dir(lib, run_id)).card
+        dataset = load_table_dataset(lib, dataset_id)
+    finally:
+        lib.close()
+    assert len(dataset.rows("val")) == 0
+    assert len(result.rows) == card.dataset["rows"]["val"] > 0
+    assert len(train.rows) == card.dataset["rows"]["train"]
+    assert set(result.rows.tolist()) | set(train.rows.tolist()) == set(dataset.rows("train").tolist())
+    assert not set(result.rows.tolist()) & set(train.rows.tolist())

@@ -34,6 +34,7 @@ from studio.train.tables.metrics import regression_metrics
 from studio.train.tables.model import TableNet
 
 if TYPE_CHECKING:
+    from studio.data.tables.dataset import TableDataset
     from studio.store.library import Library
 
 SPLITS = ("test", "val", "train", "all")  # "all": every row with a target
@@ -123,17 +124,28 @@ def evaluate_table_run(lib: Library, run_id: int, split: str = "test", *, device
             raise NotFoundError(f"no run {run_id}")
         if run.dataset_id is None:
             raise InvalidInputError(f"run {run_id}: its dataset was deleted")
-        dataset_id = int(run.dataset_id)
+        dataset_id, seed = int(run.dataset_id), int((run.spec or {}).get("seed", 0))
     parts = load_table_model(run_dir(lib, int(run_id)), device=resolve_device(device))
     state.set_progress(0.2, "reading the table")
     dataset = load_table_dataset(lib, dataset_id)
-    rows = np.arange(dataset.table.num_rows) if split == "all" else dataset.rows(split)
+    rows = _split_rows(dataset, split, seed)
     if not len(rows):
         raise InvalidInputError(f"dataset {dataset.name!r} has no {split} rows")
     state.check_cancelled()
     state.set_progress(0.4, "predicting")
     return evaluate_table_model(parts.model, parts.encoder, dataset.table, rows,
                                 run_id=int(run_id), split=split, dataset_id=dataset_id)
+
+
+def _split_rows(dataset: TableDataset, split: str, seed: int) -> np.ndarray:
+    """The rows of ``split`` as the run used them: a table without validation rows was validated
+    on rows held out of train (the same ones again, for the run's seed)."""
+    if split == "all":
+        return np.arange(dataset.table.num_rows)
+    from studio.train.tables.run import split_for_training
+
+    train, val, test, _notes = split_for_training(dataset, seed)
+    return {"train": train, "val": val, "test": test}[split]
 
 
 def evaluate_table_model(model: TableNet, encoder: TableEncoder, table: pa.Table, rows: np.ndarray, *,
