@@ -312,6 +312,12 @@ def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trus
     if not path.is_file():
         raise NotFoundError(f"no run, imported model or file named {text!r}")
     suffix = path.suffix.lower()
+    if lib is not None:
+        from studio.export.table_model import open_exported_table_predictor, own_table_export_run
+
+        table_run = own_table_export_run(lib, path)
+        if table_run is not None:
+            return open_exported_table_predictor(lib, path, table_run, device)
     _refuse_table_export(path)
     if suffix == ".onnx":
         return OnnxPredictor(path, device)

@@ -68,6 +68,7 @@ class TablePredictor:
     """A table model (network + encoder + schema + card) ready to predict on raw values."""
 
     kind = "table"
+    runtime = "PyTorch (in the studio)"
 
     def __init__(self, parts, label: str, device: str = "cpu", ranges: dict[str, tuple[float, float]] | None = None):
         self.model, self.encoder, self.schema, self.card = parts.model, parts.encoder, parts.schema, parts.card
@@ -129,20 +130,20 @@ class TablePredictor:
 
     def prediction_columns(self, table: pa.Table) -> dict[str, np.ndarray]:
         """The columns a predicted CSV gains: ``predicted TARGET`` (+ its probability and one
-        ``P(class)`` per class for classification)."""
-        from studio.train.tables.predict import predict_table
-
+        ``P(class)`` per class for classification), as ``studio.train.tables.predict`` names them."""
         try:
-            columns = predict_table(self.model, self.encoder, table)
+            outputs = self.outputs(table)
         except KeyError as exc:
             raise InvalidInputError(f"{exc.args[0]}; the model needs the columns "
                                     f"{', '.join(f.name for f in self.fields())}") from None
-        renamed = {}
-        for key, value in columns.items():
-            if key in self.target_names or key.endswith(" probability"):
-                key = f"predicted {key}"
-            renamed[key] = value
-        return renamed
+        if self.task == "regression":
+            return {f"predicted {name}": outputs[:, i] for i, name in enumerate(self.target_names)}
+        best = outputs.argmax(axis=1)
+        name = self.target_names[0]
+        columns = {f"predicted {name}": np.asarray(self.classes, dtype=object)[best],
+                   f"predicted {name} probability": outputs[np.arange(len(best)), best]}
+        columns.update({f"P({cls})": outputs[:, i] for i, cls in enumerate(self.classes)})
+        return columns
 
     def predict_table(self, table: pa.Table, state: JobState | None = None) -> pa.Table:
         """``table`` with the prediction columns appended (a column of the same name gets
@@ -182,6 +183,62 @@ class TablePredictor:
             write_csv(result, Path(target).expanduser())
         state.set_progress(1.0, f"{result.num_rows:,} rows predicted")
         return result
+
+
+class ExportedTablePredictor(TablePredictor):
+    """A table run's ONNX or TorchScript export played in the studio: the run's encoder turns the
+    rows into the file's raw inputs (studio.train.tables.raw_model.raw_inputs), the file's own
+    runtime predicts. The file is this library's own export, unchanged since (checked by hash)."""
+
+    def __init__(self, parts, path: Path, device: str, ranges: dict[str, tuple[float, float]] | None = None):
+        super().__init__(parts, str(path), device, ranges)
+        if path.suffix.lower() == ".onnx":
+            from studio.export.predictor import import_onnxruntime
+
+            session = import_onnxruntime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self.runtime, self.device = "onnxruntime", "cpu"
+            self._run = lambda numbers, categories: session.run(None, {"numbers": numbers, "categories": categories})[0]
+        else:
+            import torch
+
+            from studio.export.loading import load_torchscript
+
+            module = load_torchscript(path, device, trusted=True)  # our own export, hash checked
+            self.runtime = "TorchScript"
+
+            def run(numbers, categories):
+                with torch.inference_mode():
+                    return module(torch.from_numpy(numbers).to(device), torch.from_numpy(categories).to(device)).cpu().numpy()
+
+            self._run = run
+
+    def outputs(self, table: pa.Table) -> np.ndarray:
+        from studio.train.tables.raw_model import raw_inputs
+
+        out = np.asarray(self._run(*raw_inputs(self.encoder, table)))
+        return out.astype(np.float32) if self.task == "classification" else out
+
+
+def own_table_export_run(lib, path: Path) -> int | None:
+    """The run a file is this library's unchanged export of, when that run is a table run."""
+    from sqlalchemy import select
+
+    from studio.export.registry import file_sha256
+    from studio.store.models import Export
+
+    with lib.session() as s:
+        rows = s.execute(select(Export.run_id, Export.parity).where(Export.path == str(Path(path).resolve()))).all()
+    if not rows or run_model_kind(lib, rows[0][0]) != "table":
+        return None
+    current = file_sha256(Path(path))
+    return next((run_id for run_id, parity in rows if (parity or {}).get("file_sha256") == current), None)
+
+
+def open_exported_table_predictor(lib, path: Path, run_id: int, device: str = "cpu") -> ExportedTablePredictor:
+    from studio.train.tables.artifacts import load_table_model
+
+    parts = load_table_model(run_dir(lib, int(run_id)), device="cpu")
+    return ExportedTablePredictor(parts, Path(path), device, training_ranges(lib, run_id, parts))
 
 
 def part_of(state: JobState, start: float, span: float) -> JobState:

@@ -146,13 +146,32 @@ def _copy_run(lib, run_id: int) -> int:
         return run.id
 
 
-def test_an_exported_table_model_given_as_an_image_model_says_what_it_is(table_home, lib, tmp_path):
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_the_librarys_own_table_export_predicts_as_its_run(table_home, lib, fmt, tmp_path):
+    from studio.export.predictor import open_predictor
+
+    run_id = table_home[1]["species"]
+    report = export_run(lib, run_id, fmt, tmp_path / f"penguins{'.onnx' if fmt == 'onnx' else '.pt'}")
+    played = open_predictor(report.path, lib)  # what Play opens for "Export ... of run N"
+    assert played.kind == "table" and played.runtime in ("onnxruntime", "TorchScript")
+    rows = run_table_dataset(lib, run_id).table
+    expected = open_table_predictor(lib, run_id).prediction_columns(rows)
+    got = played.prediction_columns(rows)
+    assert got["predicted species"].tolist() == expected["predicted species"].tolist()
+    np.testing.assert_allclose(got["P(Adelie)"], expected["P(Adelie)"], atol=1e-5)
+
+
+def test_a_table_export_from_elsewhere_given_as_an_image_model_says_what_it_is(table_home, lib, tmp_path):
     from studio.core.errors import InvalidInputError
     from studio.export.predictor import open_predictor
 
     report = export_run(lib, table_home[1]["species"], "onnx", tmp_path / "penguins.onnx")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for file in (report.path, report.card_path):
+        shutil.copy(file, elsewhere)
     with pytest.raises(InvalidInputError, match="export of a table model"):
-        open_predictor(report.path, lib)
+        open_predictor(elsewhere / "penguins.onnx", lib)
 
 
 def test_exporting_again_to_the_default_place_replaces_its_own_files(table_home, lib):

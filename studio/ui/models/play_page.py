@@ -274,7 +274,7 @@ class PlayPage(Page):
         self.views.setCurrentWidget(self.table_view)
         outputs = (f"{len(predictor.classes)} classes of {predictor.target_names[0]}" if predictor.task == "classification"
                    else ", ".join(predictor.target_names) + " in their own units")
-        self.model_status.setText(f"{predictor.label} - table model, PyTorch (in the studio) on {predictor.device.upper()}: "
+        self.model_status.setText(f"{predictor.label} - table model, {predictor.runtime} on {predictor.device.upper()}: "
                                   f"predicts {outputs} from {len(predictor.fields())} columns")
         self.table_view.set_predictor(predictor)
         self.model_ready.emit(predictor.label)
