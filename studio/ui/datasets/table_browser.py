@@ -13,13 +13,14 @@ from functools import partial
 
 import numpy as np
 import pyarrow as pa
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QSplitter,
     QStackedLayout,
     QStyledItemDelegate,
@@ -43,6 +44,7 @@ from studio.ui.datasets.table_model import MISSING, CellEdit, TableModel, format
 SPLIT_NAMES = {"train": "Train", "val": "Validation", "test": "Test"}
 ROW_HEIGHT = 24
 COLUMN_WIDTH = 130
+BULK_EDIT_MAX_ROWS = 10_000  # one undoable step writes one library row per cell
 
 
 class TableBrowser(QWidget):
@@ -103,6 +105,8 @@ class TableBrowser(QWidget):
         columns.setDefaultSectionSize(COLUMN_WIDTH)
         columns.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._show_edit_menu)
         # at the top before rows change: a header left scrolled past the new end paints every row
         self.model.modelAboutToBeReset.connect(self.view.scrollToTop)
 
@@ -342,6 +346,36 @@ class TableBrowser(QWidget):
         self.ctl.undo_stack.push(command)
         self.status.emit(command.text()[:1].upper() + command.text()[1:])
         return True
+
+    def selected_rows(self) -> np.ndarray:
+        """Table rows with a selected cell, ascending (from the selection's ranges: a selected
+        column of a million rows costs one range, not a million indexes)."""
+        ranges = [np.arange(r.top(), r.bottom() + 1) for r in self.view.selectionModel().selection()]
+        shown = np.unique(np.concatenate(ranges)) if ranges else np.zeros(0, dtype=np.int64)
+        return self.model.source_rows(shown)
+
+    def set_target_of_selection(self, value: object) -> bool:
+        """Give the first target of every selected row ``value`` (None: missing), as one step."""
+        name, rows = self.model.target_name(), self.selected_rows()
+        if name is None or not 0 < len(rows) <= BULK_EDIT_MAX_ROWS:
+            return False
+        return self.edit_cells([(int(row), name, value) for row in rows])
+
+    def _show_edit_menu(self, position: QPoint) -> None:
+        name, count = self.model.target_name(), len(self.selected_rows())
+        if name is None or count == 0:
+            return
+        self.edit_menu = menu = QMenu(self)
+        rows = f"{count:,} row{'s' if count != 1 else ''}"
+        setting = menu.addMenu(f"Set {name} of {rows} to")
+        for value, _ in self.model.target_values():
+            setting.addAction(format_cell(value), partial(self.set_target_of_selection, value))
+        too_many = count > BULK_EDIT_MAX_ROWS
+        setting.setEnabled(not setting.isEmpty() and not too_many)
+        menu.addAction(f"Clear {name} of {rows}", partial(self.set_target_of_selection, None)).setEnabled(not too_many)
+        if too_many:
+            menu.addAction(f"(at most {BULK_EDIT_MAX_ROWS:,} rows at a time)").setEnabled(False)
+        menu.popup(self.view.viewport().mapToGlobal(position))
 
     def _write_cells(self, dataset_id: int, edits: list[CellEdit]) -> list[CellEdit]:
         return table_data.set_cells(self.lib, dataset_id, edits)

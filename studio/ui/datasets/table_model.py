@@ -167,6 +167,11 @@ class TableModel(QAbstractTableModel):
     def source_row(self, view_row: int) -> int:
         return int(self._rows[view_row]) if self._rows is not None else view_row
 
+    def source_rows(self, view_rows: np.ndarray) -> np.ndarray:
+        """``source_row`` of many view rows at once."""
+        view_rows = np.asarray(view_rows, dtype=np.int64)
+        return self._rows[view_rows] if self._rows is not None else view_rows
+
     def view_row(self, source_row: int) -> int | None:
         """Where table row ``source_row`` is shown; None when a filter hides it."""
         if not 0 <= source_row < self._table.num_rows:

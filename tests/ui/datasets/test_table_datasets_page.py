@@ -164,6 +164,42 @@ def test_import_browse_summarise_filter_edit_and_undo(qtbot, window, errors, art
     assert load_table_dataset(page.lib, imported.dataset_id).table.column("species")[row].as_py() == "Gentoo"
 
 
+def test_selected_rows_get_a_target_value_in_one_undoable_step(qtbot, window, errors):
+    from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+    page = window.datasets
+    imported, browser = import_penguins(qtbot, window)
+    model, view = browser.model, browser.view
+    browser.set_filters("train")
+    rows = [model.source_row(r) for r in range(2, 6)]
+    selection = QItemSelection(model.index(2, 3), model.index(5, 4))  # cells of other columns: their rows
+    view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    assert list(browser.selected_rows()) == rows
+
+    # the context menu offers the target's values for the selected rows
+    view.customContextMenuRequested.emit(view.visualRect(model.index(3, 3)).center())
+    menu = browser.edit_menu
+    qtbot.waitUntil(menu.isVisible, timeout=WAIT_MS)
+    setting = menu.actions()[0]
+    assert setting.text() == "Set species of 4 rows to"
+    assert [a.text() for a in setting.menu().actions()] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert menu.actions()[1].text() == "Clear species of 4 rows"
+    menu.close()
+    next(a for a in setting.menu().actions() if a.text() == "Chinstrap").trigger()
+    stored = load_table_dataset(page.lib, imported.dataset_id).table.column("species")
+    assert [stored[r].as_py() for r in rows] == ["Chinstrap"] * 4
+    assert [model.value(r, 0) for r in range(2, 6)] == ["Chinstrap"] * 4
+    assert page.labelling.ctl.undo_stack.undoText() == "edit 4 cells"
+    assert browser.target_filter.itemText(1) == "Adelie (148)"  # the counts follow the edits
+
+    page.labelling.undo_action.trigger()  # one step puts all four back
+    stored = load_table_dataset(page.lib, imported.dataset_id).table.column("species")
+    assert [stored[r].as_py() for r in rows] == ["Adelie"] * 4
+    assert [model.value(r, 0) for r in range(2, 6)] == ["Adelie"] * 4
+    assert browser.target_filter.itemText(1) == "Adelie (152)"
+    assert errors == []
+
+
 def test_column_role_type_split_and_jump_to_a_row(qtbot, window, errors, artifacts, monkeypatch):
     from studio.ui.datasets.split_dialog import SplitDialog
 
