@@ -385,13 +385,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _print_table_evaluation(result)
         return 0
     print(f"run {result.run_id} on {result.split}: {result.samples} samples")
-    _print_classification(result, "sample")
+    _print_classification(result, lambda sample_id: f"sample {sample_id}")
     print("predictions stored for the labelling view")
     return 0
 
 
-def _print_classification(result, unit: str) -> None:
-    """Accuracy, per-class table, confusion matrix and the surest mistakes (``unit``: sample | row)."""
+def _print_classification(result, name_of: typing.Callable[[int], str]) -> None:
+    """Accuracy, per-class table, confusion matrix and the surest mistakes (``name_of`` names one)."""
     if result.confusion is None:
         return
     print(f"accuracy {result.accuracy:.4f} ({result.labelled} labelled)")
@@ -404,14 +404,14 @@ def _print_classification(result, unit: str) -> None:
     if result.mistakes:
         print("most confident mistakes (the Evaluate page shows them too):")
         for m in result.mistakes[:MISTAKES_PRINTED]:
-            print(f"  {unit} {m.sample_id}: labelled {m.true_class}, predicted {m.predicted_class} ({m.confidence:.1%})")
+            print(f"  {name_of(m.sample_id)}: labelled {m.true_class}, predicted {m.predicted_class} ({m.confidence:.1%})")
 
 
 def _print_table_evaluation(result) -> None:
     """A table run: the classification report, or each numeric target's errors in its units."""
     print(f"run {result.run_id} on {result.split}: {result.split_rows} rows, {len(result.rows)} with a target")
     if result.classification is not None:
-        _print_classification(result.classification, "row")
+        _print_classification(result.classification, lambda row: f"row {row + 1}")  # as the Datasets page numbers them
         return
     print(f"{'target':>20s} {'MAE':>12s} {'RMSE':>12s} {'R²':>8s}")
     for target in result.targets:
@@ -420,4 +420,4 @@ def _print_table_evaluation(result) -> None:
         if target.largest:
             print(f"largest errors in {target.name} (the Evaluate page lists them too):")
         for entry in target.largest[:MISTAKES_PRINTED]:
-            print(f"  row {entry.row}: actual {entry.actual:.6g}, predicted {entry.predicted:.6g} ({entry.error:+.4g})")
+            print(f"  row {entry.row + 1}: actual {entry.actual:.6g}, predicted {entry.predicted:.6g} ({entry.error:+.4g})")

@@ -51,7 +51,7 @@ def test_printed_report_names_targets_rows_and_errors(table_home, capsys):
     assert f"{results['progression'].split_rows} rows" in text
     assert f"{target.mae:12.4g}" in text and f"{target.r2:8.4f}" in text
     worst = target.largest[0]
-    assert f"row {worst.row}: actual {worst.actual:.6g}, predicted {worst.predicted:.6g}" in text
+    assert f"row {worst.row + 1}: actual {worst.actual:.6g}, predicted {worst.predicted:.6g}" in text
     assert "predictions stored" not in text  # nothing is stored for a table
 
 
@@ -64,7 +64,7 @@ def test_printed_class_report_lists_mistaken_rows(table_home, capsys):
     for name, counts in zip(expected.classes, expected.confusion.tolist()):
         assert f"{name:>12s} " + " ".join(f"{c:5d}" for c in counts) in text
     for mistake in expected.mistakes[:5]:
-        assert f"row {mistake.sample_id}: labelled {mistake.true_class}, predicted {mistake.predicted_class}" in text
+        assert f"row {mistake.sample_id + 1}: labelled {mistake.true_class}, predicted {mistake.predicted_class}" in text
 
 
 def test_a_split_tables_lack_is_one_clear_line(table_home, capsys):

@@ -43,7 +43,7 @@ JSON_ROWS = 10  # of them in `studio evaluate --json`
 
 
 class RowError(NamedTuple):
-    row: int  # index of the row in the dataset's table
+    row: int  # index of the row in the dataset's table, from 0 (people see it numbered from 1)
     predicted: float
     actual: float
     error: float  # predicted - actual, in the target's units

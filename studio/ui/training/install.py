@@ -5,6 +5,7 @@
 - Runs "Resume" -> the Train page continues the run in a worker, live, and is shown.
 - "Fine-tune from this run" (Runs, Evaluate) -> the Train page with starting weights = that run.
 - Runs "Evaluate" -> the Evaluate page with that run selected.
+- Evaluate "Show in Datasets" (a table run's row) -> the Datasets page at that row.
 - A run ending on the Train page refreshes the Runs and Evaluate lists.
 """
 
@@ -34,7 +35,13 @@ class TrainingPages:
 def install_training_pages(
     window: PageHost, lib: Library, review: Callable[[int, Sequence[int]], None] | None = None,
 ) -> TrainingPages:
-    pages = TrainingPages(TrainPage(lib), RunsPage(lib), EvaluatePage(lib, review=review))
+    def show_table_row(dataset_id: int, row: int) -> None:
+        """Evaluate's "Show in Datasets": the table open on the Datasets page at that row."""
+        datasets = getattr(window, "datasets", None)
+        if datasets is not None and datasets.show_table_row(dataset_id, row):
+            window.show_page("datasets")
+
+    pages = TrainingPages(TrainPage(lib), RunsPage(lib), EvaluatePage(lib, review=review, show_row=show_table_row))
     window.add_page("train", "Train", icon("train"), pages.train)
     window.add_page("runs", "Runs", icon("runs"), pages.runs)
     window.add_page("evaluate", "Evaluate", icon("evaluate"), pages.evaluate)

@@ -95,7 +95,7 @@ class RowList(QTableWidget):
         self.setHorizontalHeaderLabels(["Row", *headers])
         self.setRowCount(len(rows))
         for line, (row, values) in enumerate(zip(rows, cells)):
-            for column, text in enumerate([str(row), *values]):
+            for column, text in enumerate([str(row + 1), *values]):  # numbered from 1, as on the Datasets page
                 item = QTableWidgetItem(text)
                 if column == 0:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -134,7 +134,7 @@ class RowPanel(QGroupBox):
 
     def show_values(self, dataset_id: int, row: int, values: dict[str, Any], note: str, targets: set[str]) -> None:
         self.dataset_id, self.row = dataset_id, row
-        self.setTitle(f"Row {row}")
+        self.setTitle(f"Row {row + 1}")
         self.note.setText(note)
         self.values.setRowCount(len(values))
         bold = QFont()

@@ -1,6 +1,6 @@
 """Evaluate page, table runs, as a user goes: open Evaluate, pick a regression run, Evaluate; see
 the errors per target, the predicted-vs-actual scatter and the residual histogram; click a
-largest-error row (or a point) and see that row's values. A classification run keeps the
+largest-error row (or a point) and see that row's values, then open it on the Datasets page. A classification run keeps the
 per-class table and confusion matrix, and a clicked cell lists its rows."""
 
 from __future__ import annotations
@@ -99,19 +99,27 @@ def test_user_evaluates_a_regression_run_and_opens_its_worst_row(qtbot, table_ru
         assert counts.sum() == len(result.rows) == len(target.residuals)
         worst = target.largest[0]
         assert view.largest_rows.rowCount() == len(target.largest)
-        assert view.largest_rows.item(0, 0).text() == str(worst.row)
+        assert view.largest_rows.item(0, 0).text() == str(worst.row + 1)  # numbered as on the Datasets page
         window.grab().save(str(artifacts / "evaluate_table_regression.png"))  # the window, 1280x800
 
         click_line(qtbot, view.largest_rows, 0)
-        assert view.panel.title() == f"Row {worst.row}"
+        assert view.panel.title() == f"Row {worst.row + 1}"
         assert panel_values(view.panel) == expected_values(result, worst.row)
         assert f"actual {worst.actual:.6g}, predicted {worst.predicted:.6g}\nerror" in view.panel.note.text()
         marked_x, marked_y = view.plots.marker.getData()
         assert (marked_x[0], marked_y[0]) == pytest.approx((worst.actual, worst.predicted))
-        assert not view.panel.open_button.isVisible()  # this window offers no Datasets row view
         note = view.panel.note
         qtbot.waitUntil(lambda: note.height() >= note.sizeHint().height(), timeout=5_000)  # laid out
         page.grab().save(str(artifacts / "evaluate_table_regression_row.png"))
+
+        # "Show in Datasets": the table open on the Datasets page, its row selected
+        qtbot.mouseClick(view.panel.open_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.current_page_key() == "datasets", timeout=5_000)
+        browser = window.datasets.table_browser
+        qtbot.waitUntil(lambda: browser.view.currentIndex().isValid(), timeout=WAIT_MS)
+        assert window.datasets.current_id == result.dataset_id
+        assert browser.view.currentIndex().row() == browser.model.view_row(worst.row)
+        window.grab().save(str(artifacts / "evaluate_table_row_in_datasets.png"))
 
 
 def test_two_targets_switch_plots_and_a_point_click_opens_its_row(qtbot, evaluate_page):
@@ -123,7 +131,7 @@ def test_two_targets_switch_plots_and_a_point_click_opens_its_row(qtbot, evaluat
     mass = result.targets[1]
     xs, _ys = view.plots.points.getData()
     np.testing.assert_allclose(xs, mass.actual)
-    assert view.largest_rows.item(0, 0).text() == str(mass.largest[0].row)
+    assert view.largest_rows.item(0, 0).text() == str(mass.largest[0].row + 1)
     assert view.largest_box.title() == "Largest errors in body_mass_g"
 
     # a click on a point of the scatter opens that row
