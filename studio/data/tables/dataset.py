@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from studio.core.errors import InvalidInputError
 from studio.core.jobs import JobState
@@ -32,7 +32,8 @@ from studio.data.tables.schema import ColumnType, Role, TableSchema, infer_schem
 from studio.data.tables.splits import SPLITS, split_rows
 from studio.store.datasets import clean_name, create_dataset, get_dataset
 from studio.store.gc import hold_blobs, queue_for_removal
-from studio.store.models import TableData, TableEdit
+from studio.store.models import TableData, TableEdit, utcnow
+from studio.store.rows import IN_CHUNK
 
 TABLE_KIND = "table"
 READ_SHARE = 0.8  # of an import's progress: reading the file; the rest is storing it
@@ -224,7 +225,7 @@ def _cast_cells(texts: list[str | None], kind: pa.DataType, column: str) -> pa.A
 def set_cells(lib, dataset: str | int, edits: Iterable[tuple[int, str, object]]) -> list[tuple[int, str, object]]:
     """Change target cells (row, column, value; None = missing). Returns the previous values in the
     same shape, so ``set_cells(lib, dataset, previous)`` undoes the change."""
-    edits = [(int(r), str(c), v) for r, c, v in edits]
+    edits = list({(int(r), str(c)): (int(r), str(c), v) for r, c, v in edits}.values())  # the last edit of a cell wins
     if not edits:
         return []
     with lib.session() as s:
@@ -239,17 +240,27 @@ def set_cells(lib, dataset: str | int, edits: Iterable[tuple[int, str, object]])
     columns = sorted({c for _, c, _ in edits})
     original = _read_rows(lib.blobs.path(data_blob)).select(columns)
     current = _apply_edits(original, {c: stored.get(c, {}) for c in columns})
-    previous = [(r, c, current.column(c)[r].as_py()) for r, c, _ in edits]
     texts = [(r, c, _cell_text(v)) for r, c, v in edits]
+    previous, new_rows, cleared = [], [], {c: [] for c in columns}
     for column in columns:  # every new value must fit its column before anything is written
-        _cast_cells([t for _, c, t in texts if c == column], original.column(column).type, column)
+        mine = [(r, t) for r, c, t in texts if c == column]
+        _cast_cells([t for _, t in mine], original.column(column).type, column)
+        rows = pa.array([r for r, _ in mine], pa.int64())
+        was = current.column(column).take(rows).to_pylist()
+        first = [_cell_text(v) for v in original.column(column).take(rows).to_pylist()]
+        previous += [(r, column, v) for (r, _), v in zip(mine, was)]
+        cleared[column] = [r for r, _ in mine]
+        new_rows += [{"dataset_id": dataset_id, "row": r, "column": column, "value": t, "edited_at": utcnow()}
+                     for (r, t), f in zip(mine, first) if t != f]  # back to the file's value: no edit row
     with lib.transaction() as s:
-        for r, column, text in texts:
-            s.execute(delete(TableEdit).where(TableEdit.dataset_id == dataset_id, TableEdit.row == r,
-                                              TableEdit.column == column))
-            if text != _cell_text(original.column(column)[r].as_py()):
-                s.add(TableEdit(dataset_id=dataset_id, row=r, column=column, value=text))
-    return previous
+        for column, rows in cleared.items():
+            for i in range(0, len(rows), IN_CHUNK):
+                s.execute(delete(TableEdit).where(TableEdit.dataset_id == dataset_id, TableEdit.column == column,
+                                                  TableEdit.row.in_(rows[i:i + IN_CHUNK])))
+        if new_rows:
+            s.execute(insert(TableEdit), new_rows)
+    order = {(r, c): i for i, (r, c, _) in enumerate(edits)}
+    return sorted(previous, key=lambda p: order[(p[0], p[1])])
 
 
 def _cell_text(value: object) -> str | None:

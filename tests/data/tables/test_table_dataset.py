@@ -67,12 +67,14 @@ def test_edit_a_target_cell_and_undo_it(library):
     assert data.table.column("species")[5].as_py() == "Gentoo"
     assert data.table.column("species")[6].as_py() is None
     assert previous[0] == (5, "species", before)
+    set_cells(library, "p", [(7, "species", "Gentoo"), (7, "species", "Chinstrap")])  # the last one wins
+    assert load_table_dataset(library, "p").table.column("species")[7].as_py() == "Chinstrap"
     set_cells(library, "p", previous)
     data = load_table_dataset(library, "p")
     assert data.table.column("species")[5].as_py() == before
     with library.session() as s:
         from studio.store.models import TableEdit
-        assert s.query(TableEdit).count() == 0  # back to the original: no edit rows left
+        assert s.query(TableEdit).count() == 1  # back to the original: only row 7's edit is left
 
 
 def test_only_target_cells_can_be_edited_and_values_must_fit(library, tmp_path):
