@@ -144,6 +144,8 @@ def test_export_page_exports_a_table_run_as_onnx_with_parity(qtbot, window):
     assert page.fields["example"].text().endswith("data.csv")
     qtbot.waitUntil(lambda: page.history.rowCount() >= 1, timeout=WAIT_MS)
     assert page.history.item(0, 2).text() == "OK"
+    ARTIFACTS.mkdir(exist_ok=True)
+    window.grab().save(str(ARTIFACTS / "table_export_1280x800.png"))
 
 
 def drop(widget, paths) -> None:
