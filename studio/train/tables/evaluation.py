@@ -195,11 +195,12 @@ def _score_numbers(result: TableEvaluation, encoder: TableEncoder, part: pa.Tabl
             continue
         scores = regression_metrics(predicted[:, i], actual[:, i], [name])
         target = TargetErrors(name, scores["mae"], scores["rmse"], scores["r2"], predicted[:, i], actual[:, i])
-        target.largest = _largest_errors(result.rows, target.predicted, target.actual)
+        target.largest = largest_errors(result.rows, target.predicted, target.actual)
         result.targets.append(target)
 
 
-def _largest_errors(rows: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> list[RowError]:
+def largest_errors(rows: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> list[RowError]:
+    """The ``LARGEST_ERRORS`` rows furthest from the truth, furthest first."""
     error = predicted - actual
     order = np.argsort(-np.abs(error), kind="stable")[:LARGEST_ERRORS]
     return [RowError(int(rows[i]), float(predicted[i]), float(actual[i]), float(error[i])) for i in order]

@@ -178,3 +178,34 @@ def test_classification_cell_lists_its_rows_then_a_regression_run_hides_the_matr
     evaluate(qtbot, page, runs["progression"])
     assert not page.class_view.isVisible() and view.stack.currentIndex() == 1
     assert view.panel.row is None  # the row of the other run is gone
+
+
+def test_a_large_test_split_draws_a_sample_of_points_with_every_largest_error(qtbot):
+    """100,000 scored rows: the scatter draws an even sample plus every listed largest-error row;
+    the histogram still counts every row."""
+    import pyarrow as pa
+
+    from studio.train.tables.evaluation import (
+        TableEvaluation,
+        TargetErrors,
+        largest_errors,
+    )
+    from studio.ui.training.table_evaluation import SCATTER_POINTS, TableEvaluationView
+
+    rng = np.random.default_rng(0)
+    count = 100_000
+    rows = np.sort(rng.choice(3 * count, count, replace=False))
+    actual = rng.normal(50, 10, count)
+    predicted = actual + rng.standard_t(3, count)
+    target = TargetErrors("y", 1.0, 1.0, 0.9, predicted, actual, largest_errors(rows, predicted, actual))
+    table = pa.table({"x": np.arange(3 * count, dtype=np.float64), "y": np.zeros(3 * count)})
+    result = TableEvaluation(1, "test", 1, "regression", ["y"], count, rows, table, targets=[target])
+    view = TableEvaluationView()
+    qtbot.addWidget(view)
+    view.show_result(result)
+    drawn_rows = set(view.plots.points.data["data"].tolist())
+    assert SCATTER_POINTS <= len(drawn_rows) <= SCATTER_POINTS + len(target.largest)
+    assert {e.row for e in target.largest} <= drawn_rows
+    _edges, counts = view.plots.bars.getData()
+    assert counts.sum() == count
+    assert view.largest_rows.rowCount() == len(target.largest)
