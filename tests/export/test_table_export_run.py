@@ -91,6 +91,10 @@ def test_cli_predicts_a_csv_as_the_studio_does(table_home, lib, tmp_path):
     expected = open_table_predictor(lib, runs["species"]).prediction_columns(given)
     assert written.column("predicted species").to_pylist() == expected["predicted species"].tolist()
     np.testing.assert_allclose(written.column("P(Gentoo)").to_numpy(), expected["P(Gentoo)"], atol=1e-6)
+    summary = studio(home, "predict", runs["species"], data, "--out", tmp_path / "again.csv", "--json")
+    assert summary.returncode == 0, summary.stderr
+    line = json.loads(summary.stdout)
+    assert line["kind"] == "table" and line["rows"] == given.num_rows and "predicted species" in line["columns"]
     printed = studio(home, "predict", runs["species"], data)  # no --out: the same CSV on stdout
     assert printed.returncode == 0, printed.stderr
     rows = list(csv.DictReader(printed.stdout.splitlines()))
