@@ -273,7 +273,7 @@ def _torchscript_predictor(path: Path, device: str, trusted: bool) -> Predictor:
     return TorchPredictor(module, card.classes, card.in_channels, device, str(path), kind="torchscript")
 
 
-def _refuse_table_export(path: Path) -> None:
+def refuse_table_export(path: Path) -> None:
     """A table model's export takes rows, not images: say so rather than fail on its inputs."""
     card = card_path_for(path)
     if not card.is_file() or card.stat().st_size > limits().max_card_bytes:
@@ -285,7 +285,7 @@ def _refuse_table_export(path: Path) -> None:
     if isinstance(data, dict) and data.get("kind") == "table":
         raise InvalidInputError(f"{path.name} is an export of a table model: it predicts rows, not images",
                                 hint=f"predict a CSV with its run (studio predict RUN data.csv) or with "
-                                     f"{path.name}.example.py beside it")
+                                     f"{path.name}.example.py beside it; importing table models is not supported yet")
 
 
 def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trust: bool = False):
@@ -318,7 +318,7 @@ def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trus
         table_run = own_table_export_run(lib, path)
         if table_run is not None:
             return open_exported_table_predictor(lib, path, table_run, device)
-    _refuse_table_export(path)
+    refuse_table_export(path)
     if suffix == ".onnx":
         return OnnxPredictor(path, device)
     if suffix == ".safetensors":

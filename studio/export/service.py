@@ -17,7 +17,7 @@ from studio.export import writers
 from studio.export.examples import example_path_for, write_example
 from studio.export.loading import card_path_for, is_torchscript, load_run, read_card, safe_torch_load
 from studio.export.parity import check_parity, held_out_images
-from studio.export.predictor import EngineClassifier, TorchPredictor
+from studio.export.predictor import EngineClassifier, TorchPredictor, refuse_table_export
 from studio.export.registry import add_imported, file_sha256, slug
 from studio.export.targets import check_target, output_path, read_head
 from studio.export.wrapper import wrap
@@ -157,6 +157,7 @@ def import_model(lib, file: str | Path, name: str | None = None, trust: bool = F
     if not file.is_file():
         raise NotFoundError(f"no such model file: {file}")
     suffix = file.suffix.lower()
+    refuse_table_export(file)  # rows in, not images: Play and predict use its run instead
     card_path = card_path_for(file)
     card = read_card(card_path) if card_path.is_file() else None
     name = name or file.stem

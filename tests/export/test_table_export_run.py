@@ -184,3 +184,12 @@ def test_exporting_again_to_the_default_place_replaces_its_own_files(table_home,
     second = export_run(lib, run_id, "torchscript")  # the card and example it wrote are its own: no --force
     assert first.path == second.path and second.ok
     assert Path(second.example_path).read_text().startswith('"""Predictions for the rows of a CSV with model.pt')
+
+
+def test_importing_a_table_export_as_a_model_is_refused_in_one_line(table_home, tmp_path):
+    home, runs = table_home
+    exported = tmp_path / "penguins.onnx"
+    assert studio(home, "export", runs["species"], "--format", "onnx", "-o", exported).returncode == 0
+    proc = studio(home, "models", "import", exported)
+    assert proc.returncode != 0
+    assert "export of a table model" in proc.stderr and "Traceback" not in proc.stderr
