@@ -230,7 +230,8 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
         for i, ds in enumerate(summaries):
             item = QListWidgetItem(icon("file" if ds.kind == "table" else "datasets"), self._dataset_text(ds))
             item.setData(Qt.ItemDataRole.UserRole, ds.id)
-            item.setToolTip(f"{ds.name}\n{ds.samples:,} samples, {ds.labelled:,} labelled, {ds.classes} classes")
+            item.setToolTip(f"{ds.name}\n{ds.samples:,} rows of a table" if ds.kind == "table" else
+                            f"{ds.name}\n{ds.samples:,} samples, {ds.labelled:,} labelled, {ds.classes} classes")
             self.dataset_list.addItem(item)
             if ds.id == target:
                 selected_row = i

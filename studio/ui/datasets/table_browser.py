@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 import pyarrow as pa
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -47,6 +48,7 @@ ROW_HEIGHT = 24
 COLUMN_WIDTH = 130
 BULK_EDIT_MAX_ROWS = 1_000  # one step writes a library row per cell (set_cells: ~2 ms a cell today)
 BUSY_CURSOR_CELLS = 50
+COPY_MAX_CELLS = 100_000
 
 
 class TableBrowser(QWidget):
@@ -108,6 +110,11 @@ class TableBrowser(QWidget):
         columns.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        copy = QAction("Copy", self.view)
+        copy.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(self.copy_selection)
+        self.view.addAction(copy)
         self.view.customContextMenuRequested.connect(self._show_edit_menu)
         # at the top before rows change: a header left scrolled past the new end paints every row
         self.model.modelAboutToBeReset.connect(self.view.scrollToTop)
@@ -364,6 +371,21 @@ class TableBrowser(QWidget):
         ranges = [np.arange(r.top(), r.bottom() + 1) for r in self.view.selectionModel().selection()]
         shown = np.unique(np.concatenate(ranges)) if ranges else np.zeros(0, dtype=np.int64)
         return self.model.source_rows(shown)
+
+    def copy_selection(self) -> str:
+        """The selected cells as tab-separated lines on the clipboard (the selected rows × the
+        selected columns, as a spreadsheet pastes them; missing cells empty)."""
+        ranges = list(self.view.selectionModel().selection())
+        if not ranges or sum(block.height() * block.width() for block in ranges) > COPY_MAX_CELLS:
+            self.status.emit(f"Select at most {COPY_MAX_CELLS:,} cells to copy" if ranges else "Nothing selected")
+            return ""
+        rows = sorted({r for block in ranges for r in range(block.top(), block.bottom() + 1)})
+        columns = sorted({c for block in ranges for c in range(block.left(), block.right() + 1)})
+        edit = Qt.ItemDataRole.EditRole
+        text = "\n".join("\t".join(self.model.data(self.model.index(r, c), edit) for c in columns) for r in rows)
+        QApplication.clipboard().setText(text)
+        self.status.emit(f"Copied {len(rows) * len(columns):,} cells")
+        return text
 
     def set_target_of_selection(self, value: object) -> bool:
         """Give the first target of every selected row ``value`` (None: missing), as one step."""

@@ -176,6 +176,19 @@ def test_selected_rows_get_a_target_value_in_one_undoable_step(qtbot, window, er
     view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
     assert list(browser.selected_rows()) == rows
 
+    # Ctrl+C copies the selected cells as a spreadsheet pastes them
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    from studio.ui.datasets.table_model import format_cell
+
+    def cell(column: int, row: int) -> str:
+        value = model.table.column(column)[row].as_py()
+        return "" if value is None else format_cell(value)
+
+    assert QApplication.clipboard().text() == "\n".join(f"{cell(3, r)}\t{cell(4, r)}" for r in rows)
+
     # the context menu offers the target's values for the selected rows
     view.customContextMenuRequested.emit(view.visualRect(model.index(3, 3)).center())
     menu = browser.edit_menu
