@@ -254,7 +254,8 @@ class MainWindow(QMainWindow):
 
     def _update_sample_count(self) -> None:
         ds = self.datasets.current_summary
-        self.count_label.setText(f"{ds.samples:,} samples in “{ds.name}”" if ds else "No dataset")
+        noun = "rows" if ds is not None and ds.kind == "table" else "samples"
+        self.count_label.setText(f"{ds.samples:,} {noun} in “{ds.name}”" if ds else "No dataset")
 
     def show_about(self) -> AboutDialog:
         self.about_dialog = AboutDialog(self.lib, self)
