@@ -62,7 +62,7 @@ class _Stat(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(0)
-        cap = QLabel(caption)
+        cap = self.caption = QLabel(caption)
         cap.setStyleSheet("color: #666; font-size: 9pt;")
         self.value = QLabel("–")
         self.value.setStyleSheet("font-size: 12pt; font-weight: 600;")
@@ -87,6 +87,7 @@ class LiveTrainingView(QWidget):
         self._loss_ema: float | None = None
         self._last_loss_step: float | None = None
         self._paused = False
+        self._score = "accuracy"  # or "R²": what the score plot and tiles show (a regression's)
         self._build()
         self._label_timer = QTimer(self)
         self._label_timer.setInterval(LABEL_INTERVAL_MS)
@@ -206,6 +207,7 @@ class LiveTrainingView(QWidget):
 
     def clear(self) -> None:
         self.model.reset()
+        self._show_score("accuracy")
         self._loss_ema = None
         self._last_loss_step = None
         self._paused = False
@@ -339,6 +341,7 @@ class LiveTrainingView(QWidget):
         m.device = event.device
         m.model = event.model
         m.status = RunStatus.RUNNING
+        self.stats["speed"].caption.setText("Images/s" if event.image_size else "Rows/s")  # image size 0: a table
         self._update_extents()
         self._update_title()
 
@@ -374,10 +377,14 @@ class LiveTrainingView(QWidget):
             m.eta_s, m.eta_stamp = num(event.eta_s), time.monotonic()
         # the epoch's own last step (steps are only logged every log_every, so m.step may lag it)
         x_step = [event.step]
-        m.val_loss, m.val_accuracy = num(event.val_loss), num(event.val_accuracy)
+        r2 = (event.scores or {}).get("val_r2")
+        if event.val_accuracy is None and r2 is not None:  # a regression: its score is R² (1 = exact)
+            self._show_score("R²")
+        m.val_loss, m.val_accuracy = num(event.val_loss), num(event.val_accuracy if r2 is None else r2)
         self.loss_plot.append("train_loss", x_step, [num(event.train_loss)])
         self.loss_plot.append("val_loss", x_step, [m.val_loss])
-        self.acc_plot.append("train_accuracy", [event.epoch], [num(event.train_accuracy)])
+        if event.train_accuracy is not None:  # a regression has none
+            self.acc_plot.append("train_accuracy", [event.epoch], [num(event.train_accuracy)])
         self.acc_plot.append("val_accuracy", [event.epoch], [m.val_accuracy])
         if not (m.best_val_accuracy >= m.val_accuracy):
             m.best_val_accuracy = m.val_accuracy
@@ -386,11 +393,23 @@ class LiveTrainingView(QWidget):
         m = self.model
         m.done = event
         m.status = event.status
-        best = event.metrics.get("val_accuracy")  # the metrics of the best epoch
+        best = event.metrics.get("val_accuracy", event.metrics.get("val_r2"))  # the metrics of the best epoch
         if best is not None:
             m.best_val_accuracy = num(best)
         if event.error:
             m.message = event.error
+
+    def _show_score(self, name: str) -> None:
+        """The score plotted and shown beside the loss: "accuracy", or "R²" for a regression."""
+        if self._score == name:
+            return
+        self._score = name
+        short = "acc" if name == "accuracy" else name
+        self.acc_plot.getPlotItem().setTitle(name.capitalize() if name == "accuracy" else f"Val {name}", color="#333",
+                                             size="10pt")
+        self.acc_plot.getPlotItem().setLabel("left", name)
+        self.stats["val"].caption.setText(f"Val loss / {short}")
+        self.stats["best"].caption.setText(f"Best val {short}")
 
     # ---- controls --------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -444,9 +463,9 @@ class LiveTrainingView(QWidget):
         s = self.stats
         s["step"].set(f"{m.step:,}" if m.step else "–")
         s["loss"].set(_fmt(self._loss_ema, "{:.4f}"))
-        val_acc = f"{m.val_accuracy:.1%}" if math.isfinite(m.val_accuracy) else "–"
-        s["val"].set(f"{_fmt(m.val_loss, '{:.3f}')} / {val_acc}")
-        s["best"].set(f"{m.best_val_accuracy:.1%}" if math.isfinite(m.best_val_accuracy) else "–")
+        score = "{:.1%}" if self._score == "accuracy" else "{:.3f}"
+        s["val"].set(f"{_fmt(m.val_loss, '{:.3f}')} / {_fmt(m.val_accuracy, score)}")
+        s["best"].set(_fmt(m.best_val_accuracy, score))
         s["lr"].set(_fmt(m.lr, "{:.2e}"))
         s["speed"].set(_fmt(m.samples_per_s, "{:,.0f}"))
         s["eta"].set("done" if m.done else format_duration(m.eta_now()))

@@ -4,6 +4,7 @@ plots fill, and the run completes. And the form switching back to image settings
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
@@ -97,3 +98,28 @@ def test_the_form_shows_the_settings_of_the_chosen_kind(qtbot, tmp_path):
         assert all(image_rows_shown(settings)[:5]) and not any(table_rows_shown(settings))
         spec = settings.train_spec()
         assert spec.image_size == 64 and spec.hidden == (128, 64)  # the table's layers stay with tables
+
+
+def test_a_regression_shows_its_r2_live(qtbot, tmp_path, artifacts):
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes(scaled=False)
+    csv = tmp_path / "diabetes.csv"
+    csv.write_text(",".join([*data.feature_names, "progression"]) + "\n" + "".join(
+        ",".join(f"{v:g}" for v in row) + "\n" for row in np.column_stack([data.data, data.target])))
+    lib = Library.open(tmp_path / "library")
+    dataset_id = import_table(lib, "diabetes", csv, targets=["progression"]).dataset_id
+    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
+        window.show_page("train")
+        page = window.training.train
+        qtbot.waitUntil(lambda: page.settings.select_dataset(dataset_id), timeout=WAIT_MS)
+        page.settings.epochs.setValue(12)
+        qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+        live = page.live
+        qtbot.waitUntil(lambda: live.model.done is not None, timeout=WAIT_MS)
+        assert live.model.done.status == RunStatus.COMPLETED, live.model.message
+        r2 = live.acc_plot.data("val_accuracy")[1]
+        assert len(r2) == 12 and r2[-1] > 0.2  # val R² per epoch, in the score plot
+        assert live.stats["val"].caption.text() == "Val loss / R²" and live.stats["speed"].caption.text() == "Rows/s"
+        qtbot.waitUntil(page.train_button.isEnabled, timeout=WAIT_MS)
+        page.grab().save(str(artifacts / "train_page_table_regression.png"))
