@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from studio.train.tables.evaluation import TableEvaluation, TargetErrors
 
 ROWS_SHOWN = 200  # rows listed for a confusion cell or as mistakes / largest errors
-SCATTER_POINTS = 20_000  # more evaluated rows than this: an even sample (plus the largest errors) is drawn
+SCATTER_POINTS = 10_000  # more evaluated rows than this: an even sample (plus the largest errors) is drawn
 HISTOGRAM_BINS = 40  # at most; fewer for few rows (twice the square root of the count)
 SPLIT_WORDS = {"test": "test", "val": "validation", "train": "training"}
 ShowRow = Callable[[int, int], None]  # (dataset id, row index): open the row on the Datasets page
@@ -84,7 +84,6 @@ class RowList(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.currentCellChanged.connect(self._current_changed)
 
     def show_rows(self, headers: list[str], rows: list[int], cells: list[list[str]]) -> None:
@@ -100,6 +99,7 @@ class RowList(QTableWidget):
                 if column == 0:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.setItem(line, column, item)
+        self.resizeColumnsToContents()  # once: a ResizeToContents header re-measures on every item set
         self.blockSignals(False)
 
     def _current_changed(self, line: int, *_args) -> None:
@@ -182,6 +182,7 @@ class RegressionPlots(QWidget):
         self.bars = pg.PlotDataItem(stepMode="center", fillLevel=0, pen=pg.mkPen(PALETTE[0]),
                                     brush=pg.mkBrush(0, 114, 178, 110))
         self.zero = pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine))
+        self.drawn_rows = np.zeros(0, dtype=np.int64)  # the row of each drawn point
         self.histogram.addItem(self.bars)
         self.histogram.addItem(self.zero)
         layout = QHBoxLayout(self)
@@ -191,7 +192,8 @@ class RegressionPlots(QWidget):
 
     def show_target(self, target: TargetErrors, rows: np.ndarray) -> None:
         drawn = _points_drawn(len(rows), [e.row for e in target.largest], rows)
-        self.points.setData(x=target.actual[drawn], y=target.predicted[drawn], data=rows[drawn])
+        self.drawn_rows = rows[drawn]  # a clicked point's index is its position here (no per-point data objects)
+        self.points.setData(x=target.actual[drawn], y=target.predicted[drawn])
         values = np.concatenate([target.actual, target.predicted])
         low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
         self.diagonal.setData([low, high], [low, high])
@@ -208,12 +210,9 @@ class RegressionPlots(QWidget):
     def mark(self, actual: float, predicted: float) -> None:
         self.marker.setData([actual], [predicted])
 
-    def drawn_points(self) -> int:
-        return len(self.points.data)
-
     def _clicked(self, _item, points, _event=None) -> None:
         if len(points):
-            self.point_clicked.emit(int(points[0].data()))
+            self.point_clicked.emit(int(self.drawn_rows[points[0].index()]))
 
 
 def _points_drawn(count: int, must: list[int], rows: np.ndarray) -> np.ndarray:
@@ -312,8 +311,8 @@ class TableEvaluationView(QWidget):
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.errors.setItem(line, column, item)
-        self.errors.blockSignals(False)
         self.errors.selectRow(0)
+        self.errors.blockSignals(False)
         self.show_target(0)
 
     def show_target(self, index: int) -> None:

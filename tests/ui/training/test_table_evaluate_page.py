@@ -203,7 +203,8 @@ def test_a_large_test_split_draws_a_sample_of_points_with_every_largest_error(qt
     view = TableEvaluationView()
     qtbot.addWidget(view)
     view.show_result(result)
-    drawn_rows = set(view.plots.points.data["data"].tolist())
+    drawn_rows = set(view.plots.drawn_rows.tolist())
+    assert len(view.plots.points.data) == len(drawn_rows)
     assert SCATTER_POINTS <= len(drawn_rows) <= SCATTER_POINTS + len(target.largest)
     assert {e.row for e in target.largest} <= drawn_rows
     _edges, counts = view.plots.bars.getData()
