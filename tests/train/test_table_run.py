@@ -89,7 +89,7 @@ def test_xor_reaches_every_row_through_the_worker_run(library):
 
 def test_penguins_classify_with_test_scores_and_notes(library):
     import_table(library, "penguins", DEMO_TABLES["penguins"].path, targets=["species"])
-    result, events = train(library, "penguins", {"epochs": 40, "hidden": "32,16"})
+    result, _events = train(library, "penguins", {"epochs": 40, "hidden": "32,16"})
     assert result["status"] == "completed"
     assert result["metrics"]["val_accuracy"] > 0.9
     assert 0.0 < result["metrics"]["test_accuracy"] <= 1.0 and "test_f1" in result["metrics"]
@@ -149,7 +149,7 @@ def test_a_stopped_run_keeps_its_model_and_resumes_to_the_end(library):
     resumed = run_training(library, run_id, emit=lambda e: events.append(from_dict(e)), resume=True)
     assert resumed["status"] == "completed" and resumed["epochs"] == 12
     assert events[0].resume and events[1].resumed_from_epoch == stopped["epochs"]
-    assert [e.epoch for e in events if type(e).kind == "epoch"][0] == stopped["epochs"] + 1
+    assert next(e.epoch for e in events if type(e).kind == "epoch") == stopped["epochs"] + 1
 
 
 def test_settings_that_do_not_fit_the_kind_are_refused(digits_lib):

@@ -34,7 +34,7 @@ def penguins_home(tmp_path):
 
 def studio(home, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "studio", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def start_worker(home, run_id: int) -> subprocess.Popen:

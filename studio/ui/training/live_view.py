@@ -309,11 +309,14 @@ class LiveTrainingView(QWidget):
             series = history.get(key)
             if series is not None and len(series.steps):
                 plot.set_series(name, series.steps, series.values)
-        for key, name in (("train/accuracy", "train_accuracy"), ("val/accuracy", "val_accuracy")):
+        score = "val/r2" if history.get("val/accuracy") is None and history.get("val/r2") is not None else "val/accuracy"
+        if score == "val/r2":  # a regression
+            self._show_score("R²")
+        for key, name in (("train/accuracy", "train_accuracy"), (score, "val_accuracy")):
             series = history.get(key)
             if series is not None and len(series.steps):
                 self.acc_plot.set_series(name, series.epochs, series.values)
-        val_loss, val_acc = history.get("val/loss"), history.get("val/accuracy")
+        val_loss, val_acc = history.get("val/loss"), history.get(score)
         if val_loss is not None and len(val_loss.values):
             m.val_loss = float(val_loss.values[-1])
         if val_acc is not None and len(val_acc.values):

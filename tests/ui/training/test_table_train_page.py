@@ -9,16 +9,16 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QListWidget  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QListWidget
+from train_gui_helpers import main_window_at_1280x800, make_digits_home
 
-from studio.core.run_status import RunStatus  # noqa: E402
-from studio.data.tables.dataset import import_table  # noqa: E402
-from studio.data.tables.demos import DEMO_TABLES  # noqa: E402
-from studio.store.library import Library  # noqa: E402
-from studio.store.models import Run  # noqa: E402
-from studio.train.spec import Activation  # noqa: E402
-from train_gui_helpers import main_window_at_1280x800, make_digits_home  # noqa: E402
+from studio.core.run_status import RunStatus
+from studio.data.tables.dataset import import_table
+from studio.data.tables.demos import DEMO_TABLES
+from studio.store.library import Library
+from studio.store.models import Run
+from studio.train.spec import Activation
 
 pytestmark = pytest.mark.gui
 WAIT_MS = 120_000
@@ -123,3 +123,37 @@ def test_a_regression_shows_its_r2_live(qtbot, tmp_path, artifacts):
         assert live.stats["val"].caption.text() == "Val loss / R²" and live.stats["speed"].caption.text() == "Rows/s"
         qtbot.waitUntil(page.train_button.isEnabled, timeout=WAIT_MS)
         page.grab().save(str(artifacts / "train_page_table_regression.png"))
+
+
+def test_a_resumed_regression_redraws_its_r2(qtbot, tmp_path, linnerud_library):
+    from studio.core.jobs import JobState
+    from studio.train.history import run_history
+    from studio.train.runner import create_run, run_training
+    from studio.ui.training.live_view import LiveTrainingView
+
+    lib = linnerud_library
+    run_id = create_run(lib, "linnerud", {"epochs": 30, "early_stopping": 0})
+    state = JobState()
+    stopped = run_training(lib, run_id, state, emit=lambda e: e["event"] == "epoch" and e["epoch"] == 6 and state.cancel())
+    assert stopped["status"] == "stopped" and 6 <= stopped["epochs"] < 30
+    view = LiveTrainingView()
+    qtbot.addWidget(view)
+    view.show_history(run_history(lib, run_id))
+    epochs, r2 = view.acc_plot.data("val_accuracy")
+    assert list(epochs) == list(range(1, stopped["epochs"] + 1)) and view.stats["best"].caption.text() == "Best val R²"
+    assert view.model.val_accuracy == r2[-1]
+    lib.close()
+
+
+@pytest.fixture
+def linnerud_library(tmp_path):
+    """scikit-learn's Linnerud table (three exercises -> three body measurements of 20 men)."""
+    from sklearn.datasets import load_linnerud
+
+    data = load_linnerud()
+    csv = tmp_path / "linnerud.csv"
+    csv.write_text(",".join([*data.feature_names, *data.target_names]) + "\n" + "".join(
+        ",".join(f"{v:g}" for v in row) + "\n" for row in np.column_stack([data.data, data.target])))
+    lib = Library.open(tmp_path / "library")
+    import_table(lib, "linnerud", csv, targets=list(data.target_names))
+    return lib
