@@ -19,6 +19,7 @@ from studio.data.tables.dataset import (
     set_cells,
 )
 from studio.store.library import Library
+from studio.store.models import Run
 from studio.train.evaluate import evaluate_run
 from studio.train.run_files import run_dir
 from studio.train.tables import predict_table
@@ -36,6 +37,11 @@ def table_library(tmp_path_factory):
     lib, runs = add_table_library(tmp_path_factory.mktemp("table_evaluation"))
     yield lib, runs
     lib.close()
+
+
+def run_summary(lib: Library, run_id: int) -> dict:
+    with lib.session() as s:
+        return dict(s.get(Run, run_id).summary)
 
 
 def predicted_by_the_model(lib: Library, result: TableEvaluation) -> dict[str, np.ndarray]:
@@ -58,6 +64,7 @@ def test_classification_scores_equal_sklearn_on_the_same_predictions(table_libra
     assert classes == ["Adelie", "Chinstrap", "Gentoo"] and evaluation.labelled == len(test_rows)
     assert evaluation.accuracy == pytest.approx(metrics.accuracy_score(truth, predicted), abs=1e-6)
     assert evaluation.accuracy > 0.8  # a trained model, not chance
+    assert evaluation.accuracy == pytest.approx(run_summary(lib, result.run_id)["test"]["accuracy"], abs=1e-6)
     precision, recall, f1, support = metrics.precision_recall_fscore_support(truth, predicted, labels=classes,
                                                                              zero_division=0)
     for i, row in enumerate(evaluation.per_class):
@@ -115,6 +122,10 @@ def test_one_numeric_target_errors_in_its_units_equal_sklearn(table_library):
     assert result.rows.tolist() == load_table_dataset(lib, result.dataset_id).rows("test").tolist()
     check_target(result.targets[0], result.rows, result.table, predicted_by_the_model(lib, result))
     assert result.targets[0].r2 > 0.2  # a real fit: better than predicting the mean
+    scored_by_training = run_summary(lib, result.run_id)["test"]  # the scores training recorded
+    target = result.targets[0]
+    assert (target.mae, target.rmse, target.r2) == pytest.approx(
+        (scored_by_training["mae"], scored_by_training["rmse"], scored_by_training["r2"]), rel=1e-5)
     out = result.to_dict()
     assert (out["kind"], out["task"], out["targets"][0]["mae"]) == ("table", "regression", result.targets[0].mae)
     assert len(out["targets"][0]["largest_errors"]) == 10
