@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,9 @@ class TablePredictor:
             default = _round_sensibly(spec["mean"]) if kind == "number" else None
             if kind == "boolean":
                 default = spec["mean"] >= 0.5
+            elif kind == "datetime":  # the mean moment of the train rows, as the form writes dates
+                moment = datetime.fromtimestamp(round(spec["mean"]), timezone.utc)
+                default = moment.strftime("%Y-%m-%d %H:%M:%S")
             out.append(FeatureField(name, kind, low=low, high=high, default=default))
         return out
 

@@ -31,6 +31,20 @@ def diabetes() -> pa.Table:
     return pa.table({**columns, "progression": data.target})
 
 
+def mixed_csv(path, rows: int = 300):
+    """Yes/no, dates with times, a 40-value (embedded) category, a 3-value (one-hot) one, gaps in each."""
+    rng = np.random.default_rng(3)
+    lines = ["size,member,colour,code,day,label"]
+    for i in range(rows):
+        size = "" if i % 17 == 0 else f"{rng.normal(50, 10):.2f}"
+        member = "" if i % 19 == 0 else ["yes", "no"][i % 2]
+        colour = "" if i % 23 == 0 else ["red", "green", "blue"][i % 3]
+        day = "" if i % 29 == 0 else f"20{10 + i % 12}-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:30:00"
+        lines.append(f"{size},{member},{colour},k{i % 40},{day},{['a', 'b', 'c'][(i // 3) % 3]}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @dataclass
 class TrainedTable:
     parts: TableModelParts

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.csv as pacsv
 import pytest
 import torch
-from table_models import diabetes, penguins, train_table
+from table_models import diabetes, mixed_csv, penguins, train_table
 
 from studio.export import tables
 from studio.export.table_examples import write_table_example
@@ -137,20 +137,6 @@ def test_example_script_names_a_missing_column(penguin_model, tmp_path):
     proc = subprocess.run([sys.executable, "-I", str(example), str(data)], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "no column 'bill_length_mm'" in proc.stderr
-
-
-def mixed_csv(path, rows: int = 300):
-    """Yes/no, dates with times, a 40-value (embedded) category, a 3-value (one-hot) one, gaps in each."""
-    rng = np.random.default_rng(3)
-    lines = ["size,member,colour,code,day,label"]
-    for i in range(rows):
-        size = "" if i % 17 == 0 else f"{rng.normal(50, 10):.2f}"
-        member = "" if i % 19 == 0 else ["yes", "no"][i % 2]
-        colour = "" if i % 23 == 0 else ["red", "green", "blue"][i % 3]
-        day = "" if i % 29 == 0 else f"20{10 + i % 12}-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:30:00"
-        lines.append(f"{size},{member},{colour},k{i % 40},{day},{['a', 'b', 'c'][(i // 3) % 3]}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_yes_no_dates_and_embedded_categories_survive_the_export_and_the_example(tmp_path):

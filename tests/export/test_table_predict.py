@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.csv as pacsv
 import pytest
-from table_models import penguins, train_table
+from table_models import mixed_csv, penguins, train_table
 
 from studio.core.errors import Cancelled, InvalidInputError
 from studio.core.jobs import JobState
+from studio.data.tables import read_table
 from studio.export.table_model import TablePredictor
 
 
@@ -73,3 +74,15 @@ def test_a_csv_without_the_models_columns_is_refused_with_their_names(predictor,
     data.write_text("a,b\n1,2\n")
     with pytest.raises(InvalidInputError, match="island"):
         predictor.predict_csv(data, tmp_path / "out.csv")
+
+
+def test_yes_no_and_date_fields_start_typical_and_predict(tmp_path):
+    table = read_table(mixed_csv(tmp_path / "mixed.csv"))
+    mixed = TablePredictor(train_table(table, ["label"]).parts, "run")
+    fields = {f.name: f for f in mixed.fields()}
+    assert fields["member"].type == "boolean" and fields["member"].default in (True, False)
+    assert fields["day"].type == "datetime" and fields["day"].default.startswith("201")  # the mean day, 2010..2021
+    typical = mixed.predict_values({f.name: f.default for f in mixed.fields()})
+    assert sum(p for _, p in typical.probabilities) == pytest.approx(1.0, abs=1e-5)
+    later = mixed.predict_values({**{f.name: f.default for f in mixed.fields()}, "day": "2021-12-28 23:30:00"})
+    assert later.probabilities != typical.probabilities  # the date reaches the model
