@@ -197,3 +197,16 @@ def test_validation_rows_held_out_of_train_are_the_val_split(tmp_path):
     assert len(train.rows) == card.dataset["rows"]["train"]
     assert set(result.rows.tolist()) | set(train.rows.tolist()) == set(dataset.rows("train").tolist())
     assert not set(result.rows.tolist()) & set(train.rows.tolist())
+
+
+def test_a_table_without_test_rows_says_what_to_do(tmp_path):
+    """XOR's four rows are all for training: evaluating on test says so and what to choose instead."""
+    lib = Library.open(tmp_path / "library")
+    try:
+        run_id = add_table_run(lib, add_demo_table(lib, "xor", "xor"), "xor")
+        with pytest.raises(InvalidInputError, match=r"'xor' has no test rows \(evaluate on all rows"):
+            evaluate_table_run(lib, run_id, "test")
+        everything = evaluate_table_run(lib, run_id, "all")
+    finally:
+        lib.close()
+    assert everything.classification.labelled == 4 and everything.classification.confusion.sum() == 4

@@ -130,7 +130,8 @@ def evaluate_table_run(lib: Library, run_id: int, split: str = "test", *, device
     dataset = load_table_dataset(lib, dataset_id)
     rows = _split_rows(dataset, split, seed)
     if not len(rows):
-        raise InvalidInputError(f"dataset {dataset.name!r} has no {split} rows")
+        raise InvalidInputError(f"dataset {dataset.name!r} has no {split} rows "
+                                "(evaluate on all rows, or split the table again on the Datasets page)")
     state.check_cancelled()
     state.set_progress(0.4, "predicting")
     return evaluate_table_model(parts.model, parts.encoder, dataset.table, rows,
