@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 
 MISSING = "(missing)"
 HINT_WIDTH = 230
+TYPE_TO_FIND = 30  # a category with more values than this gets a search-as-you-type field
 ERROR_STYLE = "QLineEdit { border: 1px solid #b3261e; border-radius: 3px; }"
 
 
@@ -63,7 +65,13 @@ class FeatureForm(QWidget):
             choices = field.categories if field.type == "category" else ["yes", "no"]
             combo.addItems([*choices, MISSING])
             combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
-            hint = f"{len(field.categories)} values seen in training" if field.type == "category" else ""
+            if len(choices) > TYPE_TO_FIND:  # too many to scroll: type to find one (or a new value)
+                combo.setEditable(True)
+                combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+                combo.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+                combo.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+                combo.lineEdit().editingFinished.connect(self.changed.emit)
+            hint = f"{len(field.categories):,} values seen in training" if field.type == "category" else ""
             return combo, hint
         edit = QLineEdit()
         edit.setPlaceholderText("missing" if field.type == "number" else "YYYY-MM-DD HH:MM:SS, or empty = missing")
@@ -102,7 +110,10 @@ class FeatureForm(QWidget):
             if field.type == "boolean" and value is not None:
                 value = "yes" if value in (True, "yes") else "no"
             index = editor.findText(MISSING if value is None else str(value))
-            editor.setCurrentIndex(index if index >= 0 else editor.count() - 1)
+            if index < 0 and editor.isEditable() and value is not None:
+                editor.setCurrentText(str(value))  # a value never seen in training: the model knows it as such
+            else:
+                editor.setCurrentIndex(index if index >= 0 else editor.count() - 1)
         else:
             editor.setText(format_number(value) if isinstance(value, float) else "" if value is None else str(value))
 

@@ -182,3 +182,28 @@ def test_a_csv_dropped_on_play_is_predicted_where_the_user_saves_it(qtbot, windo
     import pyarrow.csv as pacsv
 
     assert pacsv.read_csv(out).column_names[-1] == "predicted progression"
+
+
+def test_a_category_of_many_values_is_found_by_typing_and_a_new_one_is_accepted(qtbot, tmp_path):
+    from studio.data.tables import read_table
+    from studio.export.table_model import TablePredictor
+    from studio.ui.models.table_form import TYPE_TO_FIND, FeatureForm
+    from table_models import mixed_csv, train_table
+
+    predictor = TablePredictor(train_table(read_table(mixed_csv(tmp_path / "mixed.csv")), ["label"]).parts, "run")
+    form = FeatureForm()
+    qtbot.addWidget(form)
+    form.set_fields(predictor.fields())
+    form.show()
+    code, colour = form.editors["code"], form.editors["colour"]
+    assert code.count() - 1 == 40 > TYPE_TO_FIND and code.isEditable() and not colour.isEditable()
+    assert form.values()["day"] == predictor.fields()[[f.name for f in predictor.fields()].index("day")].default
+    with qtbot.waitSignal(form.changed, timeout=5_000):
+        code.lineEdit().selectAll()
+        qtbot.keyClicks(code.lineEdit(), "k999")
+        code.lineEdit().editingFinished.emit()  # what leaving the field sends
+    assert form.values()["code"] == "k999"
+    unseen = predictor.predict_values(form.values())
+    assert sum(p for _, p in unseen.probabilities) == pytest.approx(1.0, abs=1e-5)
+    form.editors["member"].setCurrentText("(missing)")
+    assert form.values()["member"] is None
