@@ -344,8 +344,11 @@ class TableEvaluationView(QWidget):
 
     def _fill_mistakes(self, result: TableEvaluation) -> None:
         shown = result.classification.mistakes[:ROWS_SHOWN]
-        self.mistake_rows.show_rows(["True", "Predicted", "Confidence"], [m.sample_id for m in shown],
-                                    [[m.true_class, m.predicted_class, f"{m.confidence:.1%}"] for m in shown])
+        rows, targets = [m.sample_id for m in shown], set(result.target_names)
+        self.mistake_rows.show_rows(
+            ["True", "Predicted", "Confidence", *self._other_columns(targets)], rows,
+            [[m.true_class, m.predicted_class, f"{m.confidence:.1%}", *values]
+             for m, values in zip(shown, self._values(rows, targets))])
 
     def _other_columns(self, left_out: set[str]) -> list[str]:
         return [name for name in self.result.columns if name not in left_out]

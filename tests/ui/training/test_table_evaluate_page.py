@@ -171,6 +171,12 @@ def test_classification_cell_lists_its_rows_then_a_regression_run_hides_the_matr
     assert view.panel.row == rows[2] and view.panel.note.text() == "true Adelie\npredicted Adelie"
     assert panel_values(view.panel) == expected_values(result, rows[2])
     assert view.mistake_rows.rows == [m.sample_id for m in evaluation.mistakes[:200]]
+    if evaluation.mistakes:  # true and predicted class, confidence, then the row's other values
+        first = evaluation.mistakes[0]
+        cells = [view.mistake_rows.item(0, c).text() for c in range(view.mistake_rows.columnCount())]
+        others = [v for k, v in expected_values(result, first.sample_id).items() if k != "species"]
+        assert cells == [str(first.sample_id + 1), first.true_class, first.predicted_class,
+                         f"{first.confidence:.1%}", *others]
     assert f"Run {result.run_id} on all {result.table.num_rows} rows: accuracy" in page.summary.text()
     qtbot.waitUntil(lambda: view.panel.note.height() >= view.panel.note.sizeHint().height(), timeout=5_000)
     page.grab().save(str(artifacts / "evaluate_table_classes.png"))
