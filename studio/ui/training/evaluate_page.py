@@ -4,8 +4,8 @@ A table run shows rows instead of thumbnails, and a regression run its errors an
 (studio.ui.training.table_evaluation).
 
 Evaluation (the engine's ``evaluate_run``, which also stores per-sample predictions and returns
-the ``Evaluation`` the CLI prints: cells, per-class table, mistakes) runs in a job. Thumbnails are files made by the store's thumbnail cache, also in a job; the galleries are
-QListWidgets in icon mode (items, not a widget per image).
+the ``Evaluation`` the CLI prints: cells, per-class table, mistakes) runs in a job. Thumbnails are
+files made by the store's thumbnail cache, also in a job, shown in galleries (gallery.py).
 """
 
 from __future__ import annotations
