@@ -61,14 +61,19 @@ def category(text, positions):
 
 
 def read_rows(path):
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        sample = fh.read(65536)
-        fh.seek(0)
+    """The rows as dicts; the delimiter sniffed, UTF-8 else Latin-1 (as the studio reads tables)."""
+    for encoding in ("utf-8-sig", "latin-1"):
         try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\\t|")
-        except csv.Error:
-            dialect = csv.excel
-        return list(csv.DictReader(fh, dialect=dialect))
+            with open(path, newline="", encoding=encoding) as fh:
+                sample = fh.read(65536)
+                fh.seek(0)
+                try:
+                    dialect = csv.Sniffer().sniff(sample, delimiters=",;\\t|")
+                except csv.Error:
+                    dialect = csv.excel
+                return list(csv.DictReader(fh, dialect=dialect))
+        except UnicodeDecodeError:
+            continue
 
 
 def model_inputs(rows):

@@ -156,3 +156,17 @@ def test_yes_no_dates_and_embedded_categories_survive_the_export_and_the_example
     assert [r["predicted label"] for r in printed] == expected["predicted label"].tolist()
     np.testing.assert_allclose([float(r["probability"]) for r in printed], expected["predicted label probability"],
                                atol=1e-5)
+
+
+def test_example_script_reads_a_latin1_tsv(penguin_model, tmp_path):
+    predictor, _, example = export(penguin_model, "torchscript", tmp_path)
+    rows = penguin_model.rows("test")
+    data = tmp_path / "penguins.tsv"
+    lines = ["\t".join(rows.column_names + ["note"])]
+    for row in rows.to_pylist():
+        lines.append("\t".join("" if v is None else str(v) for v in row.values()) + "\tobservé à Palmer")
+    data.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    proc = subprocess.run([sys.executable, "-I", str(example), str(data)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    printed = [r["predicted species"] for r in csv.DictReader(proc.stdout.splitlines())]
+    assert printed == predictor.prediction_columns(rows)["predicted species"].tolist()
