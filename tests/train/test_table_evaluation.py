@@ -210,3 +210,28 @@ def test_a_table_without_test_rows_says_what_to_do(tmp_path):
     finally:
         lib.close()
     assert everything.classification.labelled == 4 and everything.classification.confusion.sum() == 4
+
+
+def test_evaluation_reports_progress_and_can_be_cancelled(table_library, monkeypatch):
+    """Predicting goes a chunk at a time: each chunk reports progress, and a cancel stops it."""
+    from studio.core.errors import Cancelled
+    from studio.core.jobs import JobState
+    from studio.train.tables import evaluation
+
+    lib, runs = table_library
+    monkeypatch.setattr(evaluation, "PREDICT_CHUNK", 100)  # the 442 diabetes rows in five chunks
+    messages = []
+
+    class Recording(JobState):
+        def set_progress(self, fraction, message=None):
+            messages.append(message)
+            if message and message.startswith("predicting row 201 "):
+                self.cancel()
+            super().set_progress(fraction, message)
+
+    with pytest.raises(Cancelled):
+        evaluate_table_run(lib, runs["progression"], "all", state=Recording())
+    assert [m for m in messages if m and m.startswith("predicting")] == [
+        "predicting row 1 of 442", "predicting row 101 of 442", "predicting row 201 of 442"]
+    whole = evaluate_table_run(lib, runs["progression"], "all", state=JobState())
+    assert len(whole.rows) == len(whole.targets[0].predicted) == 442

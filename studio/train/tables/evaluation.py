@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 SPLITS = ("test", "val", "train", "all")  # "all": every row with a target
 LARGEST_ERRORS = 100  # rows kept per target, largest error first
 JSON_ROWS = 10  # of them in `studio evaluate --json`
+PREDICT_CHUNK = 65_536  # rows predicted between progress reports and cancel checks
 
 
 class RowError(NamedTuple):
@@ -133,9 +134,8 @@ def evaluate_table_run(lib: Library, run_id: int, split: str = "test", *, device
         raise InvalidInputError(f"dataset {dataset.name!r} has no {split} rows "
                                 "(evaluate on all rows, or split the table again on the Datasets page)")
     state.check_cancelled()
-    state.set_progress(0.4, "predicting")
     return evaluate_table_model(parts.model, parts.encoder, dataset.table, rows,
-                                run_id=int(run_id), split=split, dataset_id=dataset_id)
+                                run_id=int(run_id), split=split, dataset_id=dataset_id, state=state)
 
 
 def _split_rows(dataset: TableDataset, split: str, seed: int) -> np.ndarray:
@@ -150,19 +150,31 @@ def _split_rows(dataset: TableDataset, split: str, seed: int) -> np.ndarray:
 
 
 def evaluate_table_model(model: TableNet, encoder: TableEncoder, table: pa.Table, rows: np.ndarray, *,
-                         run_id: int, split: str, dataset_id: int) -> TableEvaluation:
+                         run_id: int, split: str, dataset_id: int, state: JobState | None = None) -> TableEvaluation:
     """Score ``model`` on ``rows`` of ``table`` (what ``evaluate_table_run`` does once it has them)."""
+    state = state or JobState()
     rows = np.sort(np.asarray(rows, dtype=np.int64))
     part = table.take(pa.array(rows))
     result = TableEvaluation(run_id, split, dataset_id, encoder.task, [t["name"] for t in encoder.targets],
                              len(rows), rows, table)
-    features = encoder.transform(part)
-    outputs = predict_outputs(model, features.numeric, features.categorical)
+    outputs = _predict(model, encoder, part, state)
     if encoder.task == "classification":
         _score_classes(result, encoder, part, outputs)
     else:
         _score_numbers(result, encoder, part, outputs)
     return result
+
+
+def _predict(model: TableNet, encoder: TableEncoder, part: pa.Table, state: JobState) -> np.ndarray:
+    """The network's outputs, a chunk at a time: a million rows report progress and can be cancelled."""
+    features = encoder.transform(part)
+    outputs = []
+    for start in range(0, part.num_rows, PREDICT_CHUNK):
+        state.check_cancelled()
+        state.set_progress(0.4 + 0.55 * start / part.num_rows, f"predicting row {start + 1:,} of {part.num_rows:,}")
+        stop = start + PREDICT_CHUNK
+        outputs.append(predict_outputs(model, features.numeric[start:stop], features.categorical[start:stop]))
+    return np.concatenate(outputs)
 
 
 def _score_classes(result: TableEvaluation, encoder: TableEncoder, part: pa.Table, outputs: np.ndarray) -> None:
