@@ -16,9 +16,10 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QPointF, Qt
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "train"))  # the table runs the engine tests use
-from table_evaluation_runs import add_table_library
+from table_evaluation_runs import add_table_library, add_table_run
 from train_gui_helpers import main_window_at_1280x800
 
+from studio.data.tables.dataset import add_demo_table
 from studio.store.library import Library
 
 pytestmark = pytest.mark.gui
@@ -29,6 +30,7 @@ WAIT_MS = 60_000
 def table_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("table_evaluate")
     lib, runs = add_table_library(folder)
+    runs["xor"] = add_table_run(lib, add_demo_table(lib, "xor", "xor"), "xor")  # four rows, all for training
     lib.close()
     return folder / "library", runs
 
@@ -216,3 +218,15 @@ def test_a_large_test_split_draws_a_sample_of_points_with_every_largest_error(qt
     _edges, counts = view.plots.bars.getData()
     assert counts.sum() == count
     assert view.largest_rows.rowCount() == len(target.largest)
+
+
+def test_a_table_without_test_rows_says_what_to_choose(qtbot, evaluate_page):
+    page, runs, _ = evaluate_page
+    page.run_combo.setCurrentIndex(page.run_combo.findData(runs["xor"]))
+    page.split_combo.setCurrentIndex(page.split_combo.findData("test"))
+    qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.summary.text().startswith("Could not evaluate"), timeout=WAIT_MS)
+    assert "'xor' has no test rows (evaluate on all rows" in page.summary.text()
+    assert not page.split_hint.isVisible()  # the image split dialog is not offered for a table
+    result = evaluate(qtbot, page, runs["xor"], "all")
+    assert result.classification.labelled == 4 and page.matrix.rowCount() == 2
