@@ -208,9 +208,15 @@ def _cast_cells(texts: list[str | None], kind: pa.DataType, column: str) -> pa.A
     """Stored cell texts as the column's type; a value that is not one says which."""
     if pa.types.is_null(kind):
         kind = pa.string()
+    texts_array = pa.array(texts, type=pa.string())
     try:
-        return pc.cast(pa.array(texts, type=pa.string()), kind)
+        return pc.cast(texts_array, kind)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if pa.types.is_integer(kind):  # "1000.0" is a whole number; a safe cast still refuses 1000.5
+            try:
+                return pc.cast(pc.cast(texts_array, pa.float64()), kind)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
         for text in texts:
             try:
                 pc.cast(pa.array([text], type=pa.string()), kind)

@@ -88,6 +88,13 @@ def test_only_target_cells_can_be_edited_and_values_must_fit(library, tmp_path):
     import_table(library, "numbers", numbers, targets=["y"])
     with pytest.raises(TableError, match="not a valid value"):
         set_cells(library, "numbers", [(0, "y", "lots")])
+    counts = tmp_path / "counts.csv"
+    counts.write_text("x,n\n" + "".join(f"{i * 1.5},{i * 100}\n" for i in range(30)))
+    import_table(library, "counts", counts, targets=["n"], types={"n": ColumnType.NUMBER})
+    set_cells(library, "counts", [(0, "n", 1000.0)])
+    assert load_table_dataset(library, "counts").table.column("n")[0].as_py() == 1000
+    with pytest.raises(TableError, match="not a valid value"):
+        set_cells(library, "counts", [(0, "n", 1000.5)])
     set_cells(library, "numbers", [(0, "y", "2.5")])
     assert load_table_dataset(library, "numbers").table.column("y")[0].as_py() == 2.5
 
