@@ -86,7 +86,10 @@ def create_table_run(lib: Library, dataset: str | int, spec: TrainSpec, name: st
     check_kind(spec, TABLE, table.name)
     train = split_for_training(table, spec.seed)[0]
     encoder = TableEncoder.fit(table.table, table.schema, train)
-    full = resolve_table_spec(spec, table, len(train), encoder)
+    trainable = int(encoder.encode_targets(table.table)[1][train].sum())  # rows without a target are left out
+    if trainable == 0:
+        raise InvalidInputError(f"table {table.name!r} has no training rows with a target value")
+    full = resolve_table_spec(spec, trainable, encoder)
     classes = encoder.class_names or [t["name"] for t in encoder.targets]
     with lib.transaction() as s:
         run = Run(dataset_id=table.id, name=name or f"{table.name} {full['model']}", model=full["model"], spec=full,
@@ -96,7 +99,7 @@ def create_table_run(lib: Library, dataset: str | int, spec: TrainSpec, name: st
         return run.id
 
 
-def resolve_table_spec(spec: TrainSpec, table: TableDataset, train_rows: int, encoder: TableEncoder) -> dict[str, Any]:
+def resolve_table_spec(spec: TrainSpec, train_rows: int, encoder: TableEncoder) -> dict[str, Any]:
     """The settings that apply to tables, with every automatic one decided (and marked so)."""
     if spec.gpus > 1:
         raise InvalidInputError("tables train in one process: --gpus is for image datasets")
