@@ -1,0 +1,115 @@
+"""Tokenize once: the cache holds each text's ids by blob, is memory-mapped, and re-tokenizes only edits."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from studio.train.text.tokens import (
+    prepared_tokenizer,
+    token_cache_folder,
+    tokenize_cached,
+    tokenizer_fingerprint,
+)
+
+
+def _blob(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class _Reader:
+    """read_text over a dict of texts by blob, counting what the cache asked for."""
+
+    def __init__(self, texts: list[str]):
+        self.by_blob = {_blob(t): t for t in texts}
+        self.asked: list[str] = []
+
+    def __call__(self, blob: str) -> str:
+        self.asked.append(blob)
+        return self.by_blob[blob]
+
+
+@pytest.fixture(scope="module")
+def minilm_tokenizer(minilm_folder) -> Tokenizer:
+    return Tokenizer.from_file(str(minilm_folder / "tokenizer.json"))
+
+
+def test_plain_tokenizers_give_the_ids_transformers_gives(minilm_folder, minilm_tokenizer, rotten_tomatoes):
+    from transformers import AutoTokenizer
+
+    texts = rotten_tomatoes[0][:40] + ["a long review " * 200]
+    # the shipped tokenizer.json pads every text to 128 and truncates there, unlike transformers
+    assert {len(e.ids) for e in minilm_tokenizer.encode_batch(texts)} == {128}
+    expected = AutoTokenizer.from_pretrained(str(minilm_folder))(texts, truncation=True, max_length=64)["input_ids"]
+    assert [e.ids for e in prepared_tokenizer(minilm_tokenizer, 64).encode_batch(texts)] == expected
+
+
+def test_texts_are_tokenized_once_and_read_memory_mapped(tmp_path, minilm_tokenizer, rotten_tomatoes):
+    texts = rotten_tomatoes[0][:100]
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 64)
+    blobs = [_blob(t) for t in texts]
+    first, tokenized = tokenize_cached(tmp_path, tokenizer, blobs, _Reader(texts))
+    assert tokenized == 100
+    reader = _Reader(texts)
+    again, tokenized = tokenize_cached(tmp_path, tokenizer, blobs, reader)
+    assert tokenized == 0 and reader.asked == []
+    assert isinstance(again.tokens, np.memmap)
+    for row, text in enumerate(texts):
+        assert again.ids(row).tolist() == first.ids(row).tolist() == tokenizer.encode(text).ids
+    assert again.lengths.tolist() == [len(tokenizer.encode(t).ids) for t in texts]
+
+
+def test_rows_come_in_the_order_asked_and_subsets_share_the_ids(tmp_path, minilm_tokenizer):
+    texts = ["the first text", "a second, longer text than the first", "third"]
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 32)
+    tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in texts], _Reader(texts))
+    backwards, _ = tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in reversed(texts)], _Reader(texts))
+    assert backwards.ids(0).tolist() == tokenizer.encode("third").ids
+    picked = backwards.subset([2, 0])
+    assert [picked.ids(i).tolist() for i in range(2)] == [tokenizer.encode(t).ids for t in ("the first text", "third")]
+
+
+def test_editing_and_adding_texts_tokenizes_only_those(tmp_path, minilm_tokenizer, rotten_tomatoes):
+    texts = rotten_tomatoes[0][:50]
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 64)
+    tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in texts], _Reader(texts))
+    edited = [texts[0] + " (edited)"] + texts[1:] + ["a brand new review"]
+    reader = _Reader(edited)
+    result, tokenized = tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in edited], reader)
+    assert tokenized == 2
+    assert sorted(reader.asked) == sorted([_blob(edited[0]), _blob(edited[-1])])
+    assert [result.ids(i).tolist() for i in range(len(edited))] == [tokenizer.encode(t).ids for t in edited]
+    assert len(list(tmp_path.glob("tokens-*.npy"))) == 1  # the earlier tokens file is gone
+    # the text that was edited away left the cache: asking for it again tokenizes it again
+    _, tokenized = tokenize_cached(tmp_path, tokenizer, [_blob(texts[0])], _Reader(texts))
+    assert tokenized == 1
+
+
+def test_long_texts_are_cut_at_max_length_and_counted(tmp_path, minilm_tokenizer):
+    texts = ["short one", "word " * 5000, "another short one", "two " * 40]
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 16)
+    result, _ = tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in texts], _Reader(texts))
+    assert result.truncated.tolist() == [False, True, False, True]
+    assert result.truncated_count == 2
+    assert result.lengths.max() == 16
+    sep = minilm_tokenizer.token_to_id("[SEP]")
+    assert result.ids(1)[-1] == sep  # cut before the end marker, which is kept
+
+
+def test_the_cache_is_per_dataset_tokenizer_and_max_length(tmp_path, minilm_tokenizer):
+    fingerprint = tokenizer_fingerprint(minilm_tokenizer)
+    assert tokenizer_fingerprint(prepared_tokenizer(minilm_tokenizer, 64)) == fingerprint  # settings aside
+    other = Tokenizer.from_str(minilm_tokenizer.to_str())
+    other.add_tokens(["[STUDIO]"])
+    assert tokenizer_fingerprint(other) != fingerprint
+    folders = {token_cache_folder(tmp_path, dataset, minilm_tokenizer, length)
+               for dataset, length in ((1, 64), (2, 64), (1, 128))}
+    assert len(folders) == 3
+
+
+def test_an_empty_list_of_texts_gives_an_empty_result(tmp_path, minilm_tokenizer):
+    result, tokenized = tokenize_cached(tmp_path, prepared_tokenizer(minilm_tokenizer, 16), [], _Reader([]))
+    assert (len(result), tokenized, result.truncated_count) == (0, 0, 0)
