@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.store.models import Dataset, LabelClass, Sample, TableData
 
-DATASET_KINDS = ("image", "table")
+DATASET_KINDS = ("image", "table", "text")
 
 # Okabe-Ito and Tableau 10, reordered so neighbours contrast: distinct, colour-blind friendly.
 PALETTE = (

@@ -21,10 +21,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from studio.core.run_status import RunStatus
 
 SPLITS = ("train", "val", "test")
+TEXT_SEARCH_TABLE = "text_search"  # FTS5 word index of text samples (migration 0004), not mapped here
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def is_unmapped_table(name: str) -> bool:
+    """The FTS5 index and its shadow tables: built by a migration, not described by the models,
+    so schema comparison (autogenerate, the drift test) must leave them alone."""
+    return name == TEXT_SEARCH_TABLE or name.startswith(TEXT_SEARCH_TABLE + "_")
 
 
 class Base(DeclarativeBase):
@@ -36,7 +43,7 @@ class Dataset(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(20), default="image")  # image | table
+    kind: Mapped[str] = mapped_column(String(20), default="image")  # image | table | text
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
@@ -61,7 +68,7 @@ class LabelClass(Base):
 
 
 class Sample(Base):
-    """One image (or table row). The bytes live in the blob store under ``blob``'s SHA-256."""
+    """One image or text (format "txt": UTF-8, width = characters). The bytes live in the blob store under ``blob``'s SHA-256."""
 
     __tablename__ = "samples"
     __table_args__ = (

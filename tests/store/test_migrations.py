@@ -31,7 +31,12 @@ def test_migrations_match_the_models(tmp_path):
     engine = make_engine(tmp_path / "drift.db")
     upgrade_to_head(engine)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        from studio.store.models import is_unmapped_table
+
+        def include_name(name, type_, _parent):  # the FTS5 index is built by a migration, not a model
+            return not (type_ == "table" and is_unmapped_table(name))
+
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), Base.metadata)
     assert diff == []
 
 
