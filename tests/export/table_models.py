@@ -74,23 +74,11 @@ def diabetes_csv(folder: Path) -> Path:
 
 
 def add_table_run(lib, dataset_id: int, name: str) -> int:
-    """A completed run: fitted on the dataset's train rows, saved in its run folder as training does."""
-    from studio.core.run_status import RunStatus
-    from studio.data.tables.dataset import load_table_dataset
-    from studio.store.models import Run
-    from studio.train.run_files import run_dir
-    from studio.train.tables.artifacts import save_table_model
+    """A completed run trained as the worker trains it (create_run + run_training), briefly."""
+    from studio.train.runner import create_run, run_training
 
-    dataset = load_table_dataset(lib, dataset_id)
-    encoder, (train, val) = encode_splits(dataset.table, dataset.schema, dataset.rows("train"), dataset.rows("val"))
-    model = fit_table(encoder, train, val, FAST).model
-    with lib.transaction() as s:
-        run = Run(dataset_id=dataset_id, name=name, model="table-mlp", status=RunStatus.COMPLETED.value,
-                  classes=encoder.class_names or [t["name"] for t in encoder.targets], epoch=FAST.epochs)
-        s.add(run)
-        s.flush()
-        run_id = run.id
-    save_table_model(run_dir(lib, run_id), model, encoder, dataset.schema)
+    run_id = create_run(lib, dataset_id, {"epochs": 25, "early_stopping": 0, "device": "cpu"}, name=name)
+    run_training(lib, run_id)
     return run_id
 
 
