@@ -1,9 +1,10 @@
 """Fine-tuning a text classifier on the studio's Engine, in-process.
 
     tokenizer = prepared_tokenizer(load_tokenizer(folder), settings.max_length)
-    texts, _ = tokenize_cached(token_cache_folder(...), tokenizer, blobs, read_text)
-    result = fit_text(folder, classes, TextSplit(texts.subset(train_rows), train_labels), val, settings)
-    probabilities = predict_probabilities(result.model, texts.subset(test_rows), result.pad_id)
+    texts, _ = tokenize_dataset(lib, view, tokenizer, settings.max_length)
+    train, val, test = (view_split(view, texts, name) for name in ("train", "val", "test"))
+    result = fit_text(folder, view.classes, train, val, settings)
+    probabilities = predict_probabilities(result.model, test.texts, result.pad_id)
 
 The engine's handlers are the image runs' own (epoch statistics, validation, the NaN guard, the
 unfreezer's rule), and a step returns what they expect ({"loss", "correct", "n"}), so the training
@@ -24,6 +25,7 @@ from torch import nn
 
 from studio.core.errors import Cancelled, InvalidInputError
 from studio.core.jobs import JobState
+from studio.data.samples import DatasetView
 from studio.train.engine import Engine, Events
 from studio.train.handlers import EpochStats, NaNGuard, Validation
 from studio.train.tables.fit import threads_for
@@ -73,6 +75,12 @@ class TextSplit:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+
+def view_split(view: DatasetView, texts: TokenizedTexts, split: str) -> TextSplit:
+    """The labelled texts of ``split`` ("train", "val", "test"); ``texts`` holds the view's rows in order."""
+    rows = [i for i, ref in enumerate(view.samples) if ref.split == split and ref.label >= 0]
+    return TextSplit(texts.subset(rows), np.array([view.samples[i].label for i in rows], dtype=np.int64))
 
 
 @dataclass

@@ -1,8 +1,7 @@
 """Tokenize once: each text's token ids on disk, memory-mapped, reused by later epochs and runs.
 
     tokenizer = prepared_tokenizer(load_tokenizer(folder), max_length=128)
-    folder = token_cache_folder(lib.cache_dir, dataset_id, tokenizer, 128)
-    texts, tokenized_now = tokenize_cached(folder, tokenizer, blobs, read_text)
+    texts, tokenized_now = tokenize_dataset(lib, view, tokenizer, 128)   # rows in view.samples' order
     texts.ids(0), texts.lengths, texts.truncated_count
 
 A cache belongs to one (dataset, tokenizer, max length). Inside it, entries are keyed by the text's
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.core.jobs import JobState
+from studio.data.samples import DatasetView
 
 INDEX_NAME = "index.npz"
 ENCODE_CHUNK = 1024  # texts per encode_batch call: progress and cancel between chunks
@@ -56,6 +56,15 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 def token_cache_folder(cache_root: Path, dataset_id: int, tokenizer, max_length: int) -> Path:
     return Path(cache_root) / "tokens" / f"dataset{dataset_id}-{tokenizer_fingerprint(tokenizer)}-{max_length}"
+
+
+def tokenize_dataset(lib, view: DatasetView, tokenizer, max_length: int,
+                     state: JobState | None = None) -> tuple[TokenizedTexts, int]:
+    """Every text of the dataset ``view`` (rows in ``view.samples``' order) from its library cache,
+    and how many were tokenized now. ``tokenizer`` comes from prepared_tokenizer(..., max_length)."""
+    folder = token_cache_folder(lib.cache_dir, view.id, tokenizer, max_length)
+    return tokenize_cached(folder, tokenizer, [ref.blob for ref in view.samples],
+                           lambda blob: lib.blobs.read(blob).decode("utf-8"), state)
 
 
 @dataclass(frozen=True)
