@@ -18,6 +18,7 @@ from studio.core.errors import StudioError
 COMMAND_MODULES = (
     "studio.commands.datasets",
     "studio.commands.tables",
+    "studio.commands.texts",
     "studio.commands.labels",
     "studio.commands.train",
     "studio.commands.weights",

@@ -8,6 +8,7 @@ import time
 
 from studio.commands.common import add_json_flag, confirm, emit_json, open_library
 from studio.commands.tables import add_import_options, is_table_import, show_table, split_table
+from studio.commands.texts import add_text_import_options, cmd_import_texts, is_text_import
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.core.text import say
 
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = actions.add_parser("create", help="create an empty dataset")
     p.add_argument("name")
-    p.add_argument("--kind", choices=("image", "table"), default="image")
+    p.add_argument("--kind", choices=("image", "table", "text"), default="image")
     add_json_flag(p)
     p.set_defaults(func=cmd_create)
 
@@ -59,10 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="import images (a folder of class folders, a flat folder, a zip, image files) or a table (CSV/TSV/Parquet)",
         description="Import images into DATASET. Folder names are class names; folders called "
         "train, val/valid/validation or test set the split. Re-running adds only what is missing. "
-        "A .csv, .tsv or .parquet file becomes a new table dataset (see --target, --ignore, --type).",
+        "A .csv, .tsv or .parquet file becomes a new table dataset (see --target, --ignore, --type). "
+        "Texts (--kind text, --text-column, --paste) go into a text dataset: class folders of .txt files, "
+        "a CSV/TSV/JSONL file, or lines from stdin.",
     )
     p.add_argument("dataset", help="dataset name or id (created when missing)")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="folder, zip or image file")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="folder, zip, image, table or text file")
     create = p.add_mutually_exclusive_group()
     create.add_argument("--create", action="store_true", default=True,
                         help="create the dataset if it does not exist (the default)")
@@ -70,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="fail if the dataset does not exist")
     p.add_argument("--batch-size", type=int, default=None, help=argparse.SUPPRESS)
     add_import_options(p)
+    add_text_import_options(p)
     add_json_flag(p)
     p.set_defaults(func=cmd_import)
 
@@ -250,6 +254,8 @@ def cmd_import(args) -> int:
     for path in paths:  # check before creating anything
         if not path.exists():
             raise NotFoundError(f"no such file or folder: {path}")
+    if is_text_import(paths, args):
+        return cmd_import_texts(args, paths, _progress_printer(args.json))
     if is_table_import(paths, args):
         from studio.commands.tables import cmd_import_table
 

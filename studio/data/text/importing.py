@@ -78,8 +78,9 @@ def import_text_files(lib, dataset_id: int, paths: list[Path], state: JobState |
     for path in paths:  # all or nothing: a typo in one path imports none of them
         if not os.path.lexists(path):
             raise NotFoundError(f"no such file or folder: {display_text(str(path))}")
+    _check_text_dataset(lib, dataset_id)
     state.set_progress(0.0, "finding files")
-    texts: list[_Text] = []
+    texts: list[_Text | Candidate] = []
     try:
         for path in paths:
             if path.suffix.lower() in TABLE_TEXT_SUFFIXES and path.is_file():
@@ -99,6 +100,7 @@ def import_text_table(lib, dataset_id: int, path: Path, *, text_column: str | No
     path = Path(os.path.abspath(path))
     if not path.is_file():
         raise NotFoundError(f"no such file: {display_text(str(path))}")
+    _check_text_dataset(lib, dataset_id)
     report = TextImportReport()
     texts = _table_texts(path, text_column, label_column, report)
     return _run(lib, dataset_id, texts, state or JobState(), report, batch_size)
@@ -109,6 +111,7 @@ def import_text_lines(lib, dataset_id: int, lines: Iterable[str], *, class_name:
     """Each string one text (source "pasted:N"), all in ``class_name`` when given."""
     if class_name is not None and (problem := name_problem(class_name.strip(), "class")):
         raise InvalidInputError(problem)
+    _check_text_dataset(lib, dataset_id)
     label = class_name.strip() if class_name is not None else None
     texts = [_Text(Candidate(f"pasted:{row.line}", "", label, None), row.text, row.problem)
              for row in pasted_rows(list(lines))]
@@ -118,16 +121,15 @@ def import_text_lines(lib, dataset_id: int, lines: Iterable[str], *, class_name:
 # --- where texts come from ---------------------------------------------------------------------
 
 
-def _file_texts(path: Path, report: TextImportReport, state: JobState) -> list[_Text]:
-    """The .txt files under a folder or in a zip (or one file), read and decoded."""
+def _file_texts(path: Path, report: TextImportReport, state: JobState) -> list[Candidate]:
+    """The .txt files under a folder or in a zip (or one file): read one by one when stored."""
     texts, others = [], 0
     for candidate in candidates_for(path, report, state):
         name = candidate.source.rsplit("/", 1)[-1]
         if not name.lower().endswith(TEXT_FILE_SUFFIXES):
             others += 1
             continue
-        state.check_cancelled()
-        texts.append(_read_candidate(candidate, report))
+        texts.append(candidate)
     if others:
         report.warnings.append((display_text(str(path)), f"{others} files that are not .txt were skipped"))
     return texts
@@ -187,7 +189,7 @@ class _TextImporter(_Importer):
         self._pending: dict[str, str] = {}  # digest -> text of the rows not yet inserted
         self._shards: set[str] = set()
 
-    def run_texts(self, texts: list[_Text]) -> None:
+    def run_texts(self, texts: list[_Text | Candidate]) -> None:
         total = len(texts)
         self._progress(0, total, force=True)
         uncommitted: list[str] = []
@@ -199,11 +201,13 @@ class _TextImporter(_Importer):
         if not self.report.cancelled:
             self._progress(total, total, force=True)
 
-    def _store_all(self, texts: list[_Text]) -> None:
+    def _store_all(self, texts: list[_Text | Candidate]) -> None:
         rows: list[tuple[Candidate, StoredImage]] = []
         try:
             for done, item in enumerate(texts, start=1):
                 self.state.check_cancelled()
+                if isinstance(item, Candidate):  # a file: read now, so memory holds one batch
+                    item = _read_candidate(item, self.report)
                 self._collect(item.candidate, self._store(item), rows)
                 self._progress(done, len(texts))
                 if len(rows) >= self.batch_size:
@@ -253,13 +257,16 @@ class _TextImporter(_Importer):
             self._pending.pop(stored.digest, None)
 
 
-def _run(lib, dataset_id: int, texts: list[_Text], state: JobState, report: TextImportReport,
-         batch_size: int) -> TextImportReport:
+def _check_text_dataset(lib, dataset_id: int) -> None:
     with lib.session() as s:
         ds = get_dataset(s, int(dataset_id))
         if ds.kind != TEXT_KIND:
             raise InvalidInputError(f"dataset {ds.name!r} holds {ds.kind}s, not texts: import texts into a text "
                                     "dataset (a new name creates one)")
+
+
+def _run(lib, dataset_id: int, texts: list[_Text | Candidate], state: JobState, report: TextImportReport,
+         batch_size: int) -> TextImportReport:
     _TextImporter(lib, dataset_id, state, report, batch_size).run_texts(texts)
     if report.long_texts:
         note = (f"{report.long_texts} texts are longer than {LONG_TEXT_CHARS:,} characters: kept whole, "

@@ -38,7 +38,9 @@ def decode_text(data: bytes) -> tuple[str, bool]:
 
 
 def clean_text(text: str) -> str:
-    return text.strip()
+    """Surrounding whitespace removed; a lone surrogate (pasted from a broken source) becomes "?"
+    so the text can be stored as UTF-8."""
+    return text.strip().encode("utf-8", "replace").decode("utf-8")
 
 
 def text_problem(text: str) -> str | None:

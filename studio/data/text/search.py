@@ -20,6 +20,7 @@ from studio.store.models import TEXT_SEARCH_TABLE
 DEFAULT_LIMIT = 100
 _PIECES = re.compile(r'"([^"]*)"?|(\S+)')  # "a phrase" (closing quote optional) or a word
 _WORD_CHAR = re.compile(r"\w")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SEARCH = text(f"""
     SELECT samples.id FROM {TEXT_SEARCH_TABLE}
     JOIN samples ON samples.id = {TEXT_SEARCH_TABLE}.rowid
@@ -39,8 +40,10 @@ def index_texts(s: Session, texts: list[tuple[int, str]]) -> None:
 
 def fts_query(user_query: str) -> str | None:
     """The FTS5 query for what the user typed; None when it holds no word to look for."""
+    # Control characters end FTS5 strings early; a lone surrogate (pasted) cannot be sent to SQLite.
+    cleaned = _CONTROL.sub(" ", user_query.encode("utf-8", "replace").decode("utf-8"))
     terms = []
-    for match in _PIECES.finditer(user_query):
+    for match in _PIECES.finditer(cleaned):
         phrase, word = match.group(1), match.group(2)
         piece = phrase if phrase is not None else word
         prefix = phrase is None and word.endswith("*")

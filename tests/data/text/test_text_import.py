@@ -87,6 +87,18 @@ def test_a_folder_of_class_folders_sets_classes_and_splits_and_reads_back(librar
     assert read_text(library, by_source[first]) == reviews[0][0]  # the trailing newline is not part of it
 
 
+def test_a_zip_of_class_folders_imports_like_the_folder(library, text_dataset, tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "reviews.zip", "w") as zf:
+        zf.writestr("reviews/pos/a.txt", "warm and funny")
+        zf.writestr("reviews/neg/b.txt", b"flat and l\xe2ng")  # Latin-1 inside a zip too
+    report = import_text_files(library, text_dataset, [tmp_path / "reviews.zip"])
+    assert report.added == 2 and sorted(report.classes_created) == ["neg", "pos"]
+    assert [src.endswith("!/reviews/neg/b.txt") for src, _ in report.warnings] == [True]
+    assert sorted(read_texts(library, [r[0] for r in rows(library, text_dataset)])) == ["flat and lâng", "warm and funny"]
+
+
 def test_duplicates_in_one_import_and_on_reimport_are_counted_not_added(library, text_dataset, tmp_path):
     path = write_reviews_csv(tmp_path / "d.csv", [("same text", "a"), ("other", "b"), ("  same text ", "b")])
     first = import_text_table(library, text_dataset, path)
@@ -131,11 +143,13 @@ def test_long_texts_are_kept_whole_and_counted(library, text_dataset, tmp_path):
 
 
 def test_pasted_lines_get_the_class_given_and_blank_ones_a_reason(library, text_dataset):
-    report = import_text_lines(library, text_dataset, ["first", "", "second", "first"], class_name="pasted")
-    assert (report.added, report.duplicates) == (2, 1)
+    report = import_text_lines(library, text_dataset, ["first", "", "second", "first", "broken \ud800 pair"],
+                               class_name="pasted")
+    assert (report.added, report.duplicates) == (3, 1)
     assert report.rejected == [("pasted:2", "empty text (nothing but whitespace)")]
     with library.session() as s:
-        assert [(c.name, c.count) for c in class_counts(s, text_dataset)] == [("pasted", 2)]
+        assert [(c.name, c.count) for c in class_counts(s, text_dataset)] == [("pasted", 3)]
+    assert read_text(library, rows(library, text_dataset)[-1][0]) == "broken ? pair"
     with pytest.raises(InvalidInputError, match="class name must not be empty"):
         import_text_lines(library, text_dataset, ["x"], class_name="  ")
 

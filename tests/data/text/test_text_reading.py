@@ -63,7 +63,7 @@ def test_a_csv_without_the_named_or_any_text_column_is_refused_naming_its_column
 
 def test_mixed_encodings_are_read_line_by_line_with_the_latin1_lines_named(tmp_path):
     path = tmp_path / "mixed.csv"
-    path.write_bytes("text,label\nnaïve café,a\n".encode() + b"caf\xe9 cr\xe8me,b\n" + "plain,a\n".encode())
+    path.write_bytes("text,label\nnaïve café,a\n".encode() + b"caf\xe9 cr\xe8me,b\n" + b"plain,a\n")
     table = read_text_table(path)
     assert [r.text for r in table.rows] == ["naïve café", "café crème", "plain"]
     assert any("1 lines are not valid UTF-8" in note and "(lines 3)" in note for note in table.notes)
