@@ -88,8 +88,13 @@ def read_text_table(path: Path, text_column: str | None = None, label_column: st
         columns, records = _jsonl_records(lines)
     else:
         columns, records = _delimited_records(lines, DELIMITED_SUFFIXES.get(path.suffix.lower(), ","))
+    if not records:
+        raise InvalidInputError(f"{display_text(path.name)} has no rows of texts")
     text_column, label_column = _choose_columns(path, columns, records, text_column, label_column, notes)
     rows = [_text_row(line, record, text_column, label_column) for line, record in records]
+    if rows and all(_cell(r, text_column).strip() == "" for _, r in records if isinstance(r, dict)):
+        raise InvalidInputError(f"column {text_column!r} of {display_text(path.name)} is empty in every row: "
+                                "there is no text to import", hint="name the column of texts with --text-column")
     return TextTable(rows, text_column, label_column, notes)
 
 
@@ -165,6 +170,9 @@ def _jsonl_records(lines: list[str]) -> tuple[list[str], list[tuple[int, dict | 
 def _choose_columns(path: Path, columns: list[str], records: list, text_column: str | None,
                     label_column: str | None, notes: list[str]) -> tuple[str, str | None]:
     name = display_text(path.name)
+    if not columns:
+        raise InvalidInputError(f"{name} holds no JSON object with a text field (each line should be one, "
+                                'like {"text": "...", "label": "..."})')
     for given, what in ((text_column, "text"), (label_column, "label")):
         if given is not None and given not in columns:
             raise InvalidInputError(f"{name} has no column {given!r} for the {what}; its columns are: "

@@ -57,6 +57,9 @@ def test_a_csv_without_the_named_or_any_text_column_is_refused_naming_its_column
     empty.write_bytes(b"")
     with pytest.raises(InvalidInputError, match="empty"):
         read_text_table(empty)
+    blank = write_csv(tmp_path / "b.csv", ["review", "stars"], [("", "5"), ("  ", "4")])
+    with pytest.raises(InvalidInputError, match="column 'review' of b.csv is empty in every row"):
+        read_text_table(blank, text_column="review")
     with pytest.raises(InvalidInputError, match="cannot be the same column"):
         read_text_table(path, text_column="review", label_column="review")
 
@@ -90,3 +93,10 @@ def test_jsonl_lines_that_are_not_json_objects_become_rejected_rows(tmp_path):
     problems = {line: problem for line, _, problem in got if problem}
     assert "not valid JSON" in problems[2] and "JSON list" in problems[3]
     assert "not a string" in problems[5] and "empty text" in problems[6]
+    garbage = tmp_path / "g.jsonl"
+    garbage.write_text("not json\n[1]\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="holds no JSON object with a text field"):
+        read_text_table(garbage)
+    header_only = write_csv(tmp_path / "h.csv", ["text", "label"], [])
+    with pytest.raises(InvalidInputError, match="h.csv has no rows of texts"):
+        read_text_table(header_only)
