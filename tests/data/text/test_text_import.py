@@ -154,6 +154,15 @@ def test_pasted_lines_get_the_class_given_and_blank_ones_a_reason(library, text_
         import_text_lines(library, text_dataset, ["x"], class_name="  ")
 
 
+def test_an_import_racing_another_counts_its_rows_as_duplicates_and_indexes_each_text_once(library, text_dataset):
+    texts = [f"shared text {i}" for i in range(10)] + ["only in the slow import"]
+    slow = importing._TextImporter(library, text_dataset, JobState(), importing.TextImportReport(), batch_size=500)
+    import_text_lines(library, text_dataset, texts[:10])  # commits while the slow import is under way
+    slow.run_texts([importing._Text(importing.Candidate(f"pasted:{i}", "", None, None), t) for i, t in enumerate(texts)])
+    assert (slow.report.added, slow.report.duplicates) == (1, 10)
+    assert_consistent(library, text_dataset)
+
+
 def test_texts_go_only_into_a_text_dataset(library, tmp_path):
     with library.transaction() as s:
         images = create_dataset(s, "pictures").id
