@@ -17,6 +17,7 @@ the library, cut at tokenization, and counted in ``truncated_count``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from studio.data.samples import DatasetView
 
 INDEX_NAME = "index.npz"
 ENCODE_CHUNK = 1024  # texts per encode_batch call: progress and cancel between chunks
+HEAD_CHARS_PER_TOKEN = 16  # a text longer than max length x this is first tokenized by its head (_head)
 
 
 def prepared_tokenizer(tokenizer, max_length: int):
@@ -111,15 +113,31 @@ def tokenize_cached(folder: Path, tokenizer, blobs: Sequence[str], read_text: Ca
 
 
 def _encode(tokenizer, texts: list[str], state: JobState | None) -> tuple[list[list[int]], list[bool]]:
+    max_length = tokenizer.truncation["max_length"]
     ids, truncated = [], []
     for start in range(0, len(texts), ENCODE_CHUNK):
         if state is not None:
             state.check_cancelled()
             state.set_progress(start / len(texts), f"tokenizing texts {start:,}/{len(texts):,}")
-        for encoding in tokenizer.encode_batch(texts[start: start + ENCODE_CHUNK]):
+        chunk = texts[start: start + ENCODE_CHUNK]
+        heads = [_head(text, max_length) for text in chunk]
+        for text, head, encoding in zip(chunk, heads, tokenizer.encode_batch(heads)):
+            if head is not text and not encoding.overflowing:  # the head was too short after all
+                encoding = tokenizer.encode(text)
             ids.append(encoding.ids)
             truncated.append(bool(encoding.overflowing))
     return ids, truncated
+
+
+def _head(text: str, max_length: int) -> str:
+    """A very long text's start, cut at a space, or the text itself. Tokenizers split words at spaces
+    and tokenize the whole text before truncating; when the head alone overflows ``max_length``,
+    its tokens up to there are the whole text's, so a 10 MB text costs what a page does."""
+    window = max_length * HEAD_CHARS_PER_TOKEN
+    if len(text) <= window:
+        return text
+    cut = max(text.rfind(" ", 0, window), text.rfind("\n", 0, window))
+    return text[:cut] if cut > 0 else text
 
 
 # --- the files ------------------------------------------------------------------------------------
@@ -149,23 +167,24 @@ def _rewrite(folder: Path, cached: _Cache | None, kept: list[str], added: list[s
              added_truncated: list[bool], vocab_size: int) -> _Cache:
     """A new tokens file and index holding the ``kept`` entries (copied, not re-tokenized) and the ``added`` ones."""
     folder.mkdir(parents=True, exist_ok=True)
-    kept_lengths = np.array([cached[3][cached[0][b]] for b in kept], dtype=np.int32) if kept else np.zeros(0, np.int32)
-    lengths = np.concatenate([kept_lengths, np.array([len(i) for i in added_ids], dtype=np.int32)])
+    old_rows = np.array([cached[0][b] for b in kept], dtype=np.int64) if kept else np.zeros(0, np.int64)
+    kept_lengths = cached[3][old_rows] if kept else np.zeros(0, np.int32)
+    lengths = np.concatenate([kept_lengths, np.array([len(i) for i in added_ids], dtype=np.int32)]).astype(np.int32)
     starts = np.zeros(len(lengths), dtype=np.int64)
     starts[1:] = np.cumsum(lengths[:-1], dtype=np.int64)
     dtype = np.uint16 if vocab_size <= np.iinfo(np.uint16).max + 1 else np.int32
     tokens_name = f"tokens-{uuid.uuid4().hex[:12]}.npy"
     tmp = folder / f".{tokens_name}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(int(lengths.sum()),))
-    for row, blob in enumerate(kept):
-        old = cached[0][blob]
-        out[starts[row]: starts[row] + lengths[row]] = cached[1][cached[2][old]: cached[2][old] + lengths[row]]
-    for row, ids in enumerate(added_ids, start=len(kept)):
-        out[starts[row]: starts[row] + lengths[row]] = ids
+    kept_total = int(kept_lengths.sum())
+    if kept:  # one gather: each kept token's old position is its new one shifted by its row's move
+        moves = np.repeat(cached[2][old_rows] - starts[: len(kept)], kept_lengths)
+        out[:kept_total] = cached[1][np.arange(kept_total, dtype=np.int64) + moves]
+    out[kept_total:] = np.fromiter(itertools.chain.from_iterable(added_ids), dtype=dtype, count=len(out) - kept_total)
     out.flush()
     del out
     os.replace(tmp, folder / tokens_name)
-    truncated = np.array([cached[4][cached[0][b]] for b in kept] + added_truncated, dtype=bool)
+    truncated = np.concatenate([cached[4][old_rows] if kept else np.zeros(0, bool), np.array(added_truncated, dtype=bool)])
     blobs = np.array([b.encode("ascii") for b in kept + added], dtype="S64")
     index_tmp = folder / f".index-{tokens_name}.tmp.npz"
     np.savez(index_tmp, blobs=blobs, starts=starts, lengths=lengths, truncated=truncated, tokens_file=np.array(tokens_name))

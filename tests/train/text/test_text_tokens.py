@@ -113,3 +113,31 @@ def test_the_cache_is_per_dataset_tokenizer_and_max_length(tmp_path, minilm_toke
 def test_an_empty_list_of_texts_gives_an_empty_result(tmp_path, minilm_tokenizer):
     result, tokenized = tokenize_cached(tmp_path, prepared_tokenizer(minilm_tokenizer, 16), [], _Reader([]))
     assert (len(result), tokenized, result.truncated_count) == (0, 0, 0)
+
+
+def test_long_real_reviews_get_exactly_the_ids_of_tokenizing_them_whole(tmp_path, minilm_tokenizer, imdb_long_reviews):
+    # reviews of 2,000-14,000 characters: past 16 characters a token, only their head is tokenized first
+    assert sum(len(t) > 128 * 16 for t in imdb_long_reviews) > 10
+    for max_length in (32, 128):
+        tokenizer = prepared_tokenizer(minilm_tokenizer, max_length)
+        result, _ = tokenize_cached(tmp_path / str(max_length), tokenizer, [_blob(t) for t in imdb_long_reviews],
+                                    _Reader(imdb_long_reviews))
+        whole = [tokenizer.encode(t) for t in imdb_long_reviews]
+        assert [result.ids(i).tolist() for i in range(len(whole))] == [e.ids for e in whole]
+        assert result.truncated.tolist() == [bool(e.overflowing) for e in whole]
+
+
+def test_a_ten_megabyte_text_is_kept_whole_and_cut_at_tokenization(tmp_path, minilm_tokenizer):
+    text = "the film drags on and on, " * 400_000  # 10.4 MB
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 64)
+    result, tokenized = tokenize_cached(tmp_path, tokenizer, [_blob(text), _blob("short")], _Reader([text, "short"]))
+    assert tokenized == 2 and result.truncated.tolist() == [True, False]
+    assert result.ids(0).tolist() == tokenizer.encode(text[:2000]).ids  # its first 64 tokens, end marker kept
+
+
+def test_a_long_text_with_few_tokens_is_tokenized_whole(tmp_path, minilm_tokenizer):
+    text = ("x" * 500 + " ") * 6 + "end"  # 3,000 characters, 7 tokens: over-long words are one [UNK] each
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 64)
+    result, _ = tokenize_cached(tmp_path, tokenizer, [_blob(text)], _Reader([text]))
+    assert result.ids(0).tolist() == tokenizer.encode(text).ids and len(result.ids(0)) == 9
+    assert result.truncated_count == 0
