@@ -33,10 +33,11 @@ def build_text_classifier(folder: Path, classes: list[str]) -> tuple[nn.Module, 
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
             str(folder), num_labels=len(classes), id2label=labels, label2id={c: i for i, c in labels.items()},
-            use_safetensors=True, output_loading_info=True)
+            use_safetensors=True, output_loading_info=True, ignore_mismatched_sizes=True)
     except (OSError, ValueError) as exc:
         raise InvalidInputError(f"cannot load the encoder in {folder} ({str(exc).strip().splitlines()[0][:300]})") from None
-    new = set(info["missing_keys"])
+    # a classifier saved for another number of classes is "mismatched": it is replaced, so it is new too
+    new = set(info["missing_keys"]) | {key for key, *_ in info["mismatched_keys"]}
     head = {name for name, _ in model.named_parameters() if name in new or not _in_body(model, name)}
     return model, head
 

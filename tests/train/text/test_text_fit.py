@@ -134,3 +134,28 @@ def test_minilm_takes_a_couple_of_fine_tuning_steps(tmp_path, minilm_folder, rot
                       TextTrainSettings(epochs=1, batch_size=16, max_length=32))
     assert len(result.history) == 1 and np.isfinite(result.history[0]["train_loss"])
     assert result.head == {"classifier.weight", "classifier.bias"}
+
+
+def test_a_classifier_saved_for_other_classes_gets_a_new_head(tmp_path, tiny_encoder):
+    from transformers import AutoModelForSequenceClassification
+
+    three = AutoModelForSequenceClassification.from_pretrained(str(tiny_encoder), num_labels=3)
+    three.save_pretrained(tmp_path / "three-classes")
+    model, head = build_text_classifier(tmp_path / "three-classes", CLASSES)
+    assert model.classifier.out_features == 2 and head == {"classifier.weight", "classifier.bias"}
+
+
+@pytest.mark.gpu
+def test_a_run_on_the_gpu_trains_in_mixed_precision(tmp_path, tiny_encoder, rotten_tomatoes):
+    from studio.train.text.fit import amp_dtype
+
+    assert amp_dtype(torch.device("cuda"), None) in (torch.bfloat16, torch.float16)
+    texts, labels = rotten_tomatoes[0][:32] + rotten_tomatoes[0][150:182], rotten_tomatoes[1][:32] + rotten_tomatoes[1][150:182]
+    tokens, _ = _tokenize(tmp_path, tiny_encoder, texts, 32)
+    split = TextSplit(tokens, np.array(labels))
+    result = fit_text(tiny_encoder, CLASSES, split, split,
+                      TextTrainSettings(epochs=2, batch_size=16, max_length=32, lr=5e-3, body_lr_mult=1.0, device="cuda"))
+    assert next(result.model.parameters()).is_cuda
+    assert all(np.isfinite(row["train_loss"]) and np.isfinite(row["val_loss"]) for row in result.history)
+    probabilities = predict_probabilities(result.model, tokens, result.pad_id)
+    assert probabilities.shape == (64, 2) and np.allclose(probabilities.sum(1), 1, atol=1e-3)
