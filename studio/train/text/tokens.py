@@ -112,6 +112,16 @@ def tokenize_cached(folder: Path, tokenizer, blobs: Sequence[str], read_text: Ca
     return _rows(cached, blobs), len(missing)
 
 
+def tokenize_texts(tokenizer, texts: Sequence[str]) -> TokenizedTexts:
+    """Texts tokenized in memory, not cached: a sentence typed to play with, files to predict."""
+    ids, truncated = _encode(tokenizer, list(texts), None)
+    lengths = np.array([len(i) for i in ids], dtype=np.int32)
+    starts = np.zeros(len(ids), dtype=np.int64)
+    starts[1:] = np.cumsum(lengths[:-1], dtype=np.int64)
+    tokens = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+    return TokenizedTexts(tokens, starts, lengths, np.array(truncated, dtype=bool))
+
+
 def _encode(tokenizer, texts: list[str], state: JobState | None) -> tuple[list[list[int]], list[bool]]:
     max_length = tokenizer.truncation["max_length"]
     ids, truncated = [], []

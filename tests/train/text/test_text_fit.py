@@ -31,6 +31,7 @@ from studio.train.text.tokens import (
     prepared_tokenizer,
     token_cache_folder,
     tokenize_cached,
+    tokenize_texts,
 )
 
 CLASSES = ["neg", "pos"]
@@ -102,6 +103,8 @@ def test_a_small_run_learns_real_reviews_and_reuses_the_token_cache(tmp_path, ti
 
     probabilities = predict_probabilities(second.model, val.texts, second.pad_id)
     assert probabilities.shape == (len(val), 2) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    typed = tokenize_texts(prepared_tokenizer(load_tokenizer(tiny_encoder), 64), texts[::5])  # as in Play
+    assert np.allclose(predict_probabilities(second.model, typed, second.pad_id), probabilities, atol=1e-5)
 
 
 def test_a_frozen_encoder_trains_only_the_head(tmp_path, tiny_encoder, rotten_tomatoes):

@@ -12,6 +12,7 @@ from studio.train.text.tokens import (
     prepared_tokenizer,
     token_cache_folder,
     tokenize_cached,
+    tokenize_texts,
     tokenizer_fingerprint,
 )
 
@@ -141,3 +142,12 @@ def test_a_long_text_with_few_tokens_is_tokenized_whole(tmp_path, minilm_tokeniz
     result, _ = tokenize_cached(tmp_path, tokenizer, [_blob(text)], _Reader([text]))
     assert result.ids(0).tolist() == tokenizer.encode(text).ids and len(result.ids(0)) == 9
     assert result.truncated_count == 0
+
+
+def test_texts_tokenized_in_memory_match_the_cache(tmp_path, minilm_tokenizer, rotten_tomatoes):
+    texts = rotten_tomatoes[0][:20] + ["the film drags on and on, " * 5000]
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 64)
+    cached, _ = tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in texts], _Reader(texts))
+    in_memory = tokenize_texts(tokenizer, texts)
+    assert [in_memory.ids(i).tolist() for i in range(21)] == [cached.ids(i).tolist() for i in range(21)]
+    assert in_memory.truncated.tolist() == cached.truncated.tolist() == [False] * 20 + [True]
