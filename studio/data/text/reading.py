@@ -1,8 +1,9 @@
 """Turning bytes into texts: decoding (UTF-8, else Latin-1 with a note), what makes a text
 unusable, and the texts of a CSV/TSV/JSONL file with its text and label columns found.
 
-Texts are stored with surrounding whitespace removed (so "a\\n" and "a" are one duplicate);
-everything inside is kept, however long: truncation happens only at tokenization.
+Texts are stored with surrounding whitespace removed (so "a\\n" and "a" are one duplicate) and
+"\\r\\n" line ends made "\\n"; everything else is kept, however long: truncation happens only at
+tokenization.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ def decode_text(data: bytes) -> tuple[str, bool]:
 
 
 def clean_text(text: str) -> str:
-    """Surrounding whitespace removed; a lone surrogate (pasted from a broken source) becomes "?"
-    so the text can be stored as UTF-8."""
-    return text.strip().encode("utf-8", "replace").decode("utf-8")
+    """Surrounding whitespace removed, Windows line ends made "\n" (the same text from any system
+    is one duplicate); a lone surrogate (pasted from a broken source) becomes "?" so the text can be
+    stored as UTF-8."""
+    return text.strip().replace("\r\n", "\n").encode("utf-8", "replace").decode("utf-8")
 
 
 def text_problem(text: str) -> str | None:
@@ -73,8 +75,9 @@ class TextTable:
 def read_text_table(path: Path, text_column: str | None = None, label_column: str | None = None) -> TextTable:
     """Every row's text and label. Columns not given are found: the text is the column with the
     longest values; the label a column named like one (label, class, ...), else the column with
-    the fewest distinct values (2 to 100, at most one per two rows), else none. Each choice is said in ``notes``, as are lines read
-    as Latin-1 (each line is decoded on its own: a file of mixed encodings loses nothing)."""
+    the fewest distinct values (2 to 100, at most one per two rows), else none. Each choice is
+    said in ``notes``, as are lines read as Latin-1 (each line is decoded on its own: a file of
+    mixed encodings loses nothing)."""
     size = path.stat().st_size
     if size > limits().max_file_bytes:
         raise InvalidInputError(f"{display_text(path.name)} is too large ({size / MiB:,.0f} MB, limit "
@@ -92,7 +95,7 @@ def read_text_table(path: Path, text_column: str | None = None, label_column: st
         raise InvalidInputError(f"{display_text(path.name)} has no rows of texts")
     text_column, label_column = _choose_columns(path, columns, records, text_column, label_column, notes)
     rows = [_text_row(line, record, text_column, label_column) for line, record in records]
-    if rows and all(_cell(r, text_column).strip() == "" for _, r in records if isinstance(r, dict)):
+    if all(_cell(r, text_column).strip() == "" for _, r in records if isinstance(r, dict)):
         raise InvalidInputError(f"column {text_column!r} of {display_text(path.name)} is empty in every row: "
                                 "there is no text to import", hint="name the column of texts with --text-column")
     return TextTable(rows, text_column, label_column, notes)

@@ -100,3 +100,9 @@ def test_jsonl_lines_that_are_not_json_objects_become_rejected_rows(tmp_path):
     header_only = write_csv(tmp_path / "h.csv", ["text", "label"], [])
     with pytest.raises(InvalidInputError, match="h.csv has no rows of texts"):
         read_text_table(header_only)
+
+
+def test_windows_line_ends_and_quoted_multiline_texts_keep_their_line_numbers(tmp_path):
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(b'text,label\r\n"two\r\nlines",a\r\nplain,b\r\n')
+    assert [(r.line, r.text, r.label) for r in read_text_table(path).rows] == [(2, "two\nlines", "a"), (4, "plain", "b")]
