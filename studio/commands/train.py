@@ -304,14 +304,15 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 def cmd_runs_list(args: argparse.Namespace) -> int:
     from studio.train.runs import list_runs
 
-    rows = [run.to_dict() for run in list_runs(open_library(args))]  # marks dead workers' runs interrupted
-    for row in rows:
+    runs = list_runs(open_library(args))  # marks dead workers' runs interrupted
+    for run in runs:
+        row = run.to_dict()
         if args.json:
             emit_json(row)
         else:
-            acc = f"{row['val_accuracy']:.4f}" if row["val_accuracy"] is not None else "-"
-            print(f"{row['run_id']:4d}  {row['status']:11s} {row['model']:20s} epoch {row['epoch']}/{row['epochs'] or '?'}  val acc {acc}  {row['name']}")
-    if not rows and not args.json:
+            print(f"{row['run_id']:4d}  {row['status']:11s} {row['model']:20s} epoch {row['epoch']}/{row['epochs'] or '?'}  "
+                  f"val {run.score_text}  {row['name']}")
+    if not runs and not args.json:
         print("no runs yet: `studio train DATASET` starts one")
     return 0
 

@@ -68,7 +68,8 @@ def run_summary(run: Run) -> dict[str, Any]:
     return {
         "run_id": run.id, "name": run.name, "dataset_id": run.dataset_id, "model": run.model,
         "status": run.status, "epoch": run.epoch, "epochs": (run.spec or {}).get("epochs"), "step": run.step,
-        "val_accuracy": best.get("val_accuracy"), "device": run.device, "parent_run_id": run.parent_run_id,
+        "val_accuracy": best.get("val_accuracy"), "val_r2": best.get("val_r2"),
+        "device": run.device, "parent_run_id": run.parent_run_id,
         "created_at": run.created_at, "finished_at": run.finished_at, "error": run.error,
     }
 
@@ -89,6 +90,7 @@ class RunSummary:
     epochs: int | None
     step: int
     val_accuracy: float | None
+    val_r2: float | None  # regression runs (tables): their best validation score
     device: str | None
     parent_run_id: int | None
     created_at: datetime | None
@@ -97,6 +99,15 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(RunSummary)}
+
+    @property
+    def score_text(self) -> str:
+        """The best validation score in words: "97.0%" (accuracy), "R² 0.845" (regression), or "–"."""
+        if isinstance(self.val_accuracy, (int, float)):
+            return f"{self.val_accuracy:.1%}"
+        if isinstance(self.val_r2, (int, float)):
+            return f"R² {self.val_r2:.3f}"
+        return "–"
 
 
 @dataclass

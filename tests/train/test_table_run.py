@@ -119,6 +119,11 @@ def test_regression_records_mae_rmse_and_r2(library, diabetes_csv):
     assert "accuracy" not in epoch.to_dict()  # regression events carry no accuracy at all
     assert metric_names(library, result["run_id"], "val") == {"loss", "mae", "rmse", "r2"}
     assert run_row(library, result["run_id"]).classes == ["progression"]
+    from studio.train.runs import list_runs
+
+    listed = next(r for r in list_runs(library) if r.run_id == result["run_id"])
+    assert listed.val_accuracy is None and listed.val_r2 == pytest.approx(metrics["val_r2"])
+    assert listed.score_text == f"R² {metrics['val_r2']:.3f}"  # what the Runs page and `studio runs list` show
 
 
 def test_several_numeric_targets_at_once(library, linnerud_csv):

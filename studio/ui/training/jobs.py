@@ -79,9 +79,8 @@ def finished_runs(lib: Library, state: JobState | None = None) -> list[RunChoice
 
     out = []
     for run in trained_runs(lib):
-        best = run.val_accuracy
-        acc = f", val acc {best:.1%}" if isinstance(best, (int, float)) else ""
-        out.append(RunChoice(run.run_id, f"Run {run.run_id}: {run.name or run.model} ({run.status}{acc})", run.model))
+        score = f", val {run.score_text}" if run.score_text != "–" else ""
+        out.append(RunChoice(run.run_id, f"Run {run.run_id}: {run.name or run.model} ({run.status}{score})", run.model))
     return out
 
 

@@ -76,7 +76,7 @@ def settings_text(spec: dict | None) -> str:
 
 
 class RunsTableModel(QAbstractTableModel):
-    COLUMNS = ("Run", "Dataset", "Model", "Settings", "Status", "Best val acc", "Epochs", "Duration", "")
+    COLUMNS = ("Run", "Dataset", "Model", "Settings", "Status", "Best val score", "Epochs", "Duration", "")
     ACTION_COLUMN = len(COLUMNS) - 1
 
     def __init__(self, parent=None) -> None:
@@ -132,7 +132,7 @@ class RunsTableModel(QAbstractTableModel):
         if col == 4:
             return row.status
         if col == 5:
-            return f"{row.val_accuracy:.1%}" if isinstance(row.val_accuracy, (int, float)) else "–"
+            return row.score_text
         if col == 6:
             return f"{row.epoch}/{row.epochs}" if row.epochs else str(row.epoch)
         if col == 7:
