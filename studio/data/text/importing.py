@@ -84,7 +84,7 @@ def import_text_files(lib, dataset_id: int, paths: list[Path], state: JobState |
     try:
         for path in paths:
             if path.suffix.lower() in TABLE_TEXT_SUFFIXES and path.is_file():
-                texts += _table_texts(path, None, None, report)
+                texts += _table_texts(path, None, None, report, state)
             else:
                 texts += _file_texts(path, report, state)
     except Cancelled:
@@ -101,9 +101,14 @@ def import_text_table(lib, dataset_id: int, path: Path, *, text_column: str | No
     if not path.is_file():
         raise NotFoundError(f"no such file: {display_text(str(path))}")
     _check_text_dataset(lib, dataset_id)
+    state = state or JobState()
     report = TextImportReport()
-    texts = _table_texts(path, text_column, label_column, report)
-    return _run(lib, dataset_id, texts, state or JobState(), report, batch_size)
+    try:
+        texts = _table_texts(path, text_column, label_column, report, state)
+    except Cancelled:
+        report.cancelled = True
+        return report
+    return _run(lib, dataset_id, texts, state, report, batch_size)
 
 
 def import_text_lines(lib, dataset_id: int, lines: Iterable[str], *, class_name: str | None = None,
@@ -165,8 +170,9 @@ def _read_bytes(candidate: Candidate) -> bytes | None:
 
 
 def _table_texts(path: Path, text_column: str | None, label_column: str | None,
-                 report: TextImportReport) -> list[_Text]:
-    table = read_text_table(path, text_column, label_column)
+                 report: TextImportReport, state: JobState) -> list[_Text]:
+    state.set_progress(0.0, f"reading {path.name}")
+    table = read_text_table(path, text_column, label_column, state)
     shown = display_text(str(path))
     report.warnings += [(shown, note) for note in table.notes]
     return [_row_text(shown, row) for row in table.rows]

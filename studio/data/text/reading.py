@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.core.errors import InvalidInputError
+from studio.core.jobs import JobState
 from studio.core.limits import MiB, limits
 from studio.store.adding import display_text
 
@@ -72,17 +73,20 @@ class TextTable:
     notes: list[str] = field(default_factory=list)
 
 
-def read_text_table(path: Path, text_column: str | None = None, label_column: str | None = None) -> TextTable:
+def read_text_table(path: Path, text_column: str | None = None, label_column: str | None = None,
+                    state: JobState | None = None) -> TextTable:
     """Every row's text and label. Columns not given are found: the text is the column with the
     longest values; the label a column named like one (label, class, ...), else the column with
     the fewest distinct values (2 to 100, at most one per two rows), else none. Each choice is
     said in ``notes``, as are lines read as Latin-1 (each line is decoded on its own: a file of
-    mixed encodings loses nothing)."""
+    mixed encodings loses nothing). A cancel through ``state`` is seen between the steps."""
+    state = state or JobState()
     size = path.stat().st_size
     if size > limits().max_file_bytes:
         raise InvalidInputError(f"{display_text(path.name)} is too large ({size / MiB:,.0f} MB, limit "
                                 f"{limits().max_file_bytes / MiB:,.0f} MB, setting STUDIO_MAX_FILE_BYTES)")
     lines, latin1_lines = _decoded_lines(path.read_bytes())
+    state.check_cancelled()
     notes = []
     if latin1_lines:
         shown = ", ".join(map(str, latin1_lines[:5])) + (" ..." if len(latin1_lines) > 5 else "")
@@ -91,6 +95,7 @@ def read_text_table(path: Path, text_column: str | None = None, label_column: st
         columns, records = _jsonl_records(lines)
     else:
         columns, records = _delimited_records(lines, DELIMITED_SUFFIXES.get(path.suffix.lower(), ","))
+    state.check_cancelled()
     if not records:
         raise InvalidInputError(f"{display_text(path.name)} has no rows of texts")
     text_column, label_column = _choose_columns(path, columns, records, text_column, label_column, notes)

@@ -179,6 +179,13 @@ def test_cancel_keeps_what_was_stored_and_leaves_no_file_without_a_row(library, 
     assert_consistent(library, text_dataset)
 
 
+def test_a_cancel_while_a_table_file_is_read_imports_nothing(library, text_dataset, tmp_path):
+    path = write_reviews_csv(tmp_path / "c.csv", [(f"text {i}", "a") for i in range(100)])
+    state = JobState(on_progress=lambda fraction, message: message.startswith("reading") and state.cancel())
+    report = import_text_table(library, text_dataset, path, state=state)
+    assert report.cancelled and report.added == 0 and rows(library, text_dataset) == []
+
+
 def test_a_full_disk_stops_the_import_and_leaves_nothing_half_done(library, text_dataset, monkeypatch):
     real_write = importing.write_blob
     written = []
