@@ -138,6 +138,8 @@ def fit_text(folder: Path, classes: list[str], train: TextSplit, val: TextSplit 
     state = state or JobState()
     if not len(train):
         raise InvalidInputError("no texts to train on")
+    if len(classes) < 2:  # one logit would make transformers' model a regression
+        raise InvalidInputError(f"training needs at least two classes, not {len(classes)}")
     torch.manual_seed(settings.seed)
     model, head = build_text_classifier(folder, classes)
     model.to(settings.device)

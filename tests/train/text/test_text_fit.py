@@ -123,6 +123,8 @@ def test_bad_settings_and_a_cancelled_run_stop_cleanly(tmp_path, tiny_encoder):
     split = TextSplit(tokens, np.array([1, 0, 1, 0]))
     with pytest.raises(InvalidInputError, match="freeze must be one of"):
         fit_text(tiny_encoder, CLASSES, split, settings=TextTrainSettings(freeze="body"))
+    with pytest.raises(InvalidInputError, match="at least two classes"):
+        fit_text(tiny_encoder, ["pos"], TextSplit(tokens, np.zeros(4, dtype=np.int64)))
     state = JobState()
     state.cancel()
     with pytest.raises(Cancelled):
