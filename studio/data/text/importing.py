@@ -140,9 +140,9 @@ def _file_texts(path: Path, report: TextImportReport, state: JobState) -> list[C
     return texts
 
 
-def _read_candidate(candidate: Candidate, report: TextImportReport) -> _Text:
+def _read_candidate(candidate: Candidate, report: TextImportReport, zips: dict[str, zipfile.ZipFile]) -> _Text:
     try:
-        data = _read_bytes(candidate)
+        data = _read_bytes(candidate, zips)
     except OSError as exc:
         return _Text(candidate, None, os_reason(exc, "file"))
     except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
@@ -157,11 +157,15 @@ def _read_candidate(candidate: Candidate, report: TextImportReport) -> _Text:
     return _Text(candidate, None if text_problem(text) else text, text_problem(text))
 
 
-def _read_bytes(candidate: Candidate) -> bytes | None:
-    """The file's bytes; None when it is over the size limit (not read further)."""
+def _read_bytes(candidate: Candidate, zips: dict[str, zipfile.ZipFile]) -> bytes | None:
+    """The file's bytes; None when it is over the size limit (not read further). A zip is opened
+    once (``zips``, closed by the caller): its directory is read once, not once per entry."""
     most = limits().max_file_bytes
     if candidate.entry >= 0:
-        with zipfile.ZipFile(candidate.path) as zf, zf.open(zf.infolist()[candidate.entry]) as fh:
+        if candidate.path not in zips:
+            zips[candidate.path] = zipfile.ZipFile(candidate.path)
+        zf = zips[candidate.path]
+        with zf.open(zf.infolist()[candidate.entry]) as fh:
             data = fh.read(most + 1)
     else:
         with open(candidate.path, "rb") as fh:
@@ -194,6 +198,7 @@ class _TextImporter(_Importer):
         super().__init__(lib, dataset_id, state, report, batch_size)
         self._pending: dict[str, str] = {}  # digest -> text of the rows not yet inserted
         self._shards: set[str] = set()
+        self._zips: dict[str, zipfile.ZipFile] = {}
 
     def run_texts(self, texts: list[_Text | Candidate]) -> None:
         total = len(texts)
@@ -204,6 +209,8 @@ class _TextImporter(_Importer):
                 self._store_all(texts)
             finally:  # blobs written whose rows never went in: garbage unless shared
                 uncommitted.extend(self._written - self._committed)
+                for zf in self._zips.values():
+                    zf.close()
         if not self.report.cancelled:
             self._progress(total, total, force=True)
 
@@ -213,7 +220,7 @@ class _TextImporter(_Importer):
             for done, item in enumerate(texts, start=1):
                 self.state.check_cancelled()
                 if isinstance(item, Candidate):  # a file: read now, so memory holds one batch
-                    item = _read_candidate(item, self.report)
+                    item = _read_candidate(item, self.report, self._zips)
                 self._collect(item.candidate, self._store(item), rows)
                 self._progress(done, len(texts))
                 if len(rows) >= self.batch_size:
