@@ -58,6 +58,10 @@ class DatasetActions:
         self.import_menu.addActions([self.import_folder_action, self.import_zip_action, self.import_files_action])
         self.import_menu.addSeparator()
         self.import_menu.addAction(self.import_table_action)
+        self.demo_table_menu = self.import_menu.addMenu("&Demo table")
+        self.demo_table_actions = {key: self.demo_table_menu.addAction(
+            text, lambda _checked=False, key=key: self.add_demo_table(key))
+            for key, text in (("xor", "&XOR (4 rows)"), ("penguins", "&Palmer penguins (344 rows, CC0)"))}
 
     def _ask_name(self, title: str, label: str, text: str) -> str | None:
         name, ok = QInputDialog.getText(self, title, label, text=text)

@@ -89,6 +89,16 @@ class TableDatasets:
         dialog.open()
         return dialog
 
+    def add_demo_table(self, key: str) -> None:
+        """Import one of the tables that ship with the studio, with its target, as a new dataset."""
+        from studio.data.tables.demos import DEMO_TABLES
+
+        if self.import_job is not None:
+            show_error(self, "Import", "An import is already running; wait for it or cancel it.")
+            return
+        demo = DEMO_TABLES[key]
+        self._start_table_import(demo.path, self._unique_name(f"Demo {demo.name}"), list(demo.targets), [], {})
+
     def _forget_import_dialog(self, dialog: TableImportDialog) -> None:
         if self.table_import_dialog is dialog:
             self.table_import_dialog = None

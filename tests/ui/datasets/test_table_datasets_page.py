@@ -397,3 +397,17 @@ def test_choices_that_cannot_train_are_refused_before_the_import(qtbot, tmp_path
     dialog.set_choice("bill_length_mm", column_type=ColumnType.CATEGORY)
     assert dialog.import_button.isEnabled()
     assert dialog.choices() == ("penguins", ["species"], [], {"bill_length_mm": ColumnType.CATEGORY})
+
+
+def test_a_demo_table_is_one_menu_click_away(qtbot, window, errors):
+    page = window.datasets
+    action = page.demo_table_actions["xor"]
+    assert action in page.demo_table_menu.actions() and page.demo_table_menu in [
+        a.menu() for a in page.import_menu.actions() if a.menu() is not None]
+    with qtbot.waitSignal(page.table_imported, timeout=WAIT_MS) as imported:
+        action.trigger()
+    result = imported.args[0]
+    assert (result.name, result.rows, [c.name for c in result.schema.targets]) == ("Demo xor", 4, ["xor"])
+    qtbot.waitUntil(lambda: page.table_browser.dataset is not None
+                    and page.table_browser.dataset.id == result.dataset_id, timeout=WAIT_MS)
+    assert not errors
