@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from studio.core.errors import NotFoundError
 from studio.data.text.reading import LONG_TEXT_CHARS
 from studio.store.models import LabelClass, Sample
+from studio.store.rows import IN_CHUNK
 
 TEXT_FORMAT = "txt"
 PREVIEW_CHARS = 120
@@ -40,11 +41,14 @@ def read_text(lib, sample_id: int, *, dataset_id: int | None = None) -> str:
 
 def read_texts(lib, sample_ids: list[int], *, dataset_id: int | None = None) -> list[str]:
     """The texts of these samples, in the order given (only of ``dataset_id``'s when given)."""
-    stmt = select(Sample.id, Sample.blob).where(Sample.id.in_(sample_ids), Sample.format == TEXT_FORMAT)
-    if dataset_id is not None:
-        stmt = stmt.where(Sample.dataset_id == dataset_id)
+    found: dict[int, str] = {}
     with lib.session() as s:
-        found = dict(s.execute(stmt).all())
+        for start in range(0, len(sample_ids), IN_CHUNK):  # SQLite caps the variables of one statement
+            stmt = select(Sample.id, Sample.blob).where(Sample.id.in_(sample_ids[start : start + IN_CHUNK]),
+                                                        Sample.format == TEXT_FORMAT)
+            if dataset_id is not None:
+                stmt = stmt.where(Sample.dataset_id == dataset_id)
+            found.update(s.execute(stmt).all())
     missing = [i for i in sample_ids if i not in found]
     if missing:
         raise NotFoundError(f"no text sample with id {missing[0]}" + (" in this dataset" if dataset_id else ""))

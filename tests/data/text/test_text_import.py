@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from studio.core.errors import InvalidInputError
+from studio.core.errors import InvalidInputError, NotFoundError
 from studio.core.jobs import JobState
 from studio.data.text import importing
 from studio.data.text.importing import import_text_files, import_text_lines, import_text_table
@@ -97,6 +97,15 @@ def test_a_zip_of_class_folders_imports_like_the_folder(library, text_dataset, t
     assert report.added == 2 and sorted(report.classes_created) == ["neg", "pos"]
     assert [src.endswith("!/reviews/neg/b.txt") for src, _ in report.warnings] == [True]
     assert sorted(read_texts(library, [r[0] for r in rows(library, text_dataset)])) == ["flat and lâng", "warm and funny"]
+
+
+def test_many_texts_read_back_in_the_order_asked(library, text_dataset):
+    texts = [f"text number {i}" for i in range(5000)]
+    import_text_lines(library, text_dataset, texts)
+    ids = [r[0] for r in rows(library, text_dataset)]
+    assert read_texts(library, ids[::-1]) == texts[::-1]
+    with pytest.raises(NotFoundError, match="no text sample with id 999999"):
+        read_texts(library, [ids[0], 999999])
 
 
 def test_duplicates_in_one_import_and_on_reimport_are_counted_not_added(library, text_dataset, tmp_path):
