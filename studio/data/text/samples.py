@@ -63,7 +63,8 @@ def one_line(text: str, most: int = PREVIEW_CHARS) -> str:
 def text_previews(lib, dataset_id: int, sample_ids: list[int] | None = None, *, limit: int = 20,
                   preview_chars: int = PREVIEW_CHARS) -> list[TextPreview]:
     """The given samples in that order (or the dataset's first ``limit`` by id), with their class,
-    split and the start of their text."""
+    split and the start of their text: a page of a list (each preview opens its blob file), so
+    ``sample_ids`` holds at most a few hundred ids."""
     stmt = (select(Sample.id, LabelClass.name, Sample.split, Sample.width, Sample.blob)
             .outerjoin(LabelClass, LabelClass.id == Sample.class_id)
             .where(Sample.dataset_id == dataset_id, Sample.format == TEXT_FORMAT))
