@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from studio.core.errors import Cancelled, NotFoundError, StudioError
+from studio.core.errors import Cancelled, InvalidInputError, NotFoundError, StudioError
 from studio.core.jobs import JobState
 from studio.core.limits import Limits, limits, set_limits
 from studio.store.adding import LibraryWriteError, StoredImage, display_text, sample_values, store_image
@@ -82,11 +82,23 @@ def import_path(
     return import_files(lib, dataset_id, [Path(path)], state, batch_size=batch_size)
 
 
+def _check_image_dataset(lib, dataset_id: int) -> None:
+    """Images go into image datasets only (a drop on an open table or text dataset must not mix them in)."""
+    from studio.store.models import Dataset
+
+    with lib.session() as s:
+        dataset = s.get(Dataset, dataset_id)
+        if dataset is not None and dataset.kind != "image":
+            raise InvalidInputError(f"dataset {dataset.name!r} holds {dataset.kind}s, not images",
+                                    hint="create an image dataset for them, or import them into one")
+
+
 def import_files(
     lib, dataset_id: int, paths: list[Path], state: JobState | None = None, *,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
     """Import what a drop or a file dialog gives: files and folders mixed (folders as import_path)."""
+    _check_image_dataset(lib, dataset_id)
     state = state or JobState()
     report = ImportReport()
     candidates: list[Candidate] = []

@@ -144,3 +144,15 @@ def _source_blob(library, dataset_id: int) -> str:
 
     with library.session() as s:
         return s.get(TableData, dataset_id).source_blob
+
+
+def test_images_are_not_mixed_into_a_table_dataset(library, tmp_path):
+    from PIL import Image
+
+    from studio.store.importers import import_files
+
+    dataset_id = add_demo_table(library, "xor", "x")
+    picture = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(picture)
+    with pytest.raises(InvalidInputError, match="holds tables, not images"):
+        import_files(library, dataset_id, [picture])
