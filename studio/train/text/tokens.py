@@ -106,7 +106,7 @@ def tokenize_cached(folder: Path, tokenizer, blobs: Sequence[str], read_text: Ca
     missing = [blob for blob in dict.fromkeys(blobs) if blob not in known]
     if cached and not missing:
         return _rows(cached, blobs), 0
-    new_ids, new_truncated = _encode(tokenizer, [read_text(b) for b in missing], state)
+    new_ids, new_truncated = _encode(tokenizer, missing, read_text, state)  # reads a chunk of texts at a time
     cached = _rewrite(folder, cached, [b for b in dict.fromkeys(blobs) if b in known], missing, new_ids, new_truncated,
                       tokenizer.get_vocab_size(with_added_tokens=True))
     return _rows(cached, blobs), len(missing)
@@ -114,7 +114,7 @@ def tokenize_cached(folder: Path, tokenizer, blobs: Sequence[str], read_text: Ca
 
 def tokenize_texts(tokenizer, texts: Sequence[str]) -> TokenizedTexts:
     """Texts tokenized in memory, not cached: a sentence typed to play with, files to predict."""
-    ids, truncated = _encode(tokenizer, list(texts), None)
+    ids, truncated = _encode(tokenizer, texts, str, None)
     lengths = np.array([len(i) for i in ids], dtype=np.int32)
     starts = np.zeros(len(ids), dtype=np.int64)
     starts[1:] = np.cumsum(lengths[:-1], dtype=np.int64)
@@ -122,14 +122,15 @@ def tokenize_texts(tokenizer, texts: Sequence[str]) -> TokenizedTexts:
     return TokenizedTexts(tokens, starts, lengths, np.array(truncated, dtype=bool))
 
 
-def _encode(tokenizer, texts: list[str], state: JobState | None) -> tuple[list[list[int]], list[bool]]:
+def _encode(tokenizer, items: Sequence, read_text: Callable[..., str],
+            state: JobState | None) -> tuple[list[list[int]], list[bool]]:
     max_length = tokenizer.truncation["max_length"]
     ids, truncated = [], []
-    for start in range(0, len(texts), ENCODE_CHUNK):
+    for start in range(0, len(items), ENCODE_CHUNK):
         if state is not None:
             state.check_cancelled()
-            state.set_progress(start / len(texts), f"tokenizing texts {start:,}/{len(texts):,}")
-        chunk = texts[start: start + ENCODE_CHUNK]
+            state.set_progress(start / len(items), f"tokenizing texts {start:,}/{len(items):,}")
+        chunk = [read_text(item) for item in items[start: start + ENCODE_CHUNK]]
         heads = [_head(text, max_length) for text in chunk]
         for text, head, encoding in zip(chunk, heads, tokenizer.encode_batch(heads)):
             if head is not text and not encoding.overflowing:  # the head was too short after all

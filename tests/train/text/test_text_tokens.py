@@ -151,3 +151,20 @@ def test_texts_tokenized_in_memory_match_the_cache(tmp_path, minilm_tokenizer, r
     in_memory = tokenize_texts(tokenizer, texts)
     assert [in_memory.ids(i).tolist() for i in range(21)] == [cached.ids(i).tolist() for i in range(21)]
     assert in_memory.truncated.tolist() == cached.truncated.tolist() == [False] * 20 + [True]
+
+
+def test_tokenizing_reports_progress_and_a_cancel_leaves_no_cache(tmp_path, minilm_tokenizer):
+    from studio.core.errors import Cancelled
+    from studio.core.jobs import JobState
+
+    texts = [f"review number {i}" for i in range(2500)]
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 16)
+    said = []
+    tokenize_cached(tmp_path / "done", tokenizer, [_blob(t) for t in texts], _Reader(texts),
+                    JobState(on_progress=lambda _fraction, message: said.append(message)))
+    assert said == ["tokenizing texts 0/2,500", "tokenizing texts 1,024/2,500", "tokenizing texts 2,048/2,500"]
+    state = JobState()
+    state.cancel()
+    with pytest.raises(Cancelled):
+        tokenize_cached(tmp_path / "cancelled", tokenizer, [_blob(t) for t in texts], _Reader(texts), state)
+    assert not (tmp_path / "cancelled" / "index.npz").exists()
