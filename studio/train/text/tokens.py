@@ -157,13 +157,19 @@ _Cache = tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]  
 
 
 def _load(folder: Path) -> _Cache | None:
-    index_path = folder / INDEX_NAME
-    if not index_path.is_file():
+    """The cache in ``folder``; None when there is none, or when it cannot be read (its tokens file
+    replaced by another process's rewrite, a damaged file): it is then built again."""
+    try:
+        with np.load(folder / INDEX_NAME, allow_pickle=False) as index:
+            blobs, starts, lengths, truncated = (index[k] for k in ("blobs", "starts", "lengths", "truncated"))
+            tokens_name = str(index["tokens_file"])
+        tokens = np.load(folder / tokens_name, mmap_mode="r")
+    except (OSError, ValueError, KeyError):
         return None
-    with np.load(index_path, allow_pickle=False) as index:
-        blobs, starts, lengths, truncated = (index[k] for k in ("blobs", "starts", "lengths", "truncated"))
-        tokens_name = str(index["tokens_file"])
-    tokens = np.load(folder / tokens_name, mmap_mode="r")
+    return _cache(tokens, blobs, starts, lengths, truncated)
+
+
+def _cache(tokens: np.ndarray, blobs: np.ndarray, starts, lengths, truncated) -> _Cache:
     position = {blob.decode("ascii"): i for i, blob in enumerate(blobs)}
     return position, tokens, starts, lengths, truncated
 
@@ -195,13 +201,14 @@ def _rewrite(folder: Path, cached: _Cache | None, kept: list[str], added: list[s
     out.flush()
     del out
     os.replace(tmp, folder / tokens_name)
+    tokens = np.load(folder / tokens_name, mmap_mode="r")  # mapped now: stays readable if another rewrite removes it
     truncated = np.concatenate([cached[4][old_rows] if kept else np.zeros(0, bool), np.array(added_truncated, dtype=bool)])
     blobs = np.array([b.encode("ascii") for b in kept + added], dtype="S64")
     index_tmp = folder / f".index-{tokens_name}.tmp.npz"
     np.savez(index_tmp, blobs=blobs, starts=starts, lengths=lengths, truncated=truncated, tokens_file=np.array(tokens_name))
     os.replace(index_tmp, folder / INDEX_NAME)
     _remove_old_tokens(folder, keep=tokens_name)
-    return _load(folder)
+    return _cache(tokens, blobs, starts, lengths, truncated)
 
 
 def _remove_old_tokens(folder: Path, keep: str) -> None:

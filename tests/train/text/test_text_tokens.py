@@ -168,3 +168,15 @@ def test_tokenizing_reports_progress_and_a_cancel_leaves_no_cache(tmp_path, mini
     with pytest.raises(Cancelled):
         tokenize_cached(tmp_path / "cancelled", tokenizer, [_blob(t) for t in texts], _Reader(texts), state)
     assert not (tmp_path / "cancelled" / "index.npz").exists()
+
+
+def test_a_damaged_cache_is_built_again(tmp_path, minilm_tokenizer):
+    texts = ["one review", "another review"]
+    tokenizer = prepared_tokenizer(minilm_tokenizer, 16)
+    tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in texts], _Reader(texts))
+    next(tmp_path.glob("tokens-*.npy")).unlink()  # as if another process's rewrite had replaced it
+    result, tokenized = tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in texts], _Reader(texts))
+    assert tokenized == 2 and result.ids(1).tolist() == tokenizer.encode("another review").ids
+    (tmp_path / "index.npz").write_bytes(b"not an index")
+    _, tokenized = tokenize_cached(tmp_path, tokenizer, [_blob(t) for t in texts], _Reader(texts))
+    assert tokenized == 2
