@@ -2,9 +2,11 @@
 
 The model is transformers' own ``AutoModelForSequenceClassification`` built from the encoder's folder
 (safetensors only), so a Hugging Face export is its ``save_pretrained`` and loads in plain
-transformers with the same predictions. The head is every weight the encoder's checkpoint did not
-provide (the classifier; for an encoder saved without it, the pooler too): it learns at the run's
-rate, the body at ``body_lr_mult`` times it, as for images (studio.train.model_setup).
+transformers with the same predictions. The head is the classifier and every weight the encoder's
+checkpoint did not provide (for an encoder saved without it, the pooler too): it learns at the run's
+rate, the body at ``body_lr_mult`` times it, as for images (studio.train.model_setup). A classifier
+saved in the folder is kept only when it was trained for the very same classes (going on with a
+run); for other classes the head starts fresh.
 
 Freezing: "none" fine-tunes all; "encoder" trains the head only; with ``unfreeze_after`` N the
 encoder joins at epoch N + 1 (TextUnfreezer, the image Unfreezer's rule).
@@ -12,6 +14,7 @@ encoder joins at epoch N + 1 (TextUnfreezer, the image Unfreezer's rule).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -39,7 +42,25 @@ def build_text_classifier(folder: Path, classes: list[str]) -> tuple[nn.Module, 
     # a classifier saved for another number of classes is "mismatched": it is replaced, so it is new too
     new = set(info["missing_keys"]) | {key for key, *_ in info["mismatched_keys"]}
     head = {name for name, _ in model.named_parameters() if name in new or not _in_body(model, name)}
+    if head - new and _saved_classes(folder) != list(classes):  # a classifier for other classes, same count
+        _initialise(model, head - new)
     return model, head
+
+
+def _saved_classes(folder: Path) -> list[str]:
+    config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    labels = config.get("id2label") or {}
+    return [labels[key] for key in sorted(labels, key=int)]
+
+
+@torch.no_grad()
+def _initialise(model: nn.Module, names: set[str]) -> None:
+    """Fresh head weights as transformers draws them: normal(0, initializer_range), biases zero.
+    A previous run's classifier is kept only to go on with the very same classes."""
+    std = float(getattr(model.config, "initializer_range", 0.02))
+    for name, param in model.named_parameters():
+        if name in names:
+            nn.init.normal_(param, std=std) if param.ndim > 1 else nn.init.zeros_(param)
 
 
 def _in_body(model: nn.Module, name: str) -> bool:

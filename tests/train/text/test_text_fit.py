@@ -164,3 +164,20 @@ def test_a_run_on_the_gpu_trains_in_mixed_precision(tmp_path, tiny_encoder, rott
     assert all(np.isfinite(row["train_loss"]) and np.isfinite(row["val_loss"]) for row in result.history)
     probabilities = predict_probabilities(result.model, tokens, result.pad_id)
     assert probabilities.shape == (64, 2) and np.allclose(probabilities.sum(1), 1, atol=1e-3)
+
+
+def test_a_saved_classifier_is_kept_only_for_the_same_classes(tmp_path, tiny_encoder):
+    from transformers import AutoModelForSequenceClassification
+
+    for saved_classes in (["good", "bad"], CLASSES):
+        trained = AutoModelForSequenceClassification.from_pretrained(
+            str(tiny_encoder), num_labels=2, id2label=dict(enumerate(saved_classes)))
+        with torch.no_grad():
+            trained.classifier.weight.fill_(5.0)
+        trained.save_pretrained(tmp_path / saved_classes[0])
+        model, head = build_text_classifier(tmp_path / saved_classes[0], CLASSES)
+        assert head == {"classifier.weight", "classifier.bias"}
+        kept = bool((model.classifier.weight == 5.0).all())
+        assert kept == (saved_classes == CLASSES)
+        if not kept:
+            assert float(model.classifier.weight.detach().std()) < 0.1 and not model.classifier.bias.any()
