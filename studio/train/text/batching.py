@@ -22,12 +22,16 @@ POOL_BATCHES = 50
 
 
 class LengthBuckets:
-    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int):
+    """Under DDP each of ``world`` processes takes every world-th batch from ``rank`` on; the list is
+    padded with its first batches (as DistributedSampler pads) so every rank takes the same steps."""
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         self.lengths, self.batch_size, self.seed = np.asarray(lengths), batch_size, seed
-        self.steps_per_epoch = max(1, math.ceil(len(self.lengths) / batch_size))
+        self.rank, self.world = rank, world
+        self.steps_per_epoch = max(1, math.ceil(math.ceil(len(self.lengths) / batch_size) / world))
 
     def epoch(self, epoch: int, skip: int = 0) -> list[np.ndarray]:
-        """The row batches of ``epoch`` after the first ``skip`` (a resumed run sees the same batches)."""
+        """This rank's row batches of ``epoch`` after the first ``skip`` (a resumed run sees the same batches)."""
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(len(self.lengths))
         pool = self.batch_size * POOL_BATCHES
@@ -37,7 +41,8 @@ class LengthBuckets:
             rows = rows[np.argsort(-self.lengths[rows], kind="stable")]
             batches += [rows[i: i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
         shuffled = [batches[i] for i in rng.permutation(len(batches))]
-        return shuffled[skip:]
+        padded = (shuffled * self.world)[: self.steps_per_epoch * self.world] if shuffled else []
+        return padded[self.rank:: self.world][skip:]
 
 
 def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -95,12 +95,14 @@ class TextFitResult:
 class TextLoop:
     """Length-bucketed batches padded on the fly, and the optimiser step on one.
 
-    An epoch's batches are a function of (seed, epoch), so a resumed run sees the very batches it would have."""
+    An epoch's batches are a function of (seed, epoch), so a resumed run sees the very batches it would have.
+    ``model`` may be wrapped in DDP; each ``rank`` of ``world`` then steps through its share of the batches."""
 
-    def __init__(self, model: nn.Module, head: set[str], split: TextSplit, settings: TextTrainSettings, pad_id: int):
+    def __init__(self, model: nn.Module, head: set[str], split: TextSplit, settings: TextTrainSettings, pad_id: int,
+                 rank: int = 0, world: int = 1):
         self.model, self.head, self.split, self.pad_id = model, head, split, pad_id
         self.device = torch.device(settings.device)
-        self.order = LengthBuckets(split.texts.lengths, settings.batch_size, settings.seed)
+        self.order = LengthBuckets(split.texts.lengths, settings.batch_size, settings.seed, rank, world)
         self.steps_per_epoch = self.order.steps_per_epoch
         self.optimizer = text_optimizer(model, head, settings.lr, settings.body_lr_mult, settings.weight_decay)
         self.scheduler = warmup_linear_schedule(self.optimizer, settings.epochs * self.steps_per_epoch, settings.warmup)

@@ -56,3 +56,16 @@ def test_sorted_batches_put_the_longest_texts_first_and_cover_every_row():
     lengths = np.array([4, 9, 1, 9, 6])
     batches = sorted_batches(lengths, 2)
     assert [b.tolist() for b in batches] == [[1, 3], [4, 0], [2]]
+
+
+def test_under_ddp_each_rank_takes_its_share_and_all_take_the_same_steps():
+    lengths = np.random.default_rng(3).integers(3, 100, size=200)  # 13 batches of 16 for 2 ranks
+    whole = LengthBuckets(lengths, 16, seed=1).epoch(4)
+    ranks = [LengthBuckets(lengths, 16, seed=1, rank=r, world=2) for r in range(2)]
+    shares = [r.epoch(4) for r in ranks]
+    assert [len(s) for s in shares] == [r.steps_per_epoch for r in ranks] == [7, 7]
+    assert all(np.array_equal(a, b) for a, b in zip(shares[0] + shares[1], whole[0::2] + whole[1::2] + whole[:1]))
+    assert sorted(np.concatenate(shares[0] + shares[1][:6]).tolist()) == list(range(200))
+    assert all(np.array_equal(a, b) for a, b in zip(ranks[1].epoch(4, skip=3), shares[1][3:]))
+    tiny = [LengthBuckets(np.array([5]), 16, seed=0, rank=r, world=2).epoch(1) for r in range(2)]
+    assert [len(t) for t in tiny] == [1, 1]  # one batch: both ranks still step once
