@@ -112,3 +112,19 @@ def test_a_downloaded_hub_encoder_is_reused_offline(tmp_path, monkeypatch, tiny_
 def test_a_missing_local_folder_is_not_taken_for_a_hub_name(tmp_path):
     with pytest.raises(NotFoundError, match="encoder folder not found"):
         resolve_encoder(str(tmp_path / "nowhere"), tmp_path)
+
+
+def test_download_progress_reports_the_bytes_written_bar_only():
+    from studio.train.text.encoders import _progress_class
+
+    seen = []
+    bar_class = _progress_class(lambda done, total: seen.append((done, total)))
+    # the bars huggingface_hub's snapshot_download makes with a tqdm_class: files, bytes received, bytes written
+    files = bar_class(total=3, desc="Fetching 3 files")
+    received = bar_class(total=0, initial=0, unit="B", unit_scale=True, desc="Downloading bytes")
+    written = bar_class(total=0, initial=0, unit="B", unit_scale=True, desc="Reconstructing (incomplete total...)")
+    written.total = 3_000_000
+    for bar in (files, received, written):
+        bar.update(1)
+    written.update(1_000_000)
+    assert seen == [(1, 3_000_000), (1_000_001, 3_000_000)]
