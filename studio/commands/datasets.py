@@ -7,8 +7,17 @@ import sys
 import time
 
 from studio.commands.common import add_json_flag, confirm, emit_json, open_library
-from studio.commands.tables import add_import_options, is_table_import, show_table, split_table
-from studio.commands.texts import add_text_import_options, cmd_import_texts, is_text_import
+from studio.commands.tables import (
+    add_import_options,
+    is_table_import,
+    show_table,
+    split_table,
+)
+from studio.commands.texts import (
+    add_text_import_options,
+    cmd_import_texts,
+    is_text_import,
+)
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.core.text import say
 
@@ -168,7 +177,12 @@ def cmd_delete(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from studio.store.datasets import class_counts, get_dataset, split_counts, unlabelled_count
+    from studio.store.datasets import (
+        class_counts,
+        get_dataset,
+        split_counts,
+        unlabelled_count,
+    )
     from studio.store.samples import count_samples
 
     lib = open_library(args)
@@ -282,14 +296,22 @@ def cmd_import(args) -> int:
         if not args.json:
             sys.stderr.write("\n")  # the error goes on its own line, not after the progress bar
         raise
+    return print_import_report(args, name, ds_id, created, report)
+
+
+def print_import_report(args, name: str, dataset_id: int, created: bool, report, kind: str = "") -> int:
+    """What an import of images (or texts: ``kind="text"``) added, rejected and noted: a
+    "done" JSON event, or lines on stdout after the progress bar."""
     if args.json:
-        emit_json({"event": "done", "dataset": name, "dataset_id": ds_id, **report.to_dict()})
+        emit_json({"event": "done", "dataset": name, "dataset_id": dataset_id, **({"kind": kind} if kind else {}),
+                   **report.to_dict()})
         return 0
     sys.stderr.write("\n")
     if created:
-        say(f"created dataset {name!r}")
-    say(f"{name}: added {report.added}, duplicates {report.duplicates}, rejected {len(report.rejected)}"
-          + (f"; new classes: {', '.join(report.classes_created)}" if report.classes_created else ""))
+        say(f"created {kind + ' ' if kind else ''}dataset {name!r}")
+    say(f"{name}: added {report.added}{' texts' if kind == 'text' else ''}, duplicates {report.duplicates}, "
+        f"rejected {len(report.rejected)}"
+        + (f"; new classes: {', '.join(report.classes_created)}" if report.classes_created else ""))
     for source, reason in report.rejected:
         say(f"  rejected {source}: {reason}")
     for source, reason in report.warnings:

@@ -100,7 +100,11 @@ def _existing_kind(args: argparse.Namespace) -> str | None:
 
 def cmd_import_texts(args: argparse.Namespace, paths: list[Path], progress) -> int:
     from studio.core.jobs import JobState
-    from studio.data.text.importing import import_text_files, import_text_lines, import_text_table
+    from studio.data.text.importing import (
+        import_text_files,
+        import_text_lines,
+        import_text_table,
+    )
 
     lib = open_library(args)
     dataset_id, name, created = _text_dataset(lib, args)
@@ -121,19 +125,9 @@ def cmd_import_texts(args: argparse.Namespace, paths: list[Path], progress) -> i
         if not args.json:
             sys.stderr.write("\n")  # the error goes on its own line, not after the progress bar
         raise
-    if args.json:
-        emit_json({"event": "done", "dataset": name, "dataset_id": dataset_id, "kind": "text", **report.to_dict()})
-        return 0
-    sys.stderr.write("\n")
-    if created:
-        say(f"created text dataset {name!r}")
-    say(f"{name}: added {report.added} texts, duplicates {report.duplicates}, rejected {len(report.rejected)}"
-        + (f"; new classes: {', '.join(report.classes_created)}" if report.classes_created else ""))
-    for source, reason in report.rejected:
-        say(f"  rejected {source}: {reason}")
-    for source, reason in report.warnings:
-        say(f"  note {source}: {reason}")
-    return 0
+    from studio.commands.datasets import print_import_report
+
+    return print_import_report(args, name, dataset_id, created, report, kind="text")
 
 
 def _text_dataset(lib, args: argparse.Namespace) -> tuple[int, str, bool]:
