@@ -153,10 +153,16 @@ class _ThumbnailRunnable(QRunnable):
             pass
 
 
-def _load_ids(lib: Library, dataset_id: int, flt: Any, generation: int, state: Any = None) -> tuple[int, list[int]]:
-    """Worker thread: the ids of a filter (100,000 of them take longer than a frame)."""
+def _load_ids(lib: Library, dataset_id: int, flt: Any, generation: int, only: list[int] | None = None,
+              state: Any = None) -> tuple[int, list[int]]:
+    """Worker thread: the ids of a filter (100,000 of them take longer than a frame); with
+    ``only``, those of ``only`` that match the filter, in ``only``'s order (a search's ranking)."""
     with lib.session() as s:
-        return generation, list(store_samples.sample_ids(s, dataset_id, flt))
+        ids = store_samples.sample_ids(s, dataset_id, flt)
+    if only is not None:
+        matching = set(ids)
+        ids = [i for i in only if i in matching]
+    return generation, list(ids)
 
 
 class SampleGridModel(QAbstractListModel):
@@ -165,7 +171,8 @@ class SampleGridModel(QAbstractListModel):
     ``load(ds, flt)`` reads the ids at once; ``load(ds, flt, background=True)`` reads them on a
     worker thread (100,000 ids take longer than a frame) and resets the model when they arrive,
     the old rows staying on screen meanwhile. Either way ``loaded`` fires after the reset, and a
-    newer ``load()`` wins over an older one still running."""
+    newer ``load()`` wins over an older one still running. ``only_ids`` (None: all) narrows every
+    load to those ids, in their order (a word search's matches)."""
 
     loaded = Signal()
     load_failed = Signal(str)
@@ -184,6 +191,7 @@ class SampleGridModel(QAbstractListModel):
         self.filter = store_samples.SampleFilter()
         self.pages_fetched = 0  # DB page queries so far (tests check laziness with it)
         self.loading = False
+        self.only_ids: list[int] | None = None
         self._generation = 0
         thumbnails.ready.connect(self._on_thumbnail_ready)
 
@@ -198,10 +206,10 @@ class SampleGridModel(QAbstractListModel):
             self._on_ids((self._generation, []))
             return
         if not background:
-            self._on_ids(_load_ids(self._lib, dataset_id, flt, self._generation))
+            self._on_ids(_load_ids(self._lib, dataset_id, flt, self._generation, self.only_ids))
             return
         self.loading = True
-        job = start_job(_load_ids, self._lib, dataset_id, flt, self._generation)
+        job = start_job(_load_ids, self._lib, dataset_id, flt, self._generation, self.only_ids)
         job.finished.connect(self._on_ids)
         job.failed.connect(self._on_load_failed)
 
@@ -303,7 +311,9 @@ class SampleTileDelegate(QStyledItemDelegate):
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 64 * 1024))  # KB: ~500 tiles
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return TILE_SIZE
+        return self.tile_size
+
+    tile_size = TILE_SIZE
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         """Draw the tile from a cached pixmap: one blit per tile while scrolling, the dozen
@@ -414,20 +424,30 @@ class SampleGridView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
-        self.setItemDelegate(SampleTileDelegate(self))
+        self.image_delegate = SampleTileDelegate(self)
+        self.setItemDelegate(self.image_delegate)
         self.setDragEnabled(False)
         self.doubleClicked.connect(lambda idx: self.open_requested.emit(idx.row()))
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         """Spread the columns over the whole width instead of leaving a gap at the right."""
+        self._spread_columns()
+        super().resizeEvent(event)
+
+    def use_delegate(self, delegate: QStyledItemDelegate) -> None:
+        """Paint the items with ``delegate`` (its ``tile_size`` sets the grid): thumbnails or text cards."""
+        if self.itemDelegate() is not delegate:
+            self.setItemDelegate(delegate)
+            self._spread_columns()
+
+    def _spread_columns(self) -> None:
         # Qt wraps an icon row when it would reach the viewport's last pixel, so keep a margin
         width = self.viewport().width() - 2
-        cell = TILE_SIZE + QSize(4, 4)
+        cell = getattr(self.itemDelegate(), "tile_size", TILE_SIZE) + QSize(4, 4)
         columns = max(1, width // cell.width())
         spread = QSize(max(cell.width(), width // columns), cell.height())
         if spread != self.gridSize():
             self.setGridSize(spread)
-        super().resizeEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):

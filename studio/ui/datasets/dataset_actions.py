@@ -46,6 +46,14 @@ class DatasetActions:
         self.import_table_action = action(
             "Import &table (CSV, TSV, Parquet)…", "file", self.import_table_file_dialog,
             "Import a table of rows and columns as a new dataset")
+        self.import_texts_action = action(
+            "Import te&xts…", "file", self.import_texts_dialog,
+            "Import texts: CSV/TSV/JSONL (a text column, maybe a label column), .txt files or a zip")
+        self.import_text_folder_action = action(
+            "Import text f&older…", "folder", self.import_text_folder_dialog,
+            "Import a folder of class folders of .txt files (train/val/test folders set the split)")
+        self.paste_texts_action = action("&Paste texts…", "new", self.paste_texts,
+                                         "Paste texts, one per line, with an optional class")
         self.split_action = action(
             "&Split…", "split", self.split_dataset, "Assign samples at random to train / validation / test"
         )
@@ -58,6 +66,9 @@ class DatasetActions:
         self.import_menu.addActions([self.import_folder_action, self.import_zip_action, self.import_files_action])
         self.import_menu.addSeparator()
         self.import_menu.addAction(self.import_table_action)
+        self.import_menu.addSeparator()
+        self.import_menu.addActions([self.import_texts_action, self.import_text_folder_action,
+                                     self.paste_texts_action])
         self.demo_table_menu = self.import_menu.addMenu("&Demo table")
         self.demo_table_actions = {key: self.demo_table_menu.addAction(
             text, lambda _checked=False, key=key: self.add_demo_table(key))
@@ -74,10 +85,10 @@ class DatasetActions:
             name, n = f"{base} {n}", n + 1
         return name
 
-    def create_dataset(self, name: str) -> DatasetId:
+    def create_dataset(self, name: str, kind: str = "image") -> DatasetId:
         """Create a dataset and select it (raises StudioError for a bad or taken name)."""
         with self.lib.transaction() as s:
-            ds_id = store_datasets.create_dataset(s, name).id
+            ds_id = store_datasets.create_dataset(s, name, kind).id
         self.refresh_datasets(select_id=ds_id)
         self.status.emit(f"Created dataset “{name}”")
         return ds_id
@@ -110,6 +121,9 @@ class DatasetActions:
     def confirm_delete_text(self) -> str:
         ds = self.current_summary
         assert ds is not None
+        if self.is_text_dataset:
+            return (f"Delete the text dataset “{ds.name}” and its {ds.samples:,} text{'s' if ds.samples != 1 else ''}?"
+                    "\n\nThis cannot be undone.")
         if self.is_table_dataset:
             return (f"Delete the table dataset “{ds.name}” and its {ds.samples:,} row{'s' if ds.samples != 1 else ''}?\n\n"
                     "Its imported file and edits are removed from the library too. This cannot be undone.")

@@ -4,7 +4,7 @@ in the status bar's panel, a summary dialog at the end, the counts refreshed whi
 
 A mixin of ``DatasetsPage``: it uses the page's ``lib``, ``current_id``, ``current_summary``,
 ``import_panel``, ``_live_timer``, ``create_dataset``, ``refresh_datasets``, ``labelling``,
-``status`` and ``_update_actions``.
+``status``, ``_update_actions``, and (texts) ``is_text_dataset`` and ``import_texts``.
 """
 
 from __future__ import annotations
@@ -47,20 +47,28 @@ class DatasetImports:
         if paths:
             self.import_paths(paths)
 
+    def _can_start_import(self) -> bool:
+        if self.import_job is not None:
+            show_error(self, "Import", "An import is already running; wait for it or cancel it.")
+            return False
+        return True
+
     def import_paths(self, paths: Sequence[str | Path]) -> Job | None:
         """Import into the current dataset (a new one named after the first path when there is
-        none) on a worker thread; progress shows in ``import_panel``, a summary at the end."""
+        none) on a worker thread; progress shows in ``import_panel``, a summary at the end.
+        Into an open text dataset, everything is imported as texts."""
         paths = [Path(p) for p in paths]
         if not paths:
             return None
+        if self.is_text_dataset:
+            return self.import_texts(paths)
         if any(is_table_file(p) for p in paths):
             if len(paths) > 1:
                 show_error(self, "Import", "Import one table at a time (a table becomes a dataset of its own).")
             else:
                 self.import_table_file(paths[0])
             return None
-        if self.import_job is not None:
-            show_error(self, "Import", "An import is already running; wait for it or cancel it.")
+        if not self._can_start_import():
             return None
         if self.current_id is None:
             try:
@@ -68,9 +76,12 @@ class DatasetImports:
             except StudioError as exc:
                 show_error(self, "Cannot create a dataset for the import", str(exc))
                 return None
-        dataset_id = self.current_id
         what = paths[0].name if len(paths) == 1 else f"{len(paths)} items"
-        job = self.run_job("import", run_import, self.lib, dataset_id, [str(p) for p in paths])
+        return self._start_import(self.current_id, what, run_import, [str(p) for p in paths])
+
+    def _start_import(self, dataset_id: int, what: str, fn, *args) -> Job:
+        """Run ``fn(lib, dataset_id, *args, state) -> ImportSummary`` as the page's import job."""
+        job = self.run_job("import", fn, self.lib, dataset_id, *args)
         self._import_dataset = (dataset_id, self.current_summary.name if self.current_summary else "")
         self.import_panel.start(what)
         job.progress.connect(self.import_panel.set_progress)

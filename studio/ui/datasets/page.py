@@ -43,6 +43,7 @@ from studio.ui.datasets.import_dialog import (
 )
 from studio.ui.datasets.importing import DatasetImports
 from studio.ui.datasets.table_datasets import TableDatasets
+from studio.ui.datasets.text_datasets import TextDatasets
 
 DatasetId = int
 
@@ -57,10 +58,11 @@ def _tool_button(text: str, icon_name: str, tip: str) -> QToolButton:
     return b
 
 
-class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
+class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, TextDatasets, Page):
     """Signals for the window: ``status(str)`` short messages, ``dataset_changed(id | None)``,
     ``counts_changed()`` after any refresh (the status bar reads ``current_summary``).
-    A table dataset shows the table browser (``table_datasets``) in place of the grid."""
+    A table dataset shows the table browser (``table_datasets``) in place of the grid; a text
+    dataset text cards in it and a word search above it (``text_datasets``)."""
 
     status = Signal(str)
     dataset_changed = Signal(object)
@@ -89,6 +91,7 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
         self._make_actions()
         self._build()
         self._add_labelling()
+        self._add_text_parts()
         self.refresh_datasets()
 
     def _add_labelling(self) -> None:
@@ -252,7 +255,8 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
         if ds.kind == "table":
             return f"{ds.name}\n{ds.samples:,} rows · table"
         classes = f"{ds.classes} class{'es' if ds.classes != 1 else ''}"
-        return f"{ds.name}\n{ds.samples:,} samples · {classes}"
+        noun = "texts" if ds.kind == "text" else "samples"
+        return f"{ds.name}\n{ds.samples:,} {noun} · {classes}"
 
     def select_dataset(self, dataset_id: DatasetId | None) -> bool:
         """Select a dataset by id; False when there is no such dataset."""
@@ -270,6 +274,7 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
         self.current_summary = self._summaries.get(dataset_id) if dataset_id is not None else None
         self.filter_key = ALL
         self._show_dataset_kind()
+        self._show_text_kind()
         self.refresh_counts(reload_grid=True)
         self._update_actions()
         self.dataset_changed.emit(dataset_id)
@@ -281,7 +286,8 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
             a.setEnabled(has and idle)
         self.split_action.setEnabled(has and idle and bool(self.current_summary and self.current_summary.samples))
         for a in (self.import_folder_action, self.import_zip_action, self.import_files_action,
-                  self.import_table_action):
+                  self.import_table_action, self.import_texts_action, self.import_text_folder_action,
+                  self.paste_texts_action):
             a.setEnabled(idle)
         self.import_button.setEnabled(idle)
 
@@ -346,8 +352,11 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
             what = "unlabelled samples"
         else:
             what = f"split: {SPLIT_TITLES.get(value, value)}"
+        if self.search_query:
+            what += f", matching “{self.search_query}”"
+        noun = "texts" if self.is_text_dataset else "samples"
         self.subtitle.setText(
-            f"{ds.samples:,} samples · {ds.labelled:,} labelled · {len(self.class_counts)} classes — "
+            f"{ds.samples:,} {noun} · {ds.labelled:,} labelled · {len(self.class_counts)} classes — "
             f"showing {shown} ({what})"
         )
         self._update_empty_state()
@@ -359,6 +368,11 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, Page):
             return
         if self.current_id is None:
             text = "No dataset yet.\n\nUse File ▸ New dataset (Ctrl+N), or drop a folder of images here."
+        elif self.search_query:
+            text = f"No text matches “{self.search_query}”."
+        elif self.is_text_dataset and self.filter_key[0] == "all":
+            text = ("This text dataset is empty.\n\nUse Import ▸ Import texts… (CSV, TSV, JSONL, .txt, zip), "
+                    "Import text folder… or Paste texts….")
         elif self.filter_key[0] == "all":
             text = (
                 "This dataset is empty.\n\nDrop images, folders or a zip here, or use Import (Ctrl+I).\n"

@@ -1,6 +1,7 @@
-"""Labelling mode: one large image at a time. A number key labels it and moves on, the arrows
+"""Labelling mode: one large image (or whole text) at a time. A number key labels it and moves on, the arrows
 move, Backspace removes the label, Enter accepts the model's suggestion; unlabelled samples come
-first. Images decode on worker threads (the next one is fetched ahead), so keys never wait."""
+first. Images decode and texts are read on worker threads (the next one is fetched ahead), so
+keys never wait. A text shows whole, word-wrapped and scrollable, in place of the image."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +32,12 @@ from studio.ui.common.sample_view import ImageCanvas, load_upright_image
 from studio.ui.common.workers import start_job
 
 CACHE_IMAGES = 12
+TEXT_FORMAT = "txt"
+
+
+def _read_text_blob(lib, blob: str, state=None) -> str:
+    """Worker thread: a text sample's whole text."""
+    return lib.blobs.read(blob).decode("utf-8")
 
 
 class LabellingView(QWidget):
@@ -44,7 +53,7 @@ class LabellingView(QWidget):
         self.index = -1
         self.run_id: int | None = None
         self.suggestions: dict[int, store_suggestions.Suggestion] = {}
-        self._images: OrderedDict[str, QImage] = OrderedDict()
+        self._images: OrderedDict[str, QImage | str] = OrderedDict()  # blob -> image, or a text
         self._loading: set[str] = set()
         self._row = None
         self._scope_all: tuple[int, int | None] | None = None  # (dataset, run) that "Review all" opens
@@ -67,6 +76,15 @@ class LabellingView(QWidget):
 
         self.canvas = ImageCanvas(self)
         self.canvas.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.text_view = QPlainTextEdit()  # a text sample, whole; keys stay with the view
+        self.text_view.setObjectName("labelling_text")
+        self.text_view.setReadOnly(True)
+        self.text_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.text_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.text_view.setStyleSheet("QPlainTextEdit { font-size: 15px; padding: 12px; }")
+        self.sample_stack = QStackedWidget()
+        self.sample_stack.addWidget(self.canvas)
+        self.sample_stack.addWidget(self.text_view)
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 16px; font-weight: 600;")
         self.position_label = QLabel()
@@ -117,7 +135,7 @@ class LabellingView(QWidget):
         self.buttons = ClassButtonBar(controller)
         self.buttons.chosen.connect(self._on_button)
         top = QHBoxLayout()
-        top.addWidget(self.canvas, 1)
+        top.addWidget(self.sample_stack, 1)
         top.addWidget(side)
         layout = QVBoxLayout(self)
         layout.addWidget(self.scope_bar)
@@ -216,6 +234,7 @@ class LabellingView(QWidget):
         self.next_button.setEnabled(0 <= self.index < len(self.ids) - 1)
         if sid is None:
             self._row = None
+            self.sample_stack.setCurrentWidget(self.canvas)
             self.canvas.set_image(None, "Nothing to label here.")
             for w in (self.position_label, self.class_label, self.split_label, self.suggestion_label):
                 w.setText("")
@@ -225,6 +244,7 @@ class LabellingView(QWidget):
             rows = sample_rows(s, self.ids[self.index : self.index + 3])
         self._row = rows[0] if rows and rows[0].id == sid else None
         if self._row is None:  # deleted meanwhile
+            self.sample_stack.setCurrentWidget(self.canvas)
             self.canvas.set_image(None, f"Sample #{sid} no longer exists.")
             return
         row = self._row
@@ -236,9 +256,14 @@ class LabellingView(QWidget):
             self.class_label.setText('<i style="color:#6b7580">unlabelled</i>')
         self.split_label.setText(f"Split: {row.split or 'none'}")
         self._show_suggestion(row)
-        self._show_image(row.blob)
+        is_text = row.format == TEXT_FORMAT
+        self.sample_stack.setCurrentWidget(self.text_view if is_text else self.canvas)
+        if is_text:
+            self._show_text(row.blob)
+        else:
+            self._show_image(row.blob)
         for ahead in rows[1:]:
-            self._fetch(ahead.blob)
+            self._fetch(ahead.blob, text=ahead.format == TEXT_FORMAT)
 
     def _show_suggestion(self, row) -> None:
         g = self.suggestions.get(row.id)
@@ -266,26 +291,38 @@ class LabellingView(QWidget):
             self.canvas.set_image(None, "Loading…")
             self._fetch(blob)
 
-    def _fetch(self, blob: str) -> None:
+    def _show_text(self, blob: str) -> None:
+        text = self._images.get(blob)
+        self.text_view.setPlainText(text if isinstance(text, str) else "Loading…")
+        if text is None:
+            self._fetch(blob, text=True)
+
+    def _fetch(self, blob: str, text: bool = False) -> None:
         if blob in self._images or blob in self._loading:
             return
         self._loading.add(blob)
-        job = start_job(load_upright_image, self.lib, blob)
+        job = start_job(_read_text_blob if text else load_upright_image, self.lib, blob)
         job.finished.connect(lambda image, blob=blob: self._on_image(blob, image))
         job.failed.connect(lambda msg, blob=blob: self._on_image_failed(blob, msg))
 
-    def _on_image(self, blob: str, image: QImage) -> None:
+    def _on_image(self, blob: str, image: QImage | str) -> None:
         self._loading.discard(blob)
         self._images[blob] = image
         while len(self._images) > CACHE_IMAGES:
             self._images.popitem(last=False)
         if self._row is not None and self._row.blob == blob:
-            self.canvas.set_image(image)
+            if isinstance(image, str):
+                self.text_view.setPlainText(image)
+            else:
+                self.canvas.set_image(image)
 
     def _on_image_failed(self, blob: str, message: str) -> None:
         self._loading.discard(blob)
         if self._row is not None and self._row.blob == blob:
-            self.canvas.set_image(None, f"Cannot show this image:\n{message}")
+            if self._row.format == TEXT_FORMAT:
+                self.text_view.setPlainText(f"Cannot show this text:\n{message}")
+            else:
+                self.canvas.set_image(None, f"Cannot show this image:\n{message}")
 
     # --- labelling ----------------------------------------------------------------------------
     def label_current(self, class_id: int | None, advance: bool = True) -> None:
