@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
 from studio.store.library import Library
 from studio.ui.common.sample_grid import UNLABELLED_COLOUR, SampleGridModel, SampleRowRole
 from studio.ui.common.workers import start_job
 
-CARD_SIZE = QSize(300, 132)
+CARD_SIZE = QSize(300, 112)  # a head line and four lines of text
 CARD_CHARS = 400  # enough for the lines a card has room for
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 
@@ -98,7 +98,20 @@ class TextCardDelegate(QStyledItemDelegate):
         self.previews = previews
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return CARD_SIZE
+        """As wide as the view's grid cell (the view spreads its columns over its width)."""
+        view = self.parent()
+        cell = view.gridSize().width() - 4 if isinstance(view, QListView) else 0
+        return QSize(max(CARD_SIZE.width(), cell), CARD_SIZE.height())
+
+    def helpEvent(self, event, view, option, index) -> bool:  # noqa: N802
+        """A text's tooltip: where it came from and its length (not an image's size)."""
+        sample = index.data(SampleRowRole) if index.isValid() else None
+        if sample is None or event.type() != QEvent.Type.ToolTip:
+            return super().helpEvent(event, view, option, index)
+        QToolTip.showText(event.globalPos(), f"#{sample.id} · {sample.class_name or 'unlabelled'} · "
+                          f"{SPLIT_NAMES.get(sample.split or '', 'no split')}\n{sample.width:,} characters\n"
+                          f"{sample.source_path}", view)
+        return True
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         sample = index.data(SampleRowRole)

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.gui
 
 PySide6 = pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QSettings, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem, QToolTip
 from sqlalchemy import select
 
 from studio.data.text.samples import read_texts
@@ -114,6 +115,11 @@ def test_text_dataset_user_path(qtbot, window, reviews_csv, artifacts):
     assert page.text_previews.get(0) == texts[0][:400]
     page.grid.viewport().repaint()
     window.grab().save(str(artifacts / "datasets_texts.png"))
+    # a card's tooltip says where the text came from and how long it is
+    centre = page.grid.visualRect(page.model.index(0)).center()
+    hover = QHelpEvent(QEvent.Type.ToolTip, centre, page.grid.viewport().mapToGlobal(centre))
+    assert page.text_delegate.helpEvent(hover, page.grid, QStyleOptionViewItem(), page.model.index(0))
+    assert QToolTip.text() == f"#{ids[0]} · neg · no split\n{len(texts[0])} characters\n{reviews_csv}:2"
 
     # paste two more texts, without a class, into the open text dataset
     dialog = page.paste_texts()
