@@ -30,6 +30,7 @@ from studio.train.resolve import resolve_spec
 from studio.train.run_context import Distributed, Emit, RunContext
 from studio.train.spec import (
     TABLE,
+    TEXT,
     FromRun,
     TrainSpec,
     parse_start,
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
 
 def create_run(lib: Library, dataset: str | int, spec: TrainSpec | dict[str, Any] | None = None, *, name: str = "") -> int:
     """Check the dataset and settings, store a queued run, return its id (nothing is trained yet).
-    A table dataset gets a table run (studio.train.tables.run); the spec records the kind."""
+    A table dataset gets a table run (studio.train.tables.run), a text dataset a text run
+    (studio.train.text.run); the spec records the kind."""
     with lib.session() as s:
         kind = find_dataset(s, dataset).kind
     if kind == TABLE:
@@ -49,6 +51,11 @@ def create_run(lib: Library, dataset: str | int, spec: TrainSpec | dict[str, Any
 
         settings = spec if isinstance(spec, TrainSpec) else TrainSpec.from_dict(dict(spec or {}), strict=True)
         return create_table_run(lib, dataset, settings, name)
+    if kind == TEXT:
+        from studio.train.text.run import create_text_run
+
+        settings = spec if isinstance(spec, TrainSpec) else TrainSpec.from_dict(dict(spec or {}), strict=True)
+        return create_text_run(lib, dataset, settings, name)
     with lib.session() as s:
         view = load_view(s, dataset)
     check_trainable(view)
@@ -94,4 +101,8 @@ def training_run_for(ctx: RunContext) -> TrainingRun:
         from studio.train.tables.run import TableTrainingRun
 
         return TableTrainingRun(ctx)
+    if kind == TEXT:
+        from studio.train.text.run import TextTrainingRun
+
+        return TextTrainingRun(ctx)
     return TrainingRun(ctx)

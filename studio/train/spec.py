@@ -55,8 +55,12 @@ SGD_LR_FROM_SCRATCH = 0.05
 SGD_LR_FINE_TUNE = 0.01
 IMAGE_BATCH_SIZE = 64  # what an automatic batch size is for images
 # the kinds of dataset a setting applies to (Setting.kinds); the Train form shows only those
-IMAGE, TABLE = "image", "table"
-BOTH_KINDS = (IMAGE, TABLE)
+IMAGE, TABLE, TEXT = "image", "table", "text"
+ALL_KINDS = (IMAGE, TABLE, TEXT)
+# texts: automatic values (the text core's defaults are studio.train.text.fit.TextTrainSettings)
+TEXT_MAX_LENGTH = 128
+TEXT_BATCH_SIZE = 32
+TEXT_BASE_EPOCHS = 4
 
 
 # --- allowed values -----------------------------------------------------------------------------
@@ -149,7 +153,7 @@ class Setting:
     high: float | None = None
     metavar: str | None = None
     choice_labels: dict[str, str] = field(default_factory=dict)  # enum value -> what the form shows
-    kinds: tuple[str, ...] = BOTH_KINDS  # the kinds of dataset it applies to
+    kinds: tuple[str, ...] = ALL_KINDS  # the kinds of dataset it applies to
 
     @property
     def tooltip(self) -> str:
@@ -218,7 +222,8 @@ class TrainSpec:
             "fine-tuning). Too high: the loss jumps or becomes NaN; too low: slow progress.")
     weight_decay: float = setting(1e-4, low=0.0, help="AdamW / SGD weight decay")
     backbone_lr_mult: float | None = setting(
-        low=0.0, help="the pretrained body learns this much slower than the new head (default 1)", kinds=(IMAGE,))
+        low=0.0, help="the pretrained body learns this much slower than the new head (default 1; texts 0.05)",
+        kinds=(IMAGE, TEXT))
     image_size: int | None = setting(
         flag="--image-size", label="Image size", low=4, high=1024, help="side in pixels the model sees", kinds=(IMAGE,),
         tip="Images are resized to this many pixels square before the model sees them. 'model default' uses the "
@@ -229,22 +234,23 @@ class TrainSpec:
     gpus: int = setting(1, flag="--gpus", low=1, help="data-parallel processes (torchrun + DDP; gloo on CPU)",
                         kinds=(IMAGE,))
     optimizer: Optimizer = setting(  # noqa: RUF009 - a field() with metadata
-        Optimizer.ADAMW, flag="--optimizer", label="Optimizer",
+        Optimizer.ADAMW, flag="--optimizer", label="Optimizer", kinds=(IMAGE, TABLE),
         tip="The update rule. AdamW works well almost always; SGD with momentum sometimes generalises slightly "
             "better.",
         choice_labels={Optimizer.ADAMW: "AdamW", Optimizer.SGD: "SGD (momentum)"})
     schedule: Schedule = setting(  # noqa: RUF009 - a field() with metadata
-        Schedule.ONECYCLE, flag="--schedule", label="Schedule",
+        Schedule.ONECYCLE, flag="--schedule", label="Schedule", kinds=(IMAGE, TABLE),
         tip="How the learning rate changes over the run. One-cycle: warms up, then decays (fast and robust). "
             "Cosine: decays smoothly. Constant: never changes.",
         choice_labels={Schedule.ONECYCLE: "One-cycle", Schedule.COSINE: "Cosine decay", Schedule.CONSTANT: "Constant"})
     freeze: Freeze = setting(  # noqa: RUF009 - a field() with metadata
-        Freeze.NOTHING, flag="--freeze", label="Layers", help="train only the new head", kinds=(IMAGE,),
+        Freeze.NOTHING, flag="--freeze", label="Layers", help="train only the new head (texts: freeze the encoder)",
+        kinds=(IMAGE, TEXT),
         tip="Fine-tune all: every layer learns (best with enough images). Freeze backbone: only the last layer "
             "learns (fast, good with few images per class).",
         choice_labels={Freeze.NOTHING: "Fine-tune all layers", Freeze.BACKBONE: "Freeze backbone (train the head only)"})
     unfreeze_after: int = setting(
-        0, flag="--unfreeze-after", metavar="N", low=0, high=1000, kinds=(IMAGE,),
+        0, flag="--unfreeze-after", metavar="N", low=0, high=1000, kinds=(IMAGE, TEXT),
         help="with --freeze backbone: train everything after N epochs",
         tip="With a frozen backbone: unfreeze it after this many epochs (0 = keep it frozen).")
     augment: tuple[Augmentation, ...] = setting(
@@ -254,7 +260,7 @@ class TrainSpec:
         tip="Random changes to training images each epoch, so the model learns what matters and not the exact "
             "pictures. Off by default: switch on only changes that keep every image's class.")
     amp: bool | None = setting(
-        flag="--amp", label="Mixed precision", help="mixed precision (default: on CUDA only)", kinds=(IMAGE,),
+        flag="--amp", label="Mixed precision", help="mixed precision (default: on CUDA only)", kinds=(IMAGE, TEXT),
         tip="Mixed precision computes in 16-bit where safe: about twice as fast on modern GPUs, same accuracy. "
             "'Auto' uses it on CUDA only.")
     seed: int = setting(0, flag="--seed")
@@ -293,6 +299,20 @@ class TrainSpec:
         False, flag="--batch-norm", label="Batch norm", kinds=(TABLE,),
         help="tables: batch normalisation after each hidden layer",
         tip="Normalise each hidden layer's outputs over the batch: sometimes trains deeper networks faster.")
+
+    # --- texts: the pretrained encoder and how much of each text it reads
+    encoder: str = setting(
+        "default", flag="--encoder", metavar="default|PATH|HUB_NAME", label="Encoder", kinds=(TEXT,),
+        help="texts: the pretrained encoder: default (all-MiniLM-L6-v2, offline), a Hugging Face folder, or a Hub "
+             "name such as org/model (downloaded once into the library cache)",
+        tip="The pretrained text model that gets a new classification head. Default: all-MiniLM-L6-v2, a small "
+            "English encoder that works offline. A folder: a Hugging Face model (config.json, safetensors weights "
+            "and tokenizer files). A Hub name (org/model): downloaded once, when online.")
+    max_length: int = setting(
+        TEXT_MAX_LENGTH, flag="--max-length", metavar="TOKENS", label="Max length", low=2, high=8192, kinds=(TEXT,),
+        help=f"texts: tokens the model reads of each text; longer texts are cut (default {TEXT_MAX_LENGTH})",
+        tip="How many tokens (word pieces) of each text the model reads; longer texts are cut, and the run says how "
+            "many were. Longer is slower.")
 
     # --- reading and writing -------------------------------------------------------------------
     @classmethod
@@ -353,16 +373,17 @@ class TrainSpec:
 
 
 def applies_to(name: str, kind: str) -> bool:
-    """Whether setting ``name`` applies to datasets of ``kind`` ("image" | "table")."""
+    """Whether setting ``name`` applies to datasets of ``kind`` ("image" | "table" | "text")."""
     return kind in setting_info(name).kinds
 
 
 def check_kind(spec: TrainSpec, kind: str, dataset: str) -> None:
     """One clear error for a setting given that does not apply to this dataset's kind."""
-    wrong = spec.changed_for(kind)
-    if wrong:
-        other = "image" if kind == TABLE else "table"
-        raise InvalidInputError(f"{wrong[0]} is a setting for {other} datasets; {dataset!r} is a {kind} dataset")
+    for f in dataclasses.fields(spec):
+        info = f.metadata["setting"]
+        if kind not in info.kinds and getattr(spec, f.name) != f.default:
+            raise InvalidInputError(f"{info.flag or f.name} is a setting for {' and '.join(info.kinds)} datasets; "
+                                    f"{dataset!r} is {'an' if kind == IMAGE else 'a'} {kind} dataset")
 
 
 def setting_info(name: str) -> Setting:
@@ -447,6 +468,7 @@ PARSERS = {
     "model": lambda v: str(v).strip() or None,
     "pretrained": parse_start,
     "device": lambda v: str(v).strip() or "auto",
+    "encoder": lambda v: str(v).strip() or "default",
     "optimizer": _choice(Optimizer, "optimizer"),
     "schedule": _choice(Schedule, "schedule"),
     "freeze": _choice(Freeze, "freeze"),
@@ -457,7 +479,7 @@ PARSERS = {
     "amp": _bool_or_auto,
     "kernel_transforms": _kernel_transforms,
     **{name: _number(int, name) for name in ("epochs", "batch_size", "image_size", "gpus", "unfreeze_after", "seed",
-                                             "early_stopping", "log_every")},
+                                             "early_stopping", "log_every", "max_length")},
     **{name: _number(float, name) for name in ("lr", "weight_decay", "backbone_lr_mult", "dropout")},
 }
 
