@@ -157,17 +157,28 @@ class TextCardDelegate(QStyledItemDelegate):
 def _elided_lines(painter: QPainter, rect: QRect, text: str) -> str:
     """``text`` word-wrapped into as many lines as ``rect`` holds, the last one ending in "…" when cut."""
     metrics = painter.fontMetrics()
-    flat = " ".join(text.split())
+    rest = " ".join(text.split())
     lines: list[str] = []
-    rest = flat
     most = max(1, rect.height() // metrics.lineSpacing())
     while rest and len(lines) < most:
-        fit = len(rest)
-        while metrics.horizontalAdvance(rest[:fit]) > rect.width() and fit > 1:
-            fit = rest.rfind(" ", 0, fit) if rest.rfind(" ", 0, fit) > 0 else fit - 1
-        line, rest = rest[:fit], rest[fit:].lstrip()
-        if len(lines) == most - 1 and rest:
-            line = metrics.elidedText(line + " " + rest, Qt.TextElideMode.ElideRight, rect.width())
-            rest = ""
-        lines.append(line)
+        if len(lines) == most - 1:
+            lines.append(metrics.elidedText(rest, Qt.TextElideMode.ElideRight, rect.width()))
+            break
+        fit = _longest_fitting(metrics, rest, rect.width())
+        if fit < len(rest) and rest.rfind(" ", 0, fit + 1) > 0:
+            fit = rest.rfind(" ", 0, fit + 1)  # break at a space when the line has one
+        lines.append(rest[:fit])
+        rest = rest[fit:].lstrip()
     return "\n".join(lines)
+
+
+def _longest_fitting(metrics, text: str, width: int) -> int:
+    """The length of the longest start of ``text`` no wider than ``width`` (at least 1)."""
+    low, high = 1, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if metrics.horizontalAdvance(text[:middle]) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return low
