@@ -233,13 +233,14 @@ class _ProgressView:
     def _show(self, event: WorkerEvent) -> None:
         if isinstance(event, Started):
             self.epochs = event.epochs
-            self.unit = "img" if event.image_size else "rows"  # image size 0: a table
+            self.unit = "img" if event.image_size else (event.unit or "rows")  # image size 0: a table or texts
             size = f", {event.image_size} px" if event.image_size else ""
             print(f"run {event.run_id}: {event.model} on {event.device}, {event.epochs} epochs, "
                   f"batch {event.batch_size}{size}" + (" (resuming)" if event.resume else ""), file=sys.stderr)
         elif isinstance(event, DataReady):
-            if self.unit == "img":
-                print(f"{event.train_samples} train / {event.val_samples} val samples, {len(event.classes)} classes",
+            if self.unit in ("img", "texts"):
+                what = "samples" if self.unit == "img" else self.unit
+                print(f"{event.train_samples} train / {event.val_samples} val {what}, {len(event.classes)} classes",
                       file=sys.stderr)
             else:  # a table's classes, or its numeric targets
                 print(f"{event.train_samples} train / {event.val_samples} val rows, predicting "

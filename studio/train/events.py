@@ -54,6 +54,7 @@ class Started(WorkerEvent):
     batch_size: int
     image_size: int
     resume: bool = False
+    unit: str = ""  # what the samples are when not images (image size 0): "texts"; tables leave it "" (rows)
 
 
 @dataclass(kw_only=True, slots=True)

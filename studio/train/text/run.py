@@ -246,7 +246,8 @@ class TextTrainingRun(TrainingRun):
                            control: Callable[[Engine], None] | None) -> dict[str, Any]:
         ctx = self.ctx
         ctx.emit(Started(run_id=ctx.run_id, model=spec["model"], device=device_text(device, ctx.dist),
-                         epochs=spec["epochs"], batch_size=spec["batch_size"], image_size=0, resume=resume))
+                         epochs=spec["epochs"], batch_size=spec["batch_size"], image_size=0, resume=resume,
+                         unit="texts"))
         data = prepare_text_data(ctx, spec, dataset_id)
         self.notes += data.notes
         settings = text_settings(spec, device)

@@ -344,7 +344,8 @@ class LiveTrainingView(QWidget):
         m.device = event.device
         m.model = event.model
         m.status = RunStatus.RUNNING
-        self.stats["speed"].caption.setText("Images/s" if event.image_size else "Rows/s")  # image size 0: a table
+        unit = "Images" if event.image_size else (event.unit or "rows").capitalize()  # image size 0: a table or texts
+        self.stats["speed"].caption.setText(f"{unit}/s")
         self._update_extents()
         self._update_title()
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -122,3 +124,15 @@ def test_image_settings_and_a_missing_encoder_are_refused_for_texts(library, rev
 def test_text_settings_are_refused_for_images(digits_lib):
     with pytest.raises(InvalidInputError, match="--max-length is a setting for text datasets; 'digits' is an image"):
         create_run(digits_lib, "digits", {"max_length": 64})
+
+
+def test_studio_train_shows_a_text_runs_progress_through_the_worker(library, reviews, tiny_encoder):
+    shown = subprocess.run(
+        [sys.executable, "-m", "studio", "--home", str(library.home), "train", reviews, "--encoder", str(tiny_encoder),
+         "--max-length", "32", "--batch-size", "32", "--epochs", "2"],
+        capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert f"{tiny_encoder.name} on cpu" in shown.stderr and "2 epochs, batch 32" in shown.stderr
+    assert "180 train / 20 val texts, 2 classes" in shown.stderr and "note: tokenized 200 of 200 texts" in shown.stderr
+    assert "epoch 2/2: train loss" in shown.stderr and " f1 " in shown.stderr
+    assert "completed: best val accuracy" in shown.stdout, shown.stdout
