@@ -190,3 +190,32 @@ def test_texts_go_to_a_new_text_dataset_when_an_image_dataset_is_open(qtbot, win
     # back on the image dataset: thumbnails again, no search row
     page.select_dataset(next(ds for ds, s in page._summaries.items() if s.name == "photos"))
     assert page.grid.itemDelegate() is page.grid.image_delegate and not page.search_row.isVisible()
+
+
+def test_suggestions_on_texts_show_each_texts_start(qtbot, window, reviews_csv, artifacts):
+    from sqlalchemy import insert
+
+    from studio.data.text.samples import one_line
+    from studio.store.models import Prediction, Run
+
+    page = window.datasets
+    import_reviews(qtbot, page, reviews_csv)
+    ids = grid_ids(page)
+    with page.lib.transaction() as s:
+        run = Run(dataset_id=page.current_id, name="minilm", status="completed", classes=["neg", "pos"])
+        s.add(run)
+        s.flush()
+        s.execute(insert(Prediction), [{"run_id": run.id, "sample_id": sid, "class_name": "pos",
+                                        "confidence": 0.5 + i / 100} for i, sid in enumerate(ids)])
+    page.labelling.set_mode("suggestions")
+    view = page.labelling.suggestions
+    view.refresh_runs()
+    view.show_combo.setCurrentIndex(view.show_combo.findData("all"))
+    model = view.model
+    first = model.rows[0].sample_id  # most confident first: the last one imported
+    assert first == ids[-1]
+    start = one_line(read_texts(page.lib, [first])[0], 90)
+    assert model.data(model.index(0, 0)) == f"#{first}  {start}"
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None  # no thumbnail asked for
+    qtbot.wait(50)
+    window.grab().save(str(artifacts / "datasets_texts_suggestions.png"))

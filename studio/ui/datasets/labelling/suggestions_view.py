@@ -29,6 +29,9 @@ from studio.ui.datasets.labelling.controller import LabellingController
 COLUMNS = ("Sample", "Current label", "Suggestion", "Confidence", "")
 ORDERS = (("Most confident first", "confidence"), ("Least confident first", "uncertainty"),
           ("Disagreements first (likely label errors)", "disagreement"))
+TEXT_START_CHARS = 90
+TEXT_START_BYTES = TEXT_START_CHARS * 4 * 2  # UTF-8 is at most 4 bytes a character; room for spaces
+
 SHOW = (("Unlabelled samples", "unlabelled"), ("Labelled samples", "labelled"), ("All samples", "all"))
 
 
@@ -37,14 +40,32 @@ class SuggestionModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[store_suggestions.Suggestion] = []
         self.blobs: dict[int, str] = {}
+        self.text_lib = None  # the library, when the samples are texts: the Sample column shows their start
+        self._text_starts: dict[int, str] = {}
         self.thumbs = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._on_thumb)
 
-    def set_rows(self, rows: list[store_suggestions.Suggestion], blobs: dict[int, str]) -> None:
+    def set_rows(self, rows: list[store_suggestions.Suggestion], blobs: dict[int, str], text_lib=None) -> None:
         self.beginResetModel()
-        self.rows, self.blobs = rows, blobs
+        self.rows, self.blobs, self.text_lib = rows, blobs, text_lib
+        self._text_starts.clear()
         self.endResetModel()
+
+    def _text_start(self, sample_id: int) -> str:
+        """The start of a text sample on one line, read when its row is first shown (a few
+        hundred bytes of one file, for the rows on screen)."""
+        if sample_id not in self._text_starts:
+            from studio.data.text.samples import one_line
+
+            blob = self.blobs.get(sample_id)
+            try:
+                with open(self.text_lib.blobs.path(blob), "rb") as fh:
+                    start = fh.read(TEXT_START_BYTES).decode("utf-8", "ignore")
+            except (OSError, TypeError):
+                start = ""
+            self._text_starts[sample_id] = one_line(start, TEXT_START_CHARS)
+        return self._text_starts[sample_id]
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.rows)
@@ -62,10 +83,12 @@ class SuggestionModel(QAbstractTableModel):
             return None
         g = self.rows[index.row()]
         col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole and col == 0 and self.text_lib is not None:
+            return f"#{g.sample_id}  {self._text_start(g.sample_id)}"
         if role == Qt.ItemDataRole.DisplayRole:
             return (f"#{g.sample_id}", g.current_class_name or "—", g.class_name, f"{g.confidence:.1%}",
                     "differs" if g.disagrees else ("no such class" if g.class_id is None else ""))[col]
-        if role == Qt.ItemDataRole.DecorationRole and col == 0 and self.thumbs is not None:
+        if role == Qt.ItemDataRole.DecorationRole and col == 0 and self.thumbs is not None and self.text_lib is None:
             blob = self.blobs.get(g.sample_id)
             return self.thumbs.get(blob) if blob else None
         if role == Qt.ItemDataRole.ForegroundRole and col == 4:
@@ -183,7 +206,7 @@ class SuggestionsView(QWidget):
         return self.run_combo.currentData()
 
     def reload(self) -> None:
-        rows, blobs = [], {}
+        rows, blobs, texts = [], {}, False
         if self.dataset_id is not None and self.run_id is not None:
             from studio.store.samples import sample_rows
 
@@ -193,8 +216,15 @@ class SuggestionsView(QWidget):
                                                     only=self.show_combo.currentData())
                 floor = self.min_conf.value() / 100
                 rows = [g for g in rows if g.confidence >= floor]
-                blobs = {r.id: r.blob for r in sample_rows(s, [g.sample_id for g in rows[:2000]])}
-        self.model.set_rows(rows, blobs)
+                shown = sample_rows(s, [g.sample_id for g in rows[:2000]])
+                blobs = {r.id: r.blob for r in shown}
+                texts = any(r.format == "txt" for r in shown)
+        self.model.set_rows(rows, blobs, self.lib if texts else None)
+        # a text's start needs room: its column takes what the others (sized to their contents) leave
+        self.table.horizontalHeader().setStretchLastSection(False)
+        for col in range(1, len(COLUMNS)):
+            self.table.horizontalHeader().setSectionResizeMode(
+                col, QHeaderView.ResizeMode.ResizeToContents if texts else QHeaderView.ResizeMode.Stretch)
         if self.run_id is None:
             self.summary.setText("No run has stored predictions for this dataset yet. Evaluate a trained "
                                  "run (Train page or `studio evaluate RUN`) to get suggestions.")
