@@ -169,6 +169,11 @@ def test_text_dataset_user_path(qtbot, window, reviews_csv, artifacts):
     qtbot.waitUntil(lambda: page.model.rowCount() == len(ids) and not page.model.loading, timeout=WAIT_MS)
     assert page.search_status.text() == ""
 
+    # problems: counts per class and split as for images; no picture-comparing duplicate search
+    page.labelling.set_mode("problems")
+    problems = page.labelling.problems
+    assert not problems.find_button.isEnabled() and "Identical texts are one sample" in problems.dup_status.text()
+
     # one by one: the whole text, word-wrapped, in place of the image
     page.labelling.set_mode("label")
     view = page.labelling.labelling_view

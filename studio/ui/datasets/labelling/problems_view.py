@@ -164,7 +164,22 @@ class ProblemsView(QWidget):
             self.dup_tree.clear()
             self.dup_status.setText("Not searched yet.")
         self.dataset_id = dataset_id
+        self._offer_duplicate_search(dataset_id)
         self.refresh()
+
+    def _offer_duplicate_search(self, dataset_id: int | None) -> None:
+        """The search compares pictures; identical texts are already one sample (found on import)."""
+        texts = False
+        if dataset_id is not None:
+            from studio.store.datasets import get_dataset
+
+            with self.lib.session() as s:
+                texts = get_dataset(s, dataset_id).kind == "text"
+        self.find_button.setEnabled(not texts and self.job is None)
+        self.distance.setEnabled(not texts)
+        if texts:
+            self.dup_status.setText("Identical texts are one sample: an import counts them as duplicates and "
+                                    "adds them once. The near-duplicate search compares images.")
 
     def _changed(self, dataset_id: int) -> None:
         if dataset_id == self.dataset_id and self.isVisible():
