@@ -412,6 +412,9 @@ class DatasetsPage(DatasetActions, DatasetImports, TableDatasets, TextDatasets, 
     def open_sample(self, row: int) -> SampleViewer | None:
         if not 0 <= row < self.model.rowCount():
             return None
+        if self.is_text_dataset:  # a text reads whole in the one-by-one view
+            self.open_text(row)
+            return None
         if self.viewer is not None:
             self.viewer.close()
         self.viewer = SampleViewer(self.lib, self.model, row, self)

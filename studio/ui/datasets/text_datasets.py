@@ -92,6 +92,14 @@ class TextDatasets:
         self.model.only_ids = None
         self.text_previews.clear()
 
+    def open_text(self, row: int) -> None:
+        """The grid's text at ``row`` whole, in the one-by-one view (number keys label it)."""
+        sample_id = self.model.sample_id(row)
+        self.labelling.set_mode("label")
+        view = self.labelling.labelling_view
+        if sample_id in view.ids:
+            view.go_to(view.ids.index(sample_id))
+
     # --- search -------------------------------------------------------------------------------
     def search_texts(self, query: str) -> None:
         """Type ``query`` into the search box (the search runs after the usual pause)."""

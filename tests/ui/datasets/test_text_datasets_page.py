@@ -185,6 +185,14 @@ def test_text_dataset_user_path(qtbot, window, reviews_csv, artifacts):
     assert labels(lib, [current]) == ["neg"]
     page.labelling.set_mode("browse")
 
+    # Enter (or a double-click) on a card opens that text whole in the one-by-one view
+    row = 5
+    page.grid.setCurrentIndex(page.model.index(row))
+    qtbot.keyClick(page.grid, Qt.Key.Key_Return)
+    assert page.labelling.mode == "label" and view.current_id == page.model.sample_id(row)
+    qtbot.waitUntil(lambda: view.text_view.toPlainText() == read_texts(lib, [view.current_id])[0], timeout=WAIT_MS)
+    assert page.viewer is None  # not the image viewer
+
 
 def test_texts_go_to_a_new_text_dataset_when_an_image_dataset_is_open(qtbot, window, reviews_csv):
     page = window.datasets
