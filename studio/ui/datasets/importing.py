@@ -24,6 +24,7 @@ from studio.ui.datasets.import_dialog import (
     run_import,
 )
 from studio.ui.datasets.table_import_dialog import is_table_file
+from studio.ui.datasets.text_import import is_text_only_file
 
 
 class DatasetImports:
@@ -56,11 +57,12 @@ class DatasetImports:
     def import_paths(self, paths: Sequence[str | Path]) -> Job | None:
         """Import into the current dataset (a new one named after the first path when there is
         none) on a worker thread; progress shows in ``import_panel``, a summary at the end.
-        Into an open text dataset, everything is imported as texts."""
+        Into an open text dataset everything is imported as texts, and .txt/.jsonl files make a
+        text dataset of their own."""
         paths = [Path(p) for p in paths]
         if not paths:
             return None
-        if self.is_text_dataset:
+        if self.is_text_dataset or all(is_text_only_file(p) for p in paths):
             return self.import_texts(paths)
         if any(is_table_file(p) for p in paths):
             if len(paths) > 1:

@@ -22,8 +22,12 @@ from studio.store.library import Library
 from studio.ui.datasets.import_dialog import ImportSummary
 
 TEXT_FILE_FILTER = "Texts (*.csv *.tsv *.tab *.jsonl *.ndjson *.zip *.txt);;All files (*)"
-TEXT_FILE_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".txt")
+TEXT_ONLY_SUFFIXES = (".txt", ".jsonl", ".ndjson")  # files that hold texts, never images or tables
 NO_CLASS = "(no class: unlabelled)"
+
+
+def is_text_only_file(path: Path) -> bool:
+    return path.suffix.lower() in TEXT_ONLY_SUFFIXES and path.is_file()
 
 
 def _summary(report, roots: list[str]) -> ImportSummary:

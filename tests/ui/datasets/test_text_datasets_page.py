@@ -232,3 +232,26 @@ def test_suggestions_on_texts_show_each_texts_start(qtbot, window, reviews_csv, 
     assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None  # no thumbnail asked for
     qtbot.wait(50)
     window.grab().save(str(artifacts / "datasets_texts_suggestions.png"))
+
+
+def test_dropping_a_jsonl_file_makes_a_text_dataset(qtbot, window, reviews_csv, tmp_path):
+    import json
+
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    with open(reviews_csv, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))[:6]
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps({"text": r["text"], "label": r["label"]}) + "\n" for r in rows), "utf-8")
+    page = window.datasets
+    page.create_dataset("photos")  # an image dataset is open: the texts get their own dataset
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    with qtbot.waitSignal(page.import_finished, timeout=WAIT_MS) as finished:
+        window.dropEvent(QDropEvent(QPointF(400, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                                    Qt.KeyboardModifier.NoModifier))
+    wait_grid(qtbot, page)
+    assert finished.args[0].added == 6
+    assert page.current_summary.kind == "text" and page.current_summary.name == "few"
+    assert read_texts(page.lib, grid_ids(page)) == [r["text"] for r in rows]
