@@ -44,7 +44,7 @@ class RunChoice:
 @dataclass
 class TrainChoices:
     datasets: list[tuple[int, str]] = field(default_factory=list)  # (id, "name (N samples, K classes)")
-    dataset_kinds: dict[int, str] = field(default_factory=dict)  # id -> "image" | "table"
+    dataset_kinds: dict[int, str] = field(default_factory=dict)  # id -> "image" | "table" | "text"
     models: list[ModelChoice] = field(default_factory=list)
     devices: list[DeviceChoice] = field(default_factory=list)
     runs: list[RunChoice] = field(default_factory=list)  # finished runs with weights to start from
@@ -92,7 +92,8 @@ def load_train_choices(lib: Library, state: JobState) -> TrainChoices:
     choices = TrainChoices()
     with lib.session() as s:
         for d in list_datasets(s):
-            size = f"table, {d.samples} rows" if d.kind == "table" else f"{d.samples} samples, {d.classes} classes"
+            size = {"table": f"table, {d.samples} rows",
+                    "text": f"text, {d.samples} texts, {d.classes} classes"}.get(d.kind, f"{d.samples} samples, {d.classes} classes")
             choices.datasets.append((d.id, f"{d.name} ({size})"))
             choices.dataset_kinds[d.id] = d.kind
     state.set_progress(0.3)

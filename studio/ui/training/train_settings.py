@@ -2,7 +2,8 @@
 fields of ``TrainSpec`` (studio/train/spec.py), the table the CLI and the engine use too;
 ``train_spec()`` gives the typed settings and checks them the same way. The form shows the
 settings that apply to the chosen dataset's kind (``Setting.kinds``): the model zoo, image size,
-starting weights and augmentation for images; the network's layers for tables.
+starting weights and augmentation for images; the network's layers for tables; the pretrained
+encoder and the max length for texts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -29,6 +31,7 @@ from studio.train.spec import (
     AUGMENT_TIPS,
     IMAGE,
     TABLE,
+    TEXT,
     Augmentation,
     Auto,
     Freeze,
@@ -90,6 +93,7 @@ class TrainSettings(QWidget):
         self.form = QFormLayout(self)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._build_data_and_model()
+        self._build_text()
         self._build_network()
         self._build_optimisation()
         self._build_augmentation()
@@ -104,7 +108,8 @@ class TrainSettings(QWidget):
             "model": (self.model, self.model_info), "image_size": (self.image_size,), "freeze": (self.freeze, self.unfreeze_after),
             "augment": (self.augment_row, self.preview), "kernel_transforms": (self.kernels,), "amp": (self.amp,),
             "hidden": (self.hidden,), "activation": (self.activation,), "dropout": (self.dropout,),
-            "batch_norm": (self.batch_norm,)}
+            "batch_norm": (self.batch_norm,), "encoder": (self.encoder_row,), "max_length": (self.max_length,),
+            "optimizer": (self.optimizer,), "schedule": (self.schedule,)}
 
         self.model.currentIndexChanged.connect(self._model_changed)
         self.weights.currentIndexChanged.connect(self._weights_changed)
@@ -141,6 +146,28 @@ class TrainSettings(QWidget):
         self.unfreeze_after.setPrefix("unfreeze after ")
         form.addRow(setting_info("freeze").label, self.freeze)
         form.addRow("", self.unfreeze_after)
+
+    def _build_text(self) -> None:
+        """The pretrained encoder of a text dataset: the default, a folder, or a Hub name."""
+        info = setting_info("encoder")
+        self.encoder = _tip(QLineEdit(), info.tooltip)
+        self.encoder.setPlaceholderText("default (all-MiniLM-L6-v2, works offline)")
+        pick = _tip(QPushButton("Folder…"), "Pick a Hugging Face model folder (config.json, safetensors, tokenizer).")
+        pick.clicked.connect(self._pick_encoder_folder)
+        self.encoder_row = QWidget()
+        row = QHBoxLayout(self.encoder_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.encoder, 1)
+        row.addWidget(pick)
+        self.form.addRow(info.label, self.encoder_row)
+        self.max_length = _spin("max_length")
+        self.max_length.setSuffix(" tokens")
+        self.form.addRow(setting_info("max_length").label, self.max_length)
+
+    def _pick_encoder_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Hugging Face model folder", self.encoder.text())
+        if folder:
+            self.encoder.setText(folder)
 
     def _build_network(self) -> None:
         """The feed-forward network of a table dataset."""
@@ -284,7 +311,7 @@ class TrainSettings(QWidget):
         self.changed.emit()
 
     def dataset_kind(self) -> str:
-        """The chosen dataset's kind: "image" or "table"."""
+        """The chosen dataset's kind: "image", "table" or "text"."""
         return self.choices.dataset_kinds.get(self.dataset_id(), IMAGE)
 
     def _show_rows_for_kind(self) -> None:
@@ -333,12 +360,12 @@ class TrainSettings(QWidget):
             "epochs": self.epochs.value() or None,
             "batch_size": self.batch_size.value() or None,
             "lr": self.lr.value() or None,
-            "optimizer": self.optimizer.currentData(),
-            "schedule": self.schedule.currentData(),
             "early_stopping": self.early_stopping.value() if self.early_stopping.value() >= 0 else None,
             "device": self.device.currentData() or "auto",
-            **(self._table_values() if kind == TABLE else self._image_values()),
         }
+        if kind != TEXT:  # texts: AdamW with warm-up then linear decay, as BERT is fine-tuned
+            values.update(optimizer=self.optimizer.currentData(), schedule=self.schedule.currentData())
+        values.update({TABLE: self._table_values, TEXT: self._text_values}.get(kind, self._image_values)())
         return TrainSpec.from_dict(values, strict=True)
 
     def _image_values(self) -> dict[str, Any]:
@@ -358,6 +385,12 @@ class TrainSettings(QWidget):
     def _table_values(self) -> dict[str, Any]:
         return {"hidden": self.hidden.text().strip().strip(",") or "none", "activation": self.activation.currentData(),
                 "dropout": self.dropout.value(), "batch_norm": self.batch_norm.isChecked()}
+
+    def _text_values(self) -> dict[str, Any]:
+        freeze = Freeze(self.freeze.currentData())
+        return {"encoder": self.encoder.text().strip() or "default", "max_length": self.max_length.value(),
+                "freeze": freeze, "unfreeze_after": self.unfreeze_after.value() if freeze is Freeze.BACKBONE else 0,
+                "amp": self.amp.currentData()}
 
     def spec(self) -> dict[str, Any]:
         """The settings as a run stores them."""
