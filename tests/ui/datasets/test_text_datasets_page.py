@@ -203,6 +203,11 @@ def test_texts_go_to_a_new_text_dataset_when_an_image_dataset_is_open(qtbot, win
     # back on the image dataset: thumbnails again, no search row
     page.select_dataset(next(ds for ds, s in page._summaries.items() if s.name == "photos"))
     assert page.grid.itemDelegate() is page.grid.image_delegate and not page.search_row.isVisible()
+    # an empty text dataset says how to fill it
+    page.create_dataset("notes", kind="text")
+    wait_grid(qtbot, page)
+    assert page.search_row.isVisible() and page.empty_label.isVisible()
+    assert "Import texts" in page.empty_label.text() and "Paste texts" in page.empty_label.text()
 
 
 def test_suggestions_on_texts_show_each_texts_start(qtbot, window, reviews_csv, artifacts):
