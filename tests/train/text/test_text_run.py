@@ -113,6 +113,11 @@ def test_a_stopped_text_run_resumes_to_the_end(library, reviews, tiny_encoder):
     assert events[0].resume and events[1].resumed_from_epoch == stopped["epochs"]
     assert next(e.epoch for e in events if type(e).kind == "epoch") == stopped["epochs"] + 1
 
+    uninterrupted, _ = _train(library, create_run(library, reviews, _settings(tiny_encoder, epochs=5)))
+    # the same batches, rates and weights (the resumed epoch's train loss averages only its remaining steps)
+    same = ("epoch", "val_loss", "val_accuracy", "val_f1")
+    assert {k: resumed["metrics"][k] for k in same} == pytest.approx({k: uninterrupted["metrics"][k] for k in same})
+
 
 def test_image_settings_and_a_missing_encoder_are_refused_for_texts(library, reviews, tmp_path):
     with pytest.raises(InvalidInputError, match="--image-size is a setting for image datasets; 'reviews' is a text"):
