@@ -193,6 +193,16 @@ def test_text_dataset_user_path(qtbot, window, reviews_csv, artifacts):
     qtbot.waitUntil(lambda: view.text_view.toPlainText() == read_texts(lib, [view.current_id])[0], timeout=WAIT_MS)
     assert page.viewer is None  # not the image viewer
 
+    # two cards selected, then one by one: just those two, and the bar says texts
+    page.labelling.set_mode("browse")
+    from PySide6.QtCore import QItemSelectionModel
+
+    page.grid.selectionModel().select(page.model.index(1), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    page.grid.selectionModel().select(page.model.index(2), QItemSelectionModel.SelectionFlag.Select)
+    page.labelling.set_mode("label")
+    assert view.ids == [page.model.sample_id(1), page.model.sample_id(2)]
+    assert view.scope_label.text() == "Reviewing 2 selected texts"
+
 
 def test_texts_go_to_a_new_text_dataset_when_an_image_dataset_is_open(qtbot, window, reviews_csv):
     page = window.datasets

@@ -183,12 +183,13 @@ class LabellingView(QWidget):
         self.scope_bar.setVisible(partial)
         if not partial:
             return
-        from studio.store.datasets import class_counts, unlabelled_count
+        from studio.store.datasets import class_counts, get_dataset, unlabelled_count
 
         with self.lib.session() as s:
             total = sum(c.count for c in class_counts(s, dataset_id)) + unlabelled_count(s, dataset_id)
-        n = len(self.ids)
-        self.scope_label.setText(scope or f"Reviewing {n} image{'' if n == 1 else 's'}")
+            noun = "text" if get_dataset(s, dataset_id).kind == "text" else "image"
+        n = len(self.ids)  # the scopes callers write say "images"; a text dataset reviews texts
+        self.scope_label.setText((scope or f"Reviewing {n} image{'' if n == 1 else 's'}").replace("image", noun))
         self.scope_label.setToolTip(f"Only these {n} of the dataset's {total:,} samples are shown here.")
         self.scope_all_button.setText(f"Review all {total:,} samples")
 
