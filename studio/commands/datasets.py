@@ -70,11 +70,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Import images into DATASET. Folder names are class names; folders called "
         "train, val/valid/validation or test set the split. Re-running adds only what is missing. "
         "A .csv, .tsv or .parquet file becomes a new table dataset (see --target, --ignore, --type). "
-        "Texts (--kind text, --text-column, --paste) go into a text dataset: class folders of .txt files, "
+        "Texts (--kind text, --text-column, PATH - for lines on stdin) go into a text dataset: class folders of .txt files, "
         "a CSV/TSV/JSONL file, or lines from stdin.",
     )
     p.add_argument("dataset", help="dataset name or id (created when missing)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="folder, zip, image, table or text file")
+    # "+", not "*": with "*" argparse refuses a PATH after an option (`studio import pets --create PATH`)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folder, zip, image, table or text file; - for texts on stdin")
     create = p.add_mutually_exclusive_group()
     create.add_argument("--create", action="store_true", default=True,
                         help="create the dataset if it does not exist (the default)")
@@ -266,7 +267,7 @@ def cmd_import(args) -> int:
 
     paths = [Path(p) for p in args.paths]
     for path in paths:  # check before creating anything
-        if not path.exists():
+        if str(path) != "-" and not path.exists():  # "-": texts on stdin
             raise NotFoundError(f"no such file or folder: {path}")
     if is_text_import(paths, args):
         return cmd_import_texts(args, paths, _progress_printer(args.json))

@@ -1,10 +1,10 @@
 """Text datasets from the command line: `studio texts search|show`, and the text side of
-`studio import` (called by it for --kind text, --text-column/--label-column, --paste, or a
+`studio import` (called by it for --kind text, --text-column/--label-column, PATH "-" (stdin), or a
 dataset that already holds texts):
 
     studio import reviews texts.csv --text-column review --label-column sentiment
     studio import reviews folder/ --kind text
-    studio import reviews --paste --kind text [--class pos] < lines.txt
+    studio import reviews - [--class pos] < lines.txt          (one text per line)
 """
 
 from __future__ import annotations
@@ -59,21 +59,24 @@ def add_text_import_options(p: argparse.ArgumentParser) -> None:
                    "(default: the one with the longest values)")
     p.add_argument("--label-column", metavar="COL", help="texts: the column holding each text's class "
                    "(default: one named label, class, category, ...)")
-    p.add_argument("--paste", action="store_true", help="texts: read one text per line from stdin (no PATH)")
-    p.add_argument("--class", dest="class_name", metavar="NAME", help="with --paste: the class of every line")
+    p.add_argument("--class", dest="class_name", metavar="NAME",
+                   help="with PATH - (texts from stdin, one per line): the class of every line")
+
+
+STDIN = Path("-")
 
 
 def is_text_import(paths: list[Path], args: argparse.Namespace) -> bool:
     """Whether `studio import` imports texts; a clear error for options that do not fit."""
-    if args.paste and paths:
-        raise InvalidInputError("--paste reads the texts from stdin: give no PATH")
-    if not args.paste and not paths:
-        raise InvalidInputError("name a folder, zip or file to import (or --paste --kind text to read lines from stdin)")
+    args.paste = STDIN in paths  # "-": texts from stdin, one per line
+    if args.paste and len(paths) > 1:
+        raise InvalidInputError("- reads the texts from stdin: give no other PATH")
     if args.class_name is not None and not args.paste:
-        raise InvalidInputError("--class applies to --paste (a folder's class folders name the classes)")
+        raise InvalidInputError("--class applies to texts read from stdin (PATH -); a folder's class folders "
+                                "name the classes")
     asked = args.kind or ("text" if (args.text_column or args.label_column or args.paste) else None)
     if asked is not None and asked != "text" and (args.text_column or args.label_column or args.paste):
-        raise InvalidInputError("--text-column, --label-column and --paste import texts (--kind text)")
+        raise InvalidInputError("--text-column, --label-column and PATH - import texts (--kind text)")
     kind = asked or _existing_kind(args)
     if kind == "text" and (args.target or args.ignore or args.types):
         raise InvalidInputError("--target, --ignore and --type apply to table files; for texts use "

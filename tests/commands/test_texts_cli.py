@@ -1,4 +1,4 @@
-"""`studio import` for texts (a CSV with --text-column, a folder with --kind text, --paste) and
+"""`studio import` for texts (a CSV with --text-column, a folder with --kind text, lines on stdin with PATH -) and
 `studio texts search|show`, run as real subprocesses; images and tables keep importing as before."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_a_csv_a_folder_and_pasted_lines_become_one_searchable_text_dataset(tmp_
     added = studio(home, "import", "reviews", str(tmp_path / "more"))  # the dataset holds texts: no --kind needed
     assert added.returncode == 0 and "added 1 texts" in added.stdout, added.stderr
 
-    pasted = studio(home, "import", "reviews", "--paste", "--class", "good", stdin=b"moving pictures\n\nfilm noir\n")
+    pasted = studio(home, "import", "reviews", "-", "--class", "good", stdin=b"moving pictures\n\nfilm noir\n")
     assert pasted.returncode == 0 and "added 2 texts, duplicates 0, rejected 0" in pasted.stdout, pasted.stderr
 
     found = studio(home, "texts", "search", "reviews", "moving", "--json")
@@ -62,9 +62,9 @@ def test_text_options_that_do_not_fit_get_one_clear_message(tmp_path):
     cases = [
         (["import", "t", str(csv_file), "--text-column", "body"], "no column 'body' for the text"),
         (["import", "t", str(csv_file), "--kind", "text"], "no column of text"),
-        (["import", "t", str(tmp_path), "--class", "x"], "--class applies to --paste"),
-        (["import", "t", str(tmp_path), "--paste"], "give no PATH"),
-        (["import", "t"], "name a folder, zip or file"),
+        (["import", "t", str(tmp_path), "--class", "x"], "--class applies to texts read from stdin"),
+        (["import", "t", str(tmp_path), "-"], "give no other PATH"),
+        (["import", "t"], "the following arguments are required: PATH"),
         (["import", "t", str(tmp_path), "--label-column", "x"], "apply to one CSV, TSV or JSONL file"),
         (["import", "t", str(csv_file), "--kind", "text", "--target", "a"], "apply to table files"),
         (["import", "t", str(csv_file), "--kind", "image"], "--kind image imports images"),
