@@ -254,7 +254,7 @@ class MainWindow(QMainWindow):
 
     def _update_sample_count(self) -> None:
         ds = self.datasets.current_summary
-        noun = "rows" if ds is not None and ds.kind == "table" else "samples"
+        noun = {"table": "rows", "text": "texts"}.get(ds.kind, "samples") if ds is not None else "samples"
         self.count_label.setText(f"{ds.samples:,} {noun} in “{ds.name}”" if ds else "No dataset")
 
     def show_about(self) -> AboutDialog:
