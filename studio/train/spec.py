@@ -203,21 +203,23 @@ class TrainSpec:
     epochs: int | None = setting(
         flag="--epochs", label="Epochs", low=1, high=10000,
         help=f"default: {BASE_EPOCHS}, or more for a small dataset so that training makes at least "
-             f"{budget.MIN_STEPS} steps (at most {budget.MAX_EPOCHS} epochs); tables: about "
-             f"{TABLE_STEPS} steps (within {TABLE_EPOCHS[0]}..{TABLE_EPOCHS[1]} epochs)",
+             f"{budget.MIN_STEPS} steps (at most {budget.MAX_EPOCHS} epochs; texts: {TEXT_BASE_EPOCHS} or "
+             f"more, by the same rule); tables: about {TABLE_STEPS} steps (within {TABLE_EPOCHS[0]}..{TABLE_EPOCHS[1]} "
+             "epochs)",
         tip=f"How many times training goes through all training images. Automatic: {BASE_EPOCHS}, or more for a "
             f"small dataset so the model gets at least {budget.MIN_STEPS} training steps (at most "
             f"{budget.MAX_EPOCHS} epochs); the run records the number it used.")
     batch_size: int | None = setting(
         flag="--batch-size", label="Batch size", low=1, high=4096,
-        help=f"default: {IMAGE_BATCH_SIZE} for images; for tables the train rows / 50 rounded to a power of two, "
+        help=f"default: {IMAGE_BATCH_SIZE} for images, {TEXT_BATCH_SIZE} for texts; for tables the train rows / 50 rounded to a power of two, "
              "within 32..512",
         tip=f"Images or rows per training step. Automatic: {IMAGE_BATCH_SIZE} images; for a table, about 1/50 of "
             "the training rows (32 to 512). Larger is faster on a GPU but needs more memory; lower it if you run "
             "out of memory.")
     lr: float | None = setting(
         flag="--lr", label="Learning rate", low=0.0, high=10.0,
-        help=f"peak learning rate (default {LR_FROM_SCRATCH:g} from scratch, {LR_FINE_TUNE:g} fine-tuning)",
+        help=f"peak learning rate (default {LR_FROM_SCRATCH:g} from scratch, {LR_FINE_TUNE:g} fine-tuning and for a "
+             "text model's head)",
         tip="How big each learning step is. 'auto' picks a good value for the optimizer (smaller when "
             "fine-tuning). Too high: the loss jumps or becomes NaN; too low: slow progress.")
     weight_decay: float = setting(1e-4, low=0.0, help="AdamW / SGD weight decay")
@@ -343,12 +345,6 @@ class TrainSpec:
 
     def hidden_text(self) -> str:
         return ",".join(map(str, self.hidden))
-
-    def changed_for(self, kind: str) -> list[str]:
-        """The settings given a value other than their default that do not apply to datasets of
-        ``kind`` (e.g. --image-size for a table), by their CLI flag or name."""
-        return [info.flag or f.name for f in dataclasses.fields(self)
-                if kind not in (info := f.metadata["setting"]).kinds and getattr(self, f.name) != f.default]
 
     def replace(self, **changes: Any) -> TrainSpec:
         return dataclasses.replace(self, **changes)

@@ -20,7 +20,7 @@ from studio.store.models import Run
 from studio.train import budget
 from studio.train.events import from_dict
 from studio.train.runner import create_run, run_training
-from studio.train.spec import TEXT_BATCH_SIZE, TrainSpec
+from studio.train.spec import TEXT_BASE_EPOCHS, TEXT_BATCH_SIZE, TrainSpec
 from studio.train.text.fit import TextTrainSettings
 
 PER_CLASS = 100
@@ -95,7 +95,9 @@ def test_automatic_epochs_give_a_few_shot_run_enough_steps(library, reviews, tin
         spec = s.get(Run, run_id).spec
     steps = spec["epochs"] * math.ceil(spec["train_count"] / spec["batch_size"])
     assert spec["auto_epochs"] and spec["batch_size"] == TEXT_BATCH_SIZE and steps >= budget.MIN_STEPS
-    assert spec["lr"] == TextTrainSettings().lr and spec["max_length"] == TextTrainSettings().max_length
+    core = TextTrainSettings()  # the spec's automatic values are the text core's defaults
+    assert (spec["lr"], spec["max_length"], spec["backbone_lr_mult"]) == (core.lr, core.max_length, core.body_lr_mult)
+    assert (TEXT_BATCH_SIZE, TEXT_BASE_EPOCHS) == (core.batch_size, core.epochs)
 
 
 def test_a_stopped_text_run_resumes_to_the_end(library, reviews, tiny_encoder):
