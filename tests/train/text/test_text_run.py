@@ -141,5 +141,6 @@ def test_studio_train_shows_a_text_runs_progress_through_the_worker(library, rev
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert f"{tiny_encoder.name} on cpu" in shown.stderr and "2 epochs, batch 32" in shown.stderr
     assert "180 train / 20 val texts, 2 classes" in shown.stderr and "note: tokenized 200 of 200 texts" in shown.stderr
+    assert "texts are longer than 32 tokens and were cut" in shown.stderr  # real sentences, a short max length
     assert "epoch 2/2: train loss" in shown.stderr and " f1 " in shown.stderr
     assert "completed: best val accuracy" in shown.stdout, shown.stdout
