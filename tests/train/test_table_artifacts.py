@@ -40,3 +40,14 @@ def test_missing_or_pickled_weights_are_refused(tmp_path):
     torch.save({"weights": "pickle"}, tmp_path / "model.safetensors")  # a pickle where safetensors belong
     with pytest.raises(InvalidInputError, match="cannot be read"):
         load_table_model(tmp_path)
+
+
+def test_a_text_model_is_refused_by_the_image_loader_with_one_message(tmp_path):
+    from studio.train.artifacts import load_model_files
+    from studio.train.card import ModelCard
+
+    ModelCard("bert", ["neg", "pos"], 0, kind="text").save(tmp_path / "model.json")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(InvalidInputError, match="text model") as refused:
+        load_model_files(tmp_path / "model.safetensors", tmp_path / "model.json")
+    assert "from_pretrained" in str(refused.value.hint)
