@@ -204,12 +204,12 @@ def _noise_pngs(folder: Path, count: int, side: int = 48) -> None:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("side,count,fails", [(48, 400, "database"), (256, 40, "blob file")])
+@pytest.mark.parametrize("side,count,fails", [(48, 400, "database"), (512, 12, "blob file")])
 def test_full_disk_stops_the_import_with_one_reason_and_leaves_no_debris(small_fs, tmp_path, side, count, fails):
     """Images into a 2 MB file system: 7 KB ones fill it so the database write fails first,
-    200 KB ones so a blob write fails first. Either way the import stops with one clear reason
-    (not "cannot read this file"), committed rows keep their files, and no temp file or orphan
-    blob is left."""
+    800 KB ones so a blob write fails first (the third; the empty library takes 176 KB). Either
+    way the import stops with one clear reason (not "cannot read this file"), committed rows keep
+    their files, and no temp file or orphan blob is left."""
     from studio.store.datasets import create_dataset
     from studio.store.library import Library
 

@@ -36,7 +36,7 @@ DELIMITERS = ",;\t|"
 NULL_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
                "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "?"]
 PARQUET_MAGIC = b"PAR1"
-_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error")
+_CONVERSION = re.compile(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error")
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
@@ -183,7 +183,9 @@ def _read_csv(path: Path, source: TableSource, state: JobState, block_bytes: int
 def _stream_csv(path: Path, source: TableSource, state: JobState, block_bytes: int,
                 as_text: dict[str, pa.DataType]) -> pa.Table:
     size = max(path.stat().st_size, 1)
-    read_options = pacsv.ReadOptions(block_size=block_bytes, encoding=source.encoding,
+    # use_threads=False: one block read and parsed at a time; with threads a starved consumer let
+    # the reader run ahead and hold most of a 2 GB file in memory (seen under load)
+    read_options = pacsv.ReadOptions(block_size=block_bytes, encoding=source.encoding, use_threads=False,
                                      autogenerate_column_names=not source.header)
     parse_options = pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True)
     convert_options = pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True,

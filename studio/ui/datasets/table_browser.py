@@ -13,6 +13,7 @@ from functools import partial
 
 import numpy as np
 import pyarrow as pa
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -291,7 +292,8 @@ class TableBrowser(QWidget):
         job.finished.connect(partial(self._on_summary, self._summary_request, info.name))
 
     def _on_summary(self, request: int, name: str, summary) -> None:
-        if request == self._summary_request:
+        # the job outlives a closed window: its late result must not reach deleted widgets
+        if request == self._summary_request and shiboken6.isValid(self.summary_panel):
             self.summary_panel.show_summary(name, summary)
 
     def change_column(self, name: str, column_type: ColumnType | None, role: Role | None) -> None:
