@@ -173,6 +173,8 @@ def test_text_dataset_user_path(qtbot, window, reviews_csv, artifacts):
     page.labelling.set_mode("problems")
     problems = page.labelling.problems
     assert not problems.find_button.isEnabled() and "Identical texts are one sample" in problems.dup_status.text()
+    QApplication.processEvents()
+    assert window.width() == 1280  # the long note wraps; it once widened the window to 1628 px
 
     # one by one: the whole text, word-wrapped, in place of the image
     page.labelling.set_mode("label")

@@ -90,6 +90,7 @@ class ProblemsView(QWidget):
         self.progress = QProgressBar()
         self.progress.hide()
         self.dup_status = QLabel("Not searched yet.")
+        self.dup_status.setWordWrap(True)  # long messages (texts have no picture search) must not widen the window
         self.dup_tree = QTreeWidget()
         self.dup_tree.setObjectName("duplicates")
         self.dup_tree.setHeaderLabels(["Group / sample", "Class", "Split"])
