@@ -62,6 +62,7 @@ class PlayPage(Page):
         self.pool.setMaxThreadCount(1)  # one model, one thread: results in order, no contention
         self.predictors: dict[tuple[str, str], Any] = {}
         self.predictor = None
+        self._loading_key: tuple[str, str] | None = None
         self.items: list[Any] = []          # what was tried: Path or uint8 array (pasted, camera)
         self.cards: list[ResultCard] = []
         self.results: list[Any] = []        # FilePrediction per item, as shown
@@ -239,16 +240,22 @@ class PlayPage(Page):
         if key in self.predictors:
             self._use_predictor(self.predictors[key])
             return
-        self.predictor = None
+        if self.job("model") is not None and self._loading_key == key:
+            return  # already on its way (a list refresh or a second click asks again)
+        self.predictor, self._loading_key = None, key
+        self.table_view.clear_predictor()  # no late prediction of the previous model under "Loading..."
         self.model_status.setText(f"Loading {choice.title}...")
         job = self.run_job("model", load_predictor_job, self.lib, choice.source, device, choice.needs_trust, pool=self.pool)
-        job.finished.connect(lambda predictor, key=key: self._loaded(key, predictor))
-        job.failed.connect(lambda message: self.model_status.setText(f"Cannot load the model: {message}"))
+        job.finished.connect(lambda predictor, key=key, job=job: self._loaded(key, predictor, job))
+        job.failed.connect(lambda message, job=job: self.job("model") is job
+                           and self.model_status.setText(f"Cannot load the model: {message}"))
 
-    def _loaded(self, key: tuple[str, str], predictor) -> None:
-        self.predictors[key] = predictor
-        if self.model_combo.currentData() is not None and (self.model_combo.currentData().source, self.device_combo.currentData()) == key:
-            self._use_predictor(predictor)
+    def _loaded(self, key: tuple[str, str], predictor, job) -> None:
+        self.predictors[key] = predictor  # kept even when the user has moved on: choosing it again is instant
+        if self.job("model") is job or self.job("model") is None:
+            chosen = self.model_combo.currentData()
+            if chosen is not None and (chosen.source, self.device_combo.currentData()) == key:
+                self._use_predictor(predictor)
 
     def _use_predictor(self, predictor) -> None:
         self.predictor = predictor

@@ -196,6 +196,12 @@ class TablePlayPanel(QWidget):
         self.form.set_fields(predictor.fields())  # fills in typical values, which predicts them
         self.predict_now()
 
+    def clear_predictor(self) -> None:
+        """Another model is loading: forget this one and any prediction of it still on its way."""
+        self.page.cancel_job("table row")
+        self.predictor = None
+        self._timer.stop()
+
     # --- one row ------------------------------------------------------------------------------
     def predict_now(self) -> None:
         self._timer.stop()
