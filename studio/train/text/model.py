@@ -32,6 +32,7 @@ def build_text_classifier(folder: Path, classes: list[str]) -> tuple[nn.Module, 
     from transformers import AutoModelForSequenceClassification
 
     transformers.logging.set_verbosity_error()  # "some weights are newly initialised" is the point here
+    transformers.logging.disable_progress_bar()  # its bars would write to the worker's stderr
     labels = dict(enumerate(classes))
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
