@@ -25,6 +25,8 @@ TEXT_FILE_SUFFIXES = (".txt",)
 DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TABLE_TEXT_SUFFIXES = (*DELIMITED_SUFFIXES, *JSONL_SUFFIXES)
+TEXT_NAMES = ("text", "texts", "sentence", "review", "content", "body", "message", "comment", "document",
+              "question", "tweet")
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "y")
 SNIFF_ROWS = 1000  # rows looked at to find the text and label columns
 MAX_SNIFFED_CLASSES = 100  # a column with more distinct values is not taken as labels unasked
@@ -187,11 +189,14 @@ def _choose_columns(path: Path, columns: list[str], records: list, text_column: 
                                     + (", ".join(map(repr, columns)) or "none"))
     sample = [r for _, r in records[:SNIFF_ROWS] if isinstance(r, dict)]
     if text_column is None:
-        text_column = _longest_column(columns, sample)
+        text_column = _text_named_column(columns)
+        why = "its name"
+        if text_column is None:
+            text_column, why = _longest_column(columns, sample), "the longest values"
         if text_column is None:
             raise InvalidInputError(f"{name} has no column of text (every column is empty or numbers)",
                                     hint="name it with --text-column")
-        notes.append(f"texts from column {text_column!r} (the longest values; choose another with --text-column)")
+        notes.append(f"texts from column {text_column!r} ({why}; choose another with --text-column)")
     if label_column is None:
         label_column = _label_like_column(columns, sample, text_column)
         if label_column is not None:
@@ -214,6 +219,12 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _text_named_column(columns: list[str]) -> str | None:
+    """A column named like texts ("text", "review", ...) is the text column, even when empty: then the
+    file is refused with that column named, rather than another column (a label's words) taken as texts."""
+    return next((c for c in columns if c.strip().lower() in TEXT_NAMES), None)
 
 
 def _longest_column(columns: list[str], sample: list[dict]) -> str | None:

@@ -106,3 +106,11 @@ def test_windows_line_ends_and_quoted_multiline_texts_keep_their_line_numbers(tm
     path = tmp_path / "crlf.csv"
     path.write_bytes(b'text,label\r\n"two\r\nlines",a\r\nplain,b\r\n')
     assert [(r.line, r.text, r.label) for r in read_text_table(path).rows] == [(2, "two\nlines", "a"), (4, "plain", "b")]
+
+
+def test_an_empty_column_named_text_is_refused_not_replaced_by_the_labels(tmp_path):
+    path = write_csv(tmp_path / "e.csv", ["text", "label"], [("", "pos"), ("  ", "neg"), ("", "pos")])
+    with pytest.raises(InvalidInputError, match="column 'text' of e.csv is empty in every row"):
+        read_text_table(path)
+    named = read_text_table(write_csv(tmp_path / "n.csv", ["review", "id"], [("ok", "a long identifier value")]))
+    assert named.text_column == "review" and "its name" in named.notes[0]

@@ -144,3 +144,14 @@ def test_studio_train_shows_a_text_runs_progress_through_the_worker(library, rev
     assert "texts are longer than 32 tokens and were cut" in shown.stderr  # real sentences, a short max length
     assert "epoch 2/2: train loss" in shown.stderr and " f1 " in shown.stderr
     assert "completed: best val accuracy" in shown.stdout, shown.stdout
+
+
+def test_a_text_dataset_with_one_class_is_refused_before_a_run_exists(library, rotten_tomatoes, tiny_encoder):
+    texts, labels = rotten_tomatoes
+    with library.transaction() as s:
+        create_dataset(s, "reviews", kind="text")
+    import_text_lines(library, _dataset_id(library), [t for t, y in zip(texts, labels) if y == 1][:20], class_name="pos")
+    with pytest.raises(InvalidInputError, match="only one class"):
+        create_run(library, "reviews", _settings(tiny_encoder))
+    with library.session() as s:
+        assert s.query(Run).count() == 0
