@@ -1,7 +1,8 @@
 """Evaluating a trained run on a split: accuracy, per-class precision/recall/f1/support, confusion
 matrix (class order = card.classes), which samples fell in each cell, and the most confident
 mistakes; stores each sample's prediction for the labelling view. The CLI and the Evaluate page
-both show an ``Evaluation``. A run trained on a table is handed to studio.train.tables.evaluation."""
+both show an ``Evaluation``. A run trained on a table is handed to studio.train.tables.evaluation,
+one trained on texts to studio.train.text.evaluation."""
 
 from __future__ import annotations
 
@@ -73,11 +74,16 @@ def evaluate_run(
     batch_size: int = 256, state: JobState | None = None, store: bool = True,
 ) -> Evaluation | TableEvaluation:
     """A table run gets a ``TableEvaluation`` (studio.train.tables.evaluation); an image run an
-    ``Evaluation``, with each sample's prediction stored when ``store``."""
-    if is_table_run(lib, run_id):
+    ``Evaluation``, a text run a ``TextEvaluation`` (one), with each sample's prediction stored when ``store``."""
+    kind = run_kind(lib, run_id)
+    if kind == "table":
         from studio.train.tables.evaluation import evaluate_table_run
 
         return evaluate_table_run(lib, run_id, split, device=device, state=state)
+    if kind == "text":
+        from studio.train.text.evaluation import evaluate_text_run
+
+        return evaluate_text_run(lib, run_id, split, device=device, state=state, store=store)
     if split not in SPLITS:
         raise InvalidInputError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
     device = resolve_device(device)
@@ -100,7 +106,7 @@ def evaluate_run(
     probs = _predict(lib, model, card, device, refs, labels, batch_size, state)
     predicted = probs.argmax(1)
     if store:
-        _store_predictions(lib, int(run_id), [r.id for r in refs], predicted, probs, card.classes)
+        store_predictions(lib, int(run_id), [r.id for r in refs], predicted, probs, card.classes)
     result = Evaluation(int(run_id), split, dataset_id, list(card.classes), len(refs))
     known = labels >= 0
     if known.any():
@@ -112,13 +118,14 @@ def evaluate_run(
     return result
 
 
-def is_table_run(lib: Library, run_id: int) -> bool:
-    """Whether the run's model card says it was trained on a table (no card: not evaluable anyway)."""
+def run_kind(lib: Library, run_id: int) -> str:
+    """What the run's model card says it was trained on: "image", "table" or "text" (no card or an
+    unreadable one: "image", whose path reports it)."""
     card = run_dir(lib, int(run_id)) / CARD_NAME
     try:
-        return card.is_file() and ModelCard.load(card).kind == "table"
+        return ModelCard.load(card).kind if card.is_file() else "image"
     except (ValueError, TypeError):
-        return False  # an unreadable card: the image path reports it
+        return "image"
 
 
 def _predict(lib: Library, model, card, device: torch.device, refs: list[SampleRef], labels: np.ndarray,
@@ -167,7 +174,7 @@ def classification_report(truth: np.ndarray, predicted: np.ndarray, n_classes: i
             "per_class": per_class, "confusion_matrix": confusion.tolist()}
 
 
-def _store_predictions(lib: Library, run_id: int, sample_ids: list[int], predicted: np.ndarray,
+def store_predictions(lib: Library, run_id: int, sample_ids: list[int], predicted: np.ndarray,
                        probs: np.ndarray, classes: list[str]) -> None:
     rows = [
         {"run_id": run_id, "sample_id": sid, "class_name": classes[int(p)], "confidence": float(pr[int(p)]),
