@@ -11,7 +11,10 @@ from sqlalchemy import select
 
 from studio.core.errors import InvalidInputError, NotFoundError
 from studio.export.registry import list_exports, list_imported
+from studio.export.table_model import run_model_kind
 from studio.train.run_files import WEIGHTS_NAME, run_dir
+
+KIND_NOTES = {"text": " - text model"}  # a run whose model takes texts, not images
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,11 @@ def playable_models(lib) -> list[ModelChoice]:
             continue
         accuracy = ((summary or {}).get("best") or {}).get("val_accuracy")
         shown = f", val {accuracy:.0%}" if isinstance(accuracy, (int, float)) else ""
-        choices.append(ModelChoice(f"Run {run_id}: {model} on {dataset or '?'} ({status}{shown})", str(run_id), "run", run_id))
+        note = KIND_NOTES.get(run_model_kind(lib, run_id), "")
+        choices.append(ModelChoice(f"Run {run_id}: {model} on {dataset or '?'} ({status}{shown}){note}",
+                                   str(run_id), "run", run_id))
     for export in list_exports(lib):
-        if Path(export["path"]).is_file():
+        if Path(export["path"]).exists():  # a file, or a Hugging Face folder
             flag = "" if export["ok"] else " - PARITY FLAGGED"
             choices.append(ModelChoice(f"Export {export['format']} of run {export['run_id']}: {Path(export['path']).name}{flag}",
                                        export["path"], "export", export["run_id"]))

@@ -274,7 +274,7 @@ def _torchscript_predictor(path: Path, device: str, trusted: bool) -> Predictor:
 
 
 def refuse_table_export(path: Path) -> None:
-    """A table model's export takes rows, not images: say so rather than fail on its inputs."""
+    """A table or text model's export takes rows or texts, not images: say so rather than fail on its inputs."""
     card = card_path_for(path)
     if not card.is_file() or card.stat().st_size > limits().max_card_bytes:
         return
@@ -286,20 +286,30 @@ def refuse_table_export(path: Path) -> None:
         raise InvalidInputError(f"{path.name} is an export of a table model: it predicts rows, not images",
                                 hint=f"predict a CSV with its run (studio predict RUN data.csv) or with "
                                      f"{path.name}.example.py beside it; importing table models is not supported yet")
+    if isinstance(data, dict) and data.get("kind") == "text":
+        raise InvalidInputError(f"{path.name} is an export of a text model: it predicts texts, not images",
+                                hint="predict texts with its run (studio predict RUN --text '...'), with its "
+                                     "example script, or open its Hugging Face folder (--format hf)")
 
 
 def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trust: bool = False):
     """A run id (needs ``lib``), an imported model's name, or a .onnx / .pt / .safetensors path.
     A table run gives a ``studio.export.table_model.TablePredictor`` (kind "table"), whose
-    inputs are rows rather than images; everything else a ``Predictor``."""
+    inputs are rows rather than images; a text run or a Hugging Face folder a
+    ``studio.export.predict_texts.TextPredictor`` (kind "text"); everything else a ``Predictor``."""
     device = resolve_device(device)
     text = str(source)
     start = parse_start(text)  # a run id or a path, told apart once (studio/train/spec.py)
     if isinstance(start, FromRun) and lib is not None and not Path(text).exists():
         from studio.export.table_model import open_table_predictor, run_model_kind
 
-        if run_model_kind(lib, start.run_id) == "table":
+        kind = run_model_kind(lib, start.run_id)
+        if kind == "table":
             return open_table_predictor(lib, start.run_id, device)
+        if kind == "text":
+            from studio.export.predict_texts import open_text_run_predictor
+
+            return open_text_run_predictor(lib, start.run_id, device)
         network, card = load_run(lib, start.run_id, device)
         return TorchPredictor(EngineClassifier(network, card), card.classes, card.in_channels, device, f"run {text}", "run")
     path = Path(text).expanduser()
@@ -309,6 +319,13 @@ def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trus
         entry = find_imported(lib, text)
         if entry is not None:
             path, trust = Path(lib.home) / entry["path"], trust or bool(entry.get("trusted"))
+    from studio.export.predict_texts import hf_folder_of, open_text_folder_predictor
+
+    text_folder = hf_folder_of(path)
+    if text_folder is not None:  # a Hugging Face folder (or its config.json / weights): a text model
+        return open_text_folder_predictor(text_folder, device)
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder without config.json: not a Hugging Face model folder")
     if not path.is_file():
         raise NotFoundError(f"no run, imported model or file named {text!r}")
     suffix = path.suffix.lower()
