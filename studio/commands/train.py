@@ -386,6 +386,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if getattr(result, "kind", "image") == "table":
         _print_table_evaluation(result)
         return 0
+    if getattr(result, "kind", "image") == "text":
+        _print_text_evaluation(lib, result)
+        return 0
     print(f"run {result.run_id} on {result.split}: {result.samples} samples")
     _print_classification(result, lambda sample_id: f"sample {sample_id}")
     print("predictions stored for the labelling view")
@@ -407,6 +410,18 @@ def _print_classification(result, name_of: typing.Callable[[int], str]) -> None:
         print("most confident mistakes (the Evaluate page shows them too):")
         for m in result.mistakes[:MISTAKES_PRINTED]:
             print(f"  {name_of(m.sample_id)}: labelled {m.true_class}, predicted {m.predicted_class} ({m.confidence:.1%})")
+
+
+def _print_text_evaluation(lib, result) -> None:
+    """A text run: the report of an image run, each mistake shown by the start of its text."""
+    from studio.data.text.samples import one_line, text_previews
+
+    cut = f" ({result.truncated} cut at the model's max length)" if result.truncated else ""
+    print(f"run {result.run_id} on {result.split}: {result.samples} texts{cut}")
+    shown = [m.sample_id for m in result.mistakes[:MISTAKES_PRINTED]]
+    starts = {p.id: one_line(p.preview, 70) for p in text_previews(lib, result.dataset_id, shown)}
+    _print_classification(result, lambda sample_id: f"text {sample_id} “{starts.get(sample_id, '')}”")
+    print("predictions stored for the labelling view")
 
 
 def _print_table_evaluation(result) -> None:
