@@ -1,8 +1,10 @@
 """`studio export`, `studio predict` and `studio models import`.
 
     studio export RUN --format onnx|torchscript|safetensors [-o PATH] [--force] [--follow-symlinks] [--json]
+    studio export TEXT_RUN --format onnx|hf [--out DIR]   (ONNX + tokenizer.json + predict.py, or a Hugging Face folder)
     studio predict MODEL_FILE_OR_RUN FILE_OR_FOLDER... [--top K] [--device cpu|cuda] [--trust] [--json]
     studio predict TABLE_RUN data.csv [-o predictions.csv]   (the rows with their predictions, as CSV)
+    studio predict TEXT_RUN [--text "..."]... [texts.txt|texts.csv|-]... [-o predictions.csv]   (see text_predict)
     studio models import FILE [--name NAME] [--trust] [--json]
 """
 
@@ -13,24 +15,35 @@ import sys
 
 from studio.commands.common import add_json_flag, emit_json, open_library
 
-FORMATS = ("onnx", "torchscript", "safetensors")
+FORMATS = ("onnx", "torchscript", "safetensors", "hf")  # hf: a Hugging Face folder, for text runs
+EXAMPLE_INPUTS = {"image": "image.png", "table": "data.csv", "text": '"a sentence to classify"'}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a run to ONNX, TorchScript or safetensors (with a parity check)")
+    p = sub.add_parser("export", help="export a run to ONNX, TorchScript, safetensors or (text) a Hugging Face folder "
+                                      "(with a parity check)")
     p.add_argument("run", type=int, help="run id")
     p.add_argument("--format", "-f", required=True, choices=FORMATS)
-    p.add_argument("-o", "--output", metavar="PATH",
-                   help="file to write, with its card .json and .example.py beside it (default: <library>/exports/run-<id>/<format>/model.<ext>)")
+    p.add_argument("-o", "--output", "--out", metavar="PATH",
+                   help="file to write, with its card .json and .example.py beside it (default: <library>/exports/run-<id>/<format>/model.<ext>); "
+                        "text runs: a folder (or a .onnx file) that gets the model, tokenizer.json, model.json and predict.py")
     add_overwrite_flags(p)
     add_json_flag(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("predict", help="top classes of images with a run or a model file; a table run predicts a CSV")
-    p.add_argument("model", help="run id, imported model name, or a .onnx / .pt / .safetensors file")
-    p.add_argument("files", nargs="+", metavar="FILE", help="images or folders of images; for a table run one CSV/TSV/Parquet file")
-    p.add_argument("-o", "--out", metavar="PATH", help="table runs: write the rows with their predictions to this CSV "
-                   "(default: print them as CSV)")
+    p = sub.add_parser("predict", help="top classes of images with a run or a model file; a table run predicts a CSV; "
+                                       "a text run predicts texts")
+    p.add_argument("model", help="run id, imported model name, a .onnx / .pt / .safetensors file, or a Hugging Face "
+                                 "text model folder")
+    files = p.add_argument("files", nargs="+", default=[], metavar="FILE", help="images or folders of images; for a "
+                           "table run one CSV/TSV/Parquet file; for a text model .txt (one text per line), CSV/TSV/JSONL "
+                           "files or - (stdin)")
+    files.required = False  # a text model may get only --text; "+", not "*", so files may also come after options
+    p.add_argument("--text", action="append", metavar="TEXT", help="text models: a text to predict (repeatable)")
+    p.add_argument("--text-column", metavar="NAME", help="text models: the column of texts in CSV/TSV/JSONL files "
+                   "(default: found as an import finds it)")
+    p.add_argument("-o", "--out", metavar="PATH", help="table and text models: write the predictions to this CSV "
+                   "(default: print them)")
     p.add_argument("--top", type=int, default=5, metavar="K", help="classes to show per image (default 5)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--trust", action="store_true", help="allow loading TorchScript from elsewhere (it can run code)")
@@ -86,9 +99,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     p = report.parity
     print(f"exported run {report.run_id} as {report.format}: {report.path}")
     print(f"  model card: {report.card_path}")
-    print(f"  example:    python {report.example_path} {'data.csv' if report.kind == 'table' else 'image.png'}")
+    print(f"  example:    python {report.example_path} {EXAMPLE_INPUTS.get(report.kind, 'image.png')}")
     if report.kind == "table":
         from studio.export.tables import parity_summary
+
+        print(f"  {parity_summary(p)}")
+    elif report.kind == "text":
+        from studio.export.text import parity_summary
 
         print(f"  {parity_summary(p)}")
     elif "error" in p:
@@ -112,9 +129,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise InvalidInputError("--top must be at least 1")
-    files = expand_image_paths(args.files)
     lib = open_library(args)  # run ids, imported names, and this library's own exports
     predictor = open_predictor(args.model, lib, device=args.device, trust=args.trust)
+    if predictor.kind == "text":
+        from studio.commands.text_predict import predict_texts
+
+        return predict_texts(predictor, args)
+    if args.text or args.text_column:
+        raise InvalidInputError("--text and --text-column are for text models; this model predicts "
+                                + ("rows of a table" if predictor.kind == "table" else "images"))
+    if not args.files:
+        raise InvalidInputError("give the files to predict: images or folders of images"
+                                + (" (a table model: one CSV/TSV/Parquet file)" if predictor.kind == "table" else ""))
+    files = expand_image_paths(args.files)
     if predictor.kind == "table":
         return _predict_table(predictor, args)
     if args.out:

@@ -33,7 +33,7 @@ class ExportReport:
     example_path: str
     parity: dict[str, Any] = field(default_factory=dict)
     ok: bool = False
-    kind: str = "image"  # the kind of data the model takes: "image" | "table"
+    kind: str = "image"  # the kind of data the model takes: "image" | "table" | "text"
 
     def to_json(self) -> dict[str, Any]:
         return {"event": "export", **asdict(self)}
@@ -41,6 +41,8 @@ class ExportReport:
 
 def default_export_path(lib, run_id: int, fmt: str) -> Path:
     """One folder per format, so the model cards of two formats never share a name."""
+    if fmt == "hf":  # a Hugging Face folder (text runs) is the folder itself
+        return Path(lib.exports_dir) / f"run-{run_id}" / fmt
     return Path(lib.exports_dir) / f"run-{run_id}" / fmt / f"model{writers.SUFFIXES[fmt]}"
 
 
@@ -55,7 +57,17 @@ def export_targets(lib, run_id: int, fmt: str, path: str | Path | None, *, force
                    follow_symlinks: bool = False) -> ExportTargets:
     """The three files an export writes, checked before anything is written: none may be a
     symlink (unless ``follow_symlinks``) or an existing file that is not this library's own
-    earlier export of the same name (unless ``force``)."""
+    earlier export of the same name (unless ``force``). A text run's export writes other files
+    (``studio.export.text.text_export_targets``)."""
+    from studio.export.table_model import run_model_kind
+
+    if run_model_kind(lib, run_id) == "text":
+        from studio.export.text import text_export_targets
+
+        return text_export_targets(lib, run_id, fmt, path, force=force, follow_symlinks=follow_symlinks)
+    if fmt == "hf":
+        raise InvalidInputError("a Hugging Face folder (hf) is the export of a text model",
+                                hint="an image model exports as " + ", ".join(writers.FORMATS))
     if fmt not in writers.FORMATS:
         raise InvalidInputError(f"unknown export format {fmt!r}", hint="use " + ", ".join(writers.FORMATS))
     path = output_path(path, follow_symlinks=follow_symlinks) if path else default_export_path(lib, run_id, fmt)
@@ -107,10 +119,15 @@ def export_run(lib, run_id: int, fmt: str, path: str | Path | None = None, state
     symlinks are written through only with ``follow_symlinks``."""
     from studio.export.table_model import run_model_kind
 
-    if run_model_kind(lib, run_id) == "table":
+    kind = run_model_kind(lib, run_id)
+    if kind == "table":
         from studio.export.tables import export_table_run
 
         return export_table_run(lib, run_id, fmt, path, state, force=force, follow_symlinks=follow_symlinks)
+    if kind == "text":
+        from studio.export.text import export_text_run
+
+        return export_text_run(lib, run_id, fmt, path, state, force=force, follow_symlinks=follow_symlinks)
     state = state or JobState()
     targets = export_targets(lib, run_id, fmt, path, force=force, follow_symlinks=follow_symlinks)
     path = targets.model
