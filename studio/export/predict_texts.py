@@ -69,17 +69,17 @@ class TextPredictor:
         return TextPrediction([(name, float(p)) for name, p in zip(self.classes, probabilities)],
                               int(tokens.lengths[0]), bool(tokens.truncated[0]))
 
-    def predict_texts(self, texts: list[str], state: JobState | None = None) -> tuple[np.ndarray, int]:
-        """(N x classes probabilities, how many texts were cut at max length), in chunks with
+    def predict_texts(self, texts: list[str], state: JobState | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(N x classes probabilities, N flags: the text was cut at max length), in chunks with
         progress and cancellation."""
         state = state or JobState()
         out = np.zeros((len(texts), len(self.classes)), dtype=np.float32)
-        truncated = 0
+        truncated = np.zeros(len(texts), dtype=bool)
         for start in range(0, len(texts), PREDICT_CHUNK_TEXTS):
             state.check_cancelled()
             tokens = self.classifier.tokenize(texts[start: start + PREDICT_CHUNK_TEXTS])
             out[start: start + len(tokens)] = self.classifier.probabilities(tokens)
-            truncated += tokens.truncated_count
+            truncated[start: start + len(tokens)] = tokens.truncated
             done = start + len(tokens)
             state.set_progress(done / len(texts), f"{done:,} of {len(texts):,} texts predicted")
         return out, truncated
@@ -105,7 +105,7 @@ class TextPredictor:
         state.set_progress(0.95, "writing the predictions")
         write_csv(pa.table(self.prediction_columns(texts, probabilities)), Path(target).expanduser())
         state.set_progress(1.0, f"{len(texts):,} texts predicted")
-        return truncated
+        return int(truncated.sum())
 
     def predict_file(self, source: str | Path, target: str | Path, state: JobState | None = None,
                      text_column: str | None = None) -> TextFileReport:

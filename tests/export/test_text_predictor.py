@@ -20,7 +20,7 @@ from studio.store.library import Library
 from studio.train.run_files import run_dir
 from studio.train.text.inference import load_text_run
 
-POSITIVE = "a wonderful, moving and beautifully acted film; one of the best of the year"
+POSITIVE = "a delightful, charming and heartfelt comedy"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_a_text_run_gives_a_text_predictor_with_evaluates_numbers(text_lib, revi
 
     probabilities, truncated = predictor.predict_texts(texts)  # in chunks of 256: the chunking changes nothing
     np.testing.assert_allclose(probabilities, classifier.probabilities(texts), atol=1e-6)
-    assert truncated == classifier.tokenize(texts).truncated_count
+    np.testing.assert_array_equal(truncated, classifier.tokenize(texts).truncated)
     accuracy = np.mean(np.array(predictor.classes)[probabilities.argmax(axis=1)] == np.array(labels))
     assert accuracy > 0.8  # the trained run, not random weights
 
