@@ -1,7 +1,7 @@
 """The Evaluate view: choose a run and a split; see accuracy, per-class precision/recall, a
 confusion matrix whose cells open their samples as thumbnails, and the most confident mistakes.
 A table run shows rows instead of thumbnails, and a regression run its errors and plots
-(studio.ui.training.table_evaluation).
+(studio.ui.training.table_evaluation); a text run lists texts (studio.ui.training.text_evaluation).
 
 Evaluation (the engine's ``evaluate_run``, which also stores per-sample predictions and returns
 the ``Evaluation`` the CLI prints: cells, per-class table, mistakes) runs in a job. Thumbnails are
@@ -46,6 +46,7 @@ from studio.ui.training.table_evaluation import (
     TableEvaluationView,
     summary_text,
 )
+from studio.ui.training.text_evaluation import TextEvaluationView, text_summary
 
 if TYPE_CHECKING:
     from studio.store.library import Library
@@ -191,12 +192,15 @@ class EvaluatePage(Page):
         bottom.setSizes([540, 540])
         self.table_view = TableEvaluationView(self.show_row)  # a table run's rows, errors and plots
         self.table_view.hide()
+        self.text_view = TextEvaluationView(self, self.lib, self.review)  # a text run's texts
+        self.text_view.hide()
         self.class_view, self.gallery_view = top, bottom
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(top)
         body.addWidget(bottom)
         body.addWidget(self.table_view)
-        body.setSizes([380, 300, 300])
+        body.addWidget(self.text_view)
+        body.setSizes([380, 300, 300, 300])
         root.addWidget(body, 1)
         self.run_combo.currentIndexChanged.connect(self._run_changed)
         self._run_changed()
@@ -355,22 +359,27 @@ class EvaluatePage(Page):
 
     def _show_result(self, result: Evaluation | TableEvaluation) -> None:
         self.result = result
-        table = getattr(result, "kind", "image") == "table"
+        kind = getattr(result, "kind", "image")
+        table = kind == "table"
         self.table_view.setVisible(table)
-        self.gallery_view.setVisible(not table)
+        self.text_view.setVisible(kind == "text")
+        self.gallery_view.setVisible(kind == "image")
         self.class_view.setVisible(not table or result.classification is not None)
-        self.per_class.horizontalHeaderItem(4).setText("Rows" if table else "Images")
+        self.per_class.horizontalHeaderItem(4).setText({"table": "Rows", "text": "Texts"}.get(kind, "Images"))
         if table:
             self._show_table_result(result)
             return
         acc = f"accuracy {result.accuracy:.1%}" if result.accuracy is not None else "no labelled images"
-        self.summary.setText(f"Run {result.run_id} on {result.samples} {result.split} images: {acc}, "
-                             f"{len(result.mistakes)} mistakes.")
+        self.summary.setText(text_summary(result) if kind == "text" else f"Run {result.run_id} on {result.samples} "
+                             f"{result.split} images: {acc}, {len(result.mistakes)} mistakes.")
         self._fill_per_class(result)
         self._fill_matrix(result)
-        self.cell_gallery.clear()
-        self.cell_title.setText("Click a confusion-matrix cell to see its images.")
-        self._fill_mistakes(result)
+        if kind == "text":
+            self.text_view.show_result(result)
+        else:
+            self.cell_gallery.clear()
+            self.cell_title.setText("Click a confusion-matrix cell to see its images.")
+            self._fill_mistakes(result)
         self.evaluated.emit(result)
 
     def _show_table_result(self, result: TableEvaluation) -> None:
@@ -403,7 +412,7 @@ class EvaluatePage(Page):
         table.setVerticalHeaderLabels(result.classes)
         if result.confusion is None:
             return
-        unit = "rows" if getattr(self.result, "kind", "image") == "table" else "images"
+        unit = {"table": "rows", "text": "texts"}.get(getattr(self.result, "kind", "image"), "images")
         conf = result.confusion
         diag_peak = int(max(conf.diagonal().max(), 1)) if n else 1
         off = conf.copy()
@@ -450,8 +459,9 @@ class EvaluatePage(Page):
         if self.result is None:
             return
         self._cell = (row, col)
-        if getattr(self.result, "kind", "image") == "table":
-            self.table_view.show_cell(row, col)
+        view = {"table": self.table_view, "text": self.text_view}.get(getattr(self.result, "kind", "image"))
+        if view is not None:
+            view.show_cell(row, col)
             return
         ids = self.result.cells.get((row, col), [])
         classes = self.result.classes
