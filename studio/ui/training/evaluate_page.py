@@ -303,6 +303,7 @@ class EvaluatePage(Page):
             self._offer_split(run_id, split)
 
     def _offer_split(self, run_id: int, split: str) -> None:
+        from studio.train.evaluate import run_kind
         from studio.train.runs import run_dataset
 
         with self.lib.session() as s:
@@ -310,12 +311,13 @@ class EvaluatePage(Page):
         name = dataset[1] if dataset is not None else "The dataset"
         self._hint_dataset = dataset
         what = "test" if split == "test" else "validation"
-        text = f"“{name}” has no {what} images: its samples were never split into train / validation / test."
+        unit = "texts" if run_kind(self.lib, run_id) == "text" else "images"
+        text = f"“{name}” has no {what} {unit}: its samples were never split into train / validation / test."
         if split == "test":
-            text += (" Evaluate on the validation images instead, or split the dataset so the next run "
-                     "keeps test images apart.")
+            text += (f" Evaluate on the validation {unit} instead, or split the dataset so the next run "
+                     f"keeps test {unit} apart.")
         else:
-            text += " Split the dataset so that runs keep images apart to be evaluated on."
+            text += f" Split the dataset so that runs keep {unit} apart to be evaluated on."
         self.split_hint_label.setText(text)
         self.use_val_button.setVisible(split == "test")
         self.split_button.setEnabled(self._hint_dataset is not None)

@@ -101,3 +101,27 @@ def test_user_evaluates_a_text_run_and_reads_the_texts_of_a_cell(qtbot, text_tem
         qtbot.waitUntil(lambda: window.current_page_key() == "datasets", timeout=5_000)
         labelling = window.datasets.labelling.labelling_view
         qtbot.waitUntil(lambda: labelling.isVisible() and labelling.ids == [cell[0]], timeout=WAIT_MS)
+
+
+def test_a_text_dataset_without_test_texts_offers_its_validation_texts(qtbot, text_template, tmp_path):
+    from studio.store.models import Sample
+
+    home, run_id = text_template
+    shutil.copytree(home, tmp_path / "library")
+    lib = Library.open(tmp_path / "library")
+    with lib.transaction() as s:  # the test texts were moved to train after the run
+        s.query(Sample).filter(Sample.split == "test").update({"split": "train"})
+    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
+        window.show_page("evaluate")
+        page = window.training.evaluate
+        qtbot.waitUntil(lambda: page.run_combo.currentData() == run_id, timeout=30_000)
+        qtbot.waitUntil(page.evaluate_button.isEnabled, timeout=WAIT_MS)
+        qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(page.split_hint.isVisible, timeout=WAIT_MS)
+        assert "“reviews” has no test texts" in page.split_hint_label.text()
+        assert "Evaluate on the validation texts instead" in page.split_hint_label.text()
+        qtbot.waitUntil(page.evaluate_button.isEnabled, timeout=WAIT_MS)  # the failed job is done
+        qtbot.mouseClick(page.use_val_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT_MS)
+        assert page.result.split == "val" and page.text_view.isVisible() and not page.split_hint.isVisible()
+        assert f"on {page.result.samples} validation texts" in page.summary.text()
