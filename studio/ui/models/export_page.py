@@ -39,11 +39,19 @@ FORMATS = (
     ("ONNX (onnxruntime, any language)", "onnx"),
     ("TorchScript (PyTorch, C++ libtorch)", "torchscript"),
     ("safetensors weights + model card", "safetensors"),
+    ("Hugging Face folder (transformers)", "hf"),
 )
 OK_COLOUR, FLAG_COLOUR = "#1b7f4b", "#b3261e"
-TABLE_FORMATS = ("onnx", "torchscript")
-NOT_FOR_TABLES = ("A table model exports as ONNX or TorchScript, which take the raw column values; "
-                  "its run folder already holds model.safetensors + model.json")
+USABLE_FORMATS = {"image": ("onnx", "torchscript", "safetensors"), "table": ("onnx", "torchscript"), "text": ("onnx", "hf")}
+NOT_USABLE = {  # why a format is greyed out, by the run's kind of model
+    "image": "A Hugging Face folder is the export of a text model",
+    "table": "A table model exports as ONNX or TorchScript, which take the raw column values; "
+             "its run folder already holds model.safetensors + model.json",
+    "text": "A text model exports as ONNX (with tokenizer.json and predict.py beside it) or as a Hugging Face "
+            "folder; its run folder already is one (model.safetensors + config.json + tokenizer)",
+}
+SAMPLES = {"image": "images", "table": "rows", "text": "texts"}  # what parity compares on
+EXAMPLE_INPUTS = {"image": "image.png", "table": "data.csv", "text": '"a sentence to classify"'}
 
 
 def export_job(lib, run_id: int, fmt: str, path: str, force: bool, state):
@@ -90,7 +98,7 @@ class ExportPage(Page):
         self.report = None
         self._path_edited = False
         self._wanted_run: int | None = None  # chosen while the run list was on its way
-        self._run_kinds: dict[int, str] = {}  # run id -> "image" | "table"
+        self._run_kinds: dict[int, str] = {}  # run id -> "image" | "table" | "text"
         self._build()
 
     def _build(self) -> None:
@@ -98,7 +106,7 @@ class ExportPage(Page):
         heading.setStyleSheet("font-size: 18px; font-weight: 600;")
         intro = QLabel("Write a trained model to a file that works outside the studio. Each export is loaded back "
                        "by its own runtime in a fresh process and must give the studio's answers on the run's "
-                       "held-out images or table rows.")
+                       "held-out images, table rows or texts.")
         intro.setWordWrap(True)
         intro.setStyleSheet("color: #5b6670;")
 
@@ -242,12 +250,12 @@ class ExportPage(Page):
 
     def _enable_formats(self) -> None:
         """Formats that do not apply to the run's kind of model are greyed out, with the reason."""
-        table = self.run_kind() == "table"
+        kind = self.run_kind()
         for index in range(self.format_combo.count()):
             item = self.format_combo.model().item(index)
-            usable = not table or self.format_combo.itemData(index) in TABLE_FORMATS
+            usable = self.format_combo.itemData(index) in USABLE_FORMATS.get(kind, USABLE_FORMATS["image"])
             item.setEnabled(usable)
-            item.setToolTip("" if usable else NOT_FOR_TABLES)
+            item.setToolTip("" if usable else NOT_USABLE.get(kind, NOT_USABLE["image"]))
         if not self.format_combo.model().item(self.format_combo.currentIndex()).isEnabled():
             self.format_combo.setCurrentIndex(self.format_combo.findData("onnx"))
 
@@ -267,12 +275,15 @@ class ExportPage(Page):
             current = Path(self.path_edit.text())
             from studio.export.writers import SUFFIXES
 
-            self.path_edit.setText(str(current.with_suffix(SUFFIXES[fmt])))
+            self.path_edit.setText(str(current.with_suffix(SUFFIXES.get(fmt, ""))))  # hf: a folder
         else:
             self.path_edit.setText(str(default_export_path(self.lib, run_id, fmt)))
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
+        if self.format_combo.currentData() == "hf":
+            path = QFileDialog.getExistingDirectory(self, "Export the Hugging Face folder to", self.path_edit.text())
+        else:
+            path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
         if path:
             self.path_edit.setText(path)
             self._path_edited = True
@@ -334,7 +345,7 @@ class ExportPage(Page):
         colour = OK_COLOUR if ok else FLAG_COLOUR
         self.verdict.setText("OK: the file gives the studio's answers" if ok else "FLAGGED: the file disagrees with the studio")
         self.verdict.setStyleSheet(f"font-size: 20px; font-weight: 700; color: {colour};")
-        table = parity.get("kind") == "table"
+        kind = parity.get("kind", "image")
         if parity.get("task") == "regression" and "error" not in parity:
             self._show_regression_parity(parity)
         else:
@@ -344,10 +355,10 @@ class ExportPage(Page):
             self.fields["agreement"].setText(f"{parity.get('agreement', 0):.2%} ({parity.get('top1_agree', 0)} of {parity.get('n', 0)})"
                                              if diff is not None else parity.get("error", "-"))
             self.fields["max_prob_diff"].setText("-" if diff is None else f"{diff:.2e} (limit {parity.get('threshold', 1e-4):.0e})")
-        self.fields["n"].setText(f"{parity.get('n', 0)} {'rows' if table else 'images'} from the {parity.get('split', '?')} split")
+        self.fields["n"].setText(f"{parity.get('n', 0)} {SAMPLES.get(kind, 'images')} from the {parity.get('split', '?')} split")
         self.fields["runtime"].setText(f"{parity.get('runtime', '-')} in a fresh process")
         self.fields["path"].setText(path)
-        self.fields["example"].setText(f"python {example} {'data.csv' if table else 'image.png'}" if example else "-")
+        self.fields["example"].setText(f"python {example} {EXAMPLE_INPUTS.get(kind, 'image.png')}" if example else "-")
         self.open_folder_button.setEnabled(True)
         self.copy_button.setEnabled(bool(example))
         self.progress_label.setText("Export done." if ok else "Export done: PARITY FAILED.")
@@ -369,11 +380,13 @@ class ExportPage(Page):
             return
         row = self._history_rows[rows[0]]
         from studio.export.examples import example_path_for
+        from studio.export.text_examples import text_example_path
 
-        example = example_path_for(Path(row["path"]))
+        path = Path(row["path"])
+        example = text_example_path(row["format"], path) if row["parity"].get("kind") == "text" else example_path_for(path)
         self.show_report(row["parity"], bool(row["ok"]), row["path"], str(example) if example.is_file() else None)
         when = row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else "earlier"
-        self.progress_label.setText(f"Export of {when} ({row['format']})" + ("" if Path(row["path"]).is_file() else ": the file is gone"))
+        self.progress_label.setText(f"Export of {when} ({row['format']})" + ("" if Path(row["path"]).exists() else ": the file is gone"))
 
     def _show_history(self, listed: tuple[int, list[dict[str, Any]]]) -> None:
         run_id, rows = listed
