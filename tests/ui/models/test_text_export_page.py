@@ -16,11 +16,11 @@ PySide6 = pytest.importorskip("PySide6")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("transformers")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "export"))
-from text_play_library import shared_text_library  # noqa: E402
-from train_gui_helpers import main_window_at_1280x800  # noqa: E402
+from text_play_library import shared_text_library
+from train_gui_helpers import main_window_at_1280x800
 
 WAIT_MS = 180_000
 ARTIFACTS = Path(__file__).resolve().parents[2] / "_artifacts"
