@@ -125,3 +125,42 @@ def test_a_text_dataset_without_test_texts_offers_its_validation_texts(qtbot, te
         qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT_MS)
         assert page.result.split == "val" and page.text_view.isVisible() and not page.split_hint.isVisible()
         assert f"on {page.result.samples} validation texts" in page.summary.text()
+
+
+def test_a_very_long_text_shows_its_start_and_says_how_long_it_is(qtbot, text_template, tmp_path):
+    from studio.data.samples import find_dataset
+    from studio.data.text.importing import import_text_lines
+    from studio.data.text.samples import read_texts
+    from studio.store.models import Sample
+    from studio.ui.training.text_evaluation import (
+        WHOLE_TEXT_CHARS,
+        TextPanel,
+        whole_text_job,
+    )
+
+    home, _run_id = text_template
+    shutil.copytree(home, tmp_path / "library")
+    lib = Library.open(tmp_path / "library")
+    with lib.session() as s:
+        dataset_id = find_dataset(s, "reviews").id
+        first_ids = [i for (i,) in s.query(Sample.id).filter(Sample.dataset_id == dataset_id).order_by(Sample.id).limit(50)]
+    words = " ".join(read_texts(lib, first_ids))
+    long_text = (words + " ") * (3 * WHOLE_TEXT_CHARS // len(words) + 1)
+    import_text_lines(lib, dataset_id, [long_text.strip()], class_name="pos")
+    with lib.session() as s:
+        long_id = s.query(Sample.id).filter(Sample.dataset_id == dataset_id).order_by(Sample.id.desc()).first()[0]
+    sample_id, start, length = whole_text_job(lib, dataset_id, long_id)
+    assert (sample_id, length) == (long_id, len(long_text.strip())) and start == long_text[:WHOLE_TEXT_CHARS]
+
+    opened = []
+    panel = TextPanel(lambda dataset, ids: opened.append((dataset, ids)))
+    qtbot.addWidget(panel)
+    panel.show_choice(dataset_id, long_id, "labelled pos, predicted neg with 97.0% confidence")
+    panel.show_text(sample_id, start, length)
+    shown = panel.text.toPlainText()
+    assert shown.startswith(start) and shown.endswith(f"[… the first {WHOLE_TEXT_CHARS:,} of {length:,} characters]")
+    panel.show_text(sample_id + 1, "another text", 12)  # a late answer for a text no longer chosen
+    assert panel.text.toPlainText() == shown
+    panel.open_button.click()
+    assert opened == [(dataset_id, [long_id])]
+    lib.close()
