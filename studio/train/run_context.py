@@ -3,6 +3,7 @@ among the data-parallel ranks. Under DDP only rank 0 speaks (events) and writes 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from collections.abc import Callable
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from studio.store.library import Library
 
 Emit = Callable[[dict[str, Any]], None]
+SMALL_STEP_WORK = 64 * 1024  # batch rows x widest layer below which a CPU step runs on one thread
 
 
 def resolve_device(name: str) -> torch.device:
@@ -119,3 +121,16 @@ class RunContext:
     def run_classes(self) -> list[str]:
         with self.lib.session() as s:
             return list(s.get(Run, self.run_id).classes)
+
+
+@contextlib.contextmanager
+def threads_for(device: torch.device, work_per_layer: int):
+    """One CPU thread for small steps: splitting a 64 x 128 product across cores costs more in
+    hand-offs than it saves, and much more when other processes share the cores."""
+    before = torch.get_num_threads()
+    if device.type == "cpu" and work_per_layer < SMALL_STEP_WORK:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

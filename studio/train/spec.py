@@ -234,7 +234,7 @@ class TrainSpec:
         "auto", flag="--device", label="Device", help="auto | cpu | cuda | cuda:N | mps",
         tip="Where training runs. Automatic picks a GPU when there is one. Free memory is shown for each GPU.")
     gpus: int = setting(1, flag="--gpus", low=1, help="data-parallel processes (torchrun + DDP; gloo on CPU)",
-                        kinds=(IMAGE,))
+                        kinds=(IMAGE, TEXT))
     optimizer: Optimizer = setting(  # noqa: RUF009 - a field() with metadata
         Optimizer.ADAMW, flag="--optimizer", label="Optimizer", kinds=(IMAGE, TABLE),
         tip="The update rule. AdamW works well almost always; SGD with momentum sometimes generalises slightly "

@@ -6,8 +6,11 @@ epoch's EpochCompleted and CheckpointSaved, and one Finished event with the fina
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -44,10 +47,35 @@ from studio.train.recording import (
     RunRecorder,
     save_model,
 )
-from studio.train.run_context import RunContext, device_text, resolve_device
+from studio.train.run_context import (
+    RunContext,
+    device_text,
+    resolve_device,
+    threads_for,
+)
 from studio.train.step import TrainStep, validate
 
 FROM_THE_START = {"start_epoch": 0, "start_iteration": 0, "start_epoch_iteration": 0}
+
+
+@dataclass
+class Wiring:
+    """What a kind of data gives the shared training loop (TrainingRun._run_engine): everything
+    else (validation order, checkpoints, best model, recording, stop, progress, DDP roles) is shared."""
+
+    step: Callable[[Engine, Any], dict[str, Any]]          # one optimiser step on a batch
+    batches: Callable[[int, int], Iterable[Any]]           # (epoch, batches to skip) -> that epoch's batches
+    steps_per_epoch: int
+    state: dict[str, Any]            # what a checkpoint keeps: model, optimizer, scheduler, ...
+    validate: Callable[[], dict[str, float]]               # val_loss, val_accuracy, ... of the model now
+    save: Callable[[dict[str, Any]], None]                 # the best model so far, with its metrics
+    lr: Callable[[], float]
+    unfreezer: Unfreezer | None = None
+    early_stopping: Callable[[int], EarlyStopping] = EarlyStopping  # patience -> handler
+    best_score: Callable[[dict[str, Any]], tuple[float, ...]] | None = None  # None: accuracy, then loss
+    progress_from: float = 0.0       # the job's progress already spent before training (data caching)
+    step_work: int | None = None     # batch x width of a step: small ones run on one CPU thread
+    after_training: Callable[[], None] | None = None       # once the best model is saved (test scores)
 
 
 class TrainingError(StudioError):
@@ -127,37 +155,53 @@ class TrainingRun:
 
     def _train(self, spec: dict[str, Any], data: TrainData, parts: ModelParts, device: torch.device,
                heartbeat: Heartbeat | None, resume: bool, control: Callable[[Engine], None] | None) -> dict[str, Any]:
-        ctx, main = self.ctx, self.ctx.dist.is_main
         step = TrainStep(parts, data, spec, device)
-        engine = Engine(step)
+        wiring = Wiring(
+            step=step, batches=lambda epoch, skip: data.train_loader.epoch(epoch, skip),
+            steps_per_epoch=len(data.train_loader),
+            state={"model": parts.model, "optimizer": parts.optimizer, "scheduler": parts.scheduler,
+                   "scaler": parts.scaler},
+            validate=lambda: validate(parts.model, data.val_loader, step.to_input),
+            save=lambda metrics: self._save_model(spec, data, parts, metrics),
+            lr=lambda: parts.scheduler.get_last_lr()[0],
+            unfreezer=Unfreezer(parts.model, spec["model"], spec["unfreeze_after"], parts.frozen, self.ctx.emit),
+            progress_from=CACHE_SHARE)
+        ready = DataReady(run_id=self.ctx.run_id, dataset=data.view.name, classes=data.view.classes,
+                          train_samples=len(data.view.split("train")), val_samples=len(data.view.split("val")),
+                          head_replaced=parts.head_replaced, steps_per_epoch=len(data.train_loader))
+        return self._run_engine(spec, wiring, ready, device, heartbeat, resume, control)
+
+    def _run_engine(self, spec: dict[str, Any], wiring: Wiring, ready: DataReady, device: torch.device,
+                    heartbeat: Heartbeat | None, resume: bool, control: Callable[[Engine], None] | None) -> dict[str, Any]:
+        """The engine with the handlers every kind of data shares, run from the start or the last
+        checkpoint; ``ready`` is said once the handlers are in place (with the notes and resume epoch)."""
+        ctx, main = self.ctx, self.ctx.dist.is_main
+        engine = Engine(wiring.step)
         stats = EpochStats()
-        early = EarlyStopping(spec["early_stopping"]) if spec["early_stopping"] else None
-        unfreezer = Unfreezer(parts.model, spec["model"], spec["unfreeze_after"], parts.frozen, ctx.emit)
-        best = self.best = BestModelSaver(lambda metrics: self._save_model(spec, data, parts, metrics))
+        early = wiring.early_stopping(spec["early_stopping"]) if spec["early_stopping"] else None
+        best = self.best = BestModelSaver(wiring.save, **({"score": wiring.best_score} if wiring.best_score else {}))
         recorder = RunRecorder(ctx, best)
         checkpointer = Checkpointer(
-            ctx.folder / CHECKPOINT_NAME,
-            {"model": parts.model, "optimizer": parts.optimizer, "scheduler": parts.scheduler, "scaler": parts.scaler,
-             "early_stopping": early},
-            merged=(best, unfreezer), is_best=lambda: best.improved, on_saved=recorder.checkpoint_saved)
+            ctx.folder / CHECKPOINT_NAME, {**wiring.state, "early_stopping": early},
+            merged=(best,) + ((wiring.unfreezer,) if wiring.unfreezer else ()),
+            is_best=lambda: best.improved, on_saved=recorder.checkpoint_saved)
         start = checkpointer.restore() if resume else FROM_THE_START
         if not resume:
             self._clear_outputs()
         log_every = max(1, int(spec["log_every"]))
-        lr = lambda: parts.scheduler.get_last_lr()[0]
 
         # the order of attaching is the order handlers run in, per event
         NaNGuard().attach(engine)
         if main:
             heartbeat.attach(engine)
-            StepLogger(ctx.emit, log_every, lr).attach(engine)
+            StepLogger(ctx.emit, log_every, wiring.lr).attach(engine)
         stats.attach(engine)
-        unfreezer.attach(engine)
-        Validation(lambda: validate(parts.model, data.val_loader, step.to_input), stats,
-                   share=lambda values: ctx.dist.from_main(values, device)).attach(engine)
+        if wiring.unfreezer is not None:
+            wiring.unfreezer.attach(engine)
+        Validation(wiring.validate, stats, share=lambda values: ctx.dist.from_main(values, device)).attach(engine)
         if main:
-            MetricsRecorder(MetricsSink(ctx.lib, ctx.run_id), log_every, lr).attach(engine)
-        JobProgress(ctx.job, CACHE_SHARE).attach(engine)
+            MetricsRecorder(MetricsSink(ctx.lib, ctx.run_id), log_every, wiring.lr).attach(engine)
+        JobProgress(ctx.job, wiring.progress_from).attach(engine)
         StopOnRequest(lambda: ctx.dist.any_rank(ctx.job.is_cancelled(), device)).attach(engine)
         EpochReporter(ctx.emit, stats).attach(engine)
         best.attach(engine)
@@ -168,13 +212,13 @@ class TrainingRun:
             recorder.attach(engine)
         if control is not None:
             control(engine)
-        ctx.emit(DataReady(run_id=ctx.run_id, dataset=data.view.name, classes=data.view.classes,
-                           train_samples=len(data.view.split("train")), val_samples=len(data.view.split("val")),
-                           resumed_from_epoch=start["start_epoch"] if resume else None, notes=self.notes,
-                           head_replaced=parts.head_replaced, steps_per_epoch=len(data.train_loader)))
-        engine.run(lambda epoch, skip: data.train_loader.epoch(epoch, skip), spec["epochs"],
-                   epoch_length=len(data.train_loader), **start)
-        return self._finish(engine, checkpointer, lambda: self._save_model(spec, data, parts, best.metrics))
+        ctx.emit(dataclasses.replace(ready, resumed_from_epoch=start["start_epoch"] if resume else None,
+                                     notes=self.notes))
+        with threads_for(device, wiring.step_work) if wiring.step_work else contextlib.nullcontext():
+            engine.run(wiring.batches, spec["epochs"], epoch_length=wiring.steps_per_epoch, **start)
+        if wiring.after_training is not None and main and (ctx.folder / WEIGHTS_NAME).is_file():
+            wiring.after_training()
+        return self._finish(engine, checkpointer, lambda: wiring.save(best.metrics))
 
     def _save_model(self, spec: dict[str, Any], data: TrainData, parts: ModelParts, metrics: dict[str, Any]) -> None:
         if not self.ctx.dist.is_main:

@@ -12,7 +12,6 @@ improved for ``early_stopping`` epochs.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 from collections.abc import Callable
@@ -27,13 +26,13 @@ from studio.core.jobs import JobState
 from studio.data.tables.encoding import TableEncoder, TableSplit
 from studio.train.engine import Engine, Events
 from studio.train.handlers import EarlyStopping, TrainingFailed
+from studio.train.run_context import threads_for
 from studio.train.tables.metrics import classification_metrics, regression_metrics
 from studio.train.tables.model import TableNet, TableNetConfig
 
 TARGET_STEPS = 3_000  # epochs are sized so a run takes about this many optimiser steps
 MIN_EPOCHS, MAX_EPOCHS = 10, 300
 PREDICT_BATCH = 8_192
-SMALL_STEP_WORK = 64 * 1024  # batch rows x widest layer below which a step runs on one thread
 
 
 @dataclass
@@ -255,19 +254,6 @@ class _BestEpoch:
     def restore_best(self) -> None:
         if self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
-
-
-@contextlib.contextmanager
-def threads_for(device: torch.device, work_per_layer: int):
-    """One CPU thread for small steps: splitting a 64 x 128 product across cores costs more in
-    hand-offs than it saves, and much more when other processes share the cores."""
-    before = torch.get_num_threads()
-    if device.type == "cpu" and work_per_layer < SMALL_STEP_WORK:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _stop_when_cancelled(engine: Engine, state: JobState) -> None:

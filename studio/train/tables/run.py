@@ -28,28 +28,15 @@ from studio.data.tables.dataset import TableDataset, load_table_dataset
 from studio.data.tables.encoding import TableEncoder, TableSplit
 from studio.data.tables.splits import split_rows
 from studio.store.models import Run
-from studio.train.artifacts import CARD_NAME, WEIGHTS_NAME
+from studio.train.artifacts import CARD_NAME
 from studio.train.card import ModelCard
-from studio.train.checkpoints import CHECKPOINT_NAME
 from studio.train.engine import Engine
 from studio.train.events import DataReady, Started
 from studio.train.handlers import (
     EarlyStopping,
-    EpochReporter,
-    EpochStats,
-    JobProgress,
-    NaNGuard,
-    StepLogger,
-    StopOnRequest,
-    Validation,
 )
 from studio.train.recording import (
-    BestModelSaver,
-    Checkpointer,
     Heartbeat,
-    MetricsRecorder,
-    MetricsSink,
-    RunRecorder,
 )
 from studio.train.run_context import device_text, resolve_device
 from studio.train.spec import (
@@ -67,10 +54,9 @@ from studio.train.tables.fit import (
     build_table_net,
     evaluate_table,
     split_tensors,
-    threads_for,
     validation_scores,
 )
-from studio.train.training_run import FROM_THE_START, TrainingRun
+from studio.train.training_run import TrainingRun, Wiring
 
 if TYPE_CHECKING:
     from studio.store.library import Library
@@ -235,48 +221,18 @@ class TableTrainingRun(TrainingRun):
         model = build_table_net(data.encoder, settings).to(device)
         loop = TableLoop(model, data.encoder.task, split_tensors(data.train, device), spec["batch_size"], spec["seed"])
         loop.set_optimizer(settings, spec["epochs"])
-        engine = Engine(TableStep(loop))
-        stats = EpochStats()
-        early = EarlyStopping(spec["early_stopping"], "val_loss", lower_is_better=True) if spec["early_stopping"] else None
-        best = self.best = BestModelSaver(lambda metrics: self._save(spec, data, model, metrics), score=lowest_val_loss)
-        recorder = RunRecorder(ctx, best)
-        checkpointer = Checkpointer(
-            ctx.folder / CHECKPOINT_NAME,
-            {"model": model, "optimizer": loop.optimizer, "scheduler": loop.scheduler, "early_stopping": early},
-            merged=(best,), is_best=lambda: best.improved, on_saved=recorder.checkpoint_saved)
-        start = checkpointer.restore() if resume else FROM_THE_START
-        if not resume:
-            self._clear_outputs()
-        lr = lambda: loop.scheduler.get_last_lr()[0]
         val_tensors = split_tensors(data.val, device)
-
-        # the order of attaching is the order handlers run in, per event (as for images)
-        NaNGuard().attach(engine)
-        heartbeat.attach(engine)
-        StepLogger(ctx.emit, spec["log_every"], lr).attach(engine)
-        stats.attach(engine)
-        Validation(lambda: validation_scores(model, data.encoder, val_tensors), stats).attach(engine)
-        MetricsRecorder(MetricsSink(ctx.lib, ctx.run_id), spec["log_every"], lr).attach(engine)
-        JobProgress(ctx.job, 0.0).attach(engine)
-        StopOnRequest(ctx.job.is_cancelled).attach(engine)
-        EpochReporter(ctx.emit, stats).attach(engine)
-        best.attach(engine)
-        if early is not None:
-            early.attach(engine)  # before the checkpoint, which keeps its count
-        checkpointer.attach(engine)
-        recorder.attach(engine)
-        if control is not None:
-            control(engine)
-        ctx.emit(DataReady(run_id=ctx.run_id, dataset=data.table.name, classes=ctx.run_classes(),
-                           train_samples=len(data.train), val_samples=len(data.val),
-                           resumed_from_epoch=start["start_epoch"] if resume else None, notes=self.notes,
-                           steps_per_epoch=loop.steps_per_epoch))
-        with threads_for(device, spec["batch_size"] * max(spec["hidden"], default=1)):
-            engine.run(loop.batches, spec["epochs"], epoch_length=loop.steps_per_epoch, **start)
-        save_now = lambda: self._save(spec, data, model, best.metrics)
-        if (ctx.folder / WEIGHTS_NAME).is_file():
-            self._record_test_scores(spec, data, device)
-        return self._finish(engine, checkpointer, save_now)
+        wiring = Wiring(
+            step=TableStep(loop), batches=loop.batches, steps_per_epoch=loop.steps_per_epoch,
+            state={"model": model, "optimizer": loop.optimizer, "scheduler": loop.scheduler},
+            validate=lambda: validation_scores(model, data.encoder, val_tensors),
+            save=lambda metrics: self._save(spec, data, model, metrics), lr=lambda: loop.scheduler.get_last_lr()[0],
+            early_stopping=lambda patience: EarlyStopping(patience, "val_loss", lower_is_better=True),
+            best_score=lowest_val_loss, step_work=spec["batch_size"] * max(spec["hidden"], default=1),
+            after_training=lambda: self._record_test_scores(spec, data, device))
+        ready = DataReady(run_id=ctx.run_id, dataset=data.table.name, classes=ctx.run_classes(),
+                          train_samples=len(data.train), val_samples=len(data.val), steps_per_epoch=loop.steps_per_epoch)
+        return self._run_engine(spec, wiring, ready, device, heartbeat, resume, control)
 
     def _save(self, spec: dict[str, Any], data: TableData, model, metrics: dict[str, Any]) -> None:
         card = ModelCard(architecture=spec["model"], classes=self.ctx.run_classes(), image_size=0,

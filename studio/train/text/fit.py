@@ -28,7 +28,7 @@ from studio.core.jobs import JobState
 from studio.data.samples import DatasetView
 from studio.train.engine import Engine, Events
 from studio.train.handlers import EpochStats, NaNGuard, Validation
-from studio.train.tables.fit import threads_for
+from studio.train.run_context import threads_for
 from studio.train.text.batching import LengthBuckets, pad_batch, sorted_batches
 from studio.train.text.model import (
     FREEZE_CHOICES,
@@ -96,11 +96,12 @@ class TextLoop:
     """Length-bucketed batches padded on the fly, and the optimiser step on one.
 
     An epoch's batches are a function of (seed, epoch), so a resumed run sees the very batches it would have.
-    ``model`` may be wrapped in DDP; each ``rank`` of ``world`` then steps through its share of the batches."""
+    Under DDP ``train_model`` is ``model`` wrapped; each ``rank`` of ``world`` steps through its share of the batches."""
 
     def __init__(self, model: nn.Module, head: set[str], split: TextSplit, settings: TextTrainSettings, pad_id: int,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, train_model: nn.Module | None = None):
         self.model, self.head, self.split, self.pad_id = model, head, split, pad_id
+        self.train_model = train_model or model  # the model, or wrapped in DDP: what the step runs
         self.device = torch.device(settings.device)
         self.order = LengthBuckets(split.texts.lengths, settings.batch_size, settings.seed, rank, world)
         self.steps_per_epoch = self.order.steps_per_epoch
@@ -118,9 +119,9 @@ class TextLoop:
 
     def step(self, _engine: Engine, batch) -> dict:
         input_ids, mask, labels = batch
-        self.model.train()
+        self.train_model.train()
         with autocast(self.device, self.amp_dtype):
-            logits = self.model(input_ids=input_ids, attention_mask=mask).logits
+            logits = self.train_model(input_ids=input_ids, attention_mask=mask).logits
         loss = F.cross_entropy(logits.float(), labels)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()

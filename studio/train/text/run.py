@@ -38,27 +38,11 @@ from studio.store.models import Run
 from studio.train import budget
 from studio.train.artifacts import CARD_NAME
 from studio.train.card import ModelCard
-from studio.train.checkpoints import CHECKPOINT_NAME
 from studio.train.engine import Engine
 from studio.train.events import CacheProgress, DataReady, Started
-from studio.train.handlers import (
-    EarlyStopping,
-    EpochReporter,
-    EpochStats,
-    JobProgress,
-    NaNGuard,
-    StepLogger,
-    StopOnRequest,
-    Validation,
-)
 from studio.train.model_setup import download_progress
 from studio.train.recording import (
-    BestModelSaver,
-    Checkpointer,
     Heartbeat,
-    MetricsRecorder,
-    MetricsSink,
-    RunRecorder,
 )
 from studio.train.run_context import device_text, resolve_device
 from studio.train.spec import (
@@ -69,7 +53,6 @@ from studio.train.spec import (
     TrainSpec,
     check_kind,
 )
-from studio.train.tables.fit import threads_for
 from studio.train.text.encoders import DEFAULT_ENCODER, load_tokenizer, resolve_encoder
 from studio.train.text.fit import (
     TextLoop,
@@ -80,7 +63,7 @@ from studio.train.text.fit import (
 )
 from studio.train.text.model import TextUnfreezer, build_text_classifier, freeze_encoder
 from studio.train.text.tokens import prepared_tokenizer, tokenize_dataset
-from studio.train.training_run import FROM_THE_START, TrainingRun
+from studio.train.training_run import TrainingRun, Wiring
 
 if TYPE_CHECKING:
     from studio.store.library import Library
@@ -108,8 +91,6 @@ def create_text_run(lib: Library, dataset: str | int, spec: TrainSpec, name: str
 
 def resolve_text_spec(lib: Library, view: DatasetView, spec: TrainSpec) -> dict[str, Any]:
     """The settings that apply to texts, with every automatic one decided (and marked so)."""
-    if spec.gpus > 1:
-        raise InvalidInputError("texts train in one process for now: --gpus is for image datasets")
     out: dict[str, Any] = {"kind": TEXT, **{key: value for key, value in spec.to_dict().items() if key in TEXT_SETTINGS}}
     out["encoder"] = encoder_source(lib, spec.encoder)
     out["model"] = encoder_name(out["encoder"])
@@ -132,7 +113,7 @@ def resolve_text_spec(lib: Library, view: DatasetView, spec: TrainSpec) -> dict[
     return out
 
 
-TEXT_SETTINGS = ("encoder", "max_length", "epochs", "batch_size", "lr", "backbone_lr_mult", "weight_decay", "freeze",
+TEXT_SETTINGS = ("encoder", "max_length", "epochs", "batch_size", "gpus", "lr", "backbone_lr_mult", "weight_decay", "freeze",
                  "unfreeze_after", "amp", "early_stopping", "seed", "device", "log_every")
 
 
@@ -257,49 +238,22 @@ class TextTrainingRun(TrainingRun):
         frozen = settings.freeze == "encoder"
         freeze_encoder(model, head, frozen)
         pad_id = int(model.config.pad_token_id or 0)
-        loop = TextLoop(model, head, data.train, settings, pad_id)
-        engine = Engine(loop.step)
-        stats = EpochStats()
-        early = EarlyStopping(spec["early_stopping"]) if spec["early_stopping"] else None
-        unfreezer = TextUnfreezer(model, head, spec["unfreeze_after"], frozen, ctx.emit)
-        best = self.best = BestModelSaver(lambda metrics: self._save(spec, data, model, metrics))
-        recorder = RunRecorder(ctx, best)
-        checkpointer = Checkpointer(
-            ctx.folder / CHECKPOINT_NAME,
-            {"model": model, "optimizer": loop.optimizer, "scheduler": loop.scheduler, "scaler": loop.scaler,
-             "early_stopping": early},
-            merged=(best, unfreezer), is_best=lambda: best.improved, on_saved=recorder.checkpoint_saved)
-        start = checkpointer.restore() if resume else FROM_THE_START
-        if not resume:
-            self._clear_outputs()
-        lr = lambda: loop.scheduler.get_last_lr()[0]
+        train_model = model
+        if ctx.dist.world > 1:  # each rank steps through its share of every epoch's batches
+            from torch.nn.parallel import DistributedDataParallel as DDP
 
-        # the order of attaching is the order handlers run in, per event (as for images)
-        NaNGuard().attach(engine)
-        heartbeat.attach(engine)
-        StepLogger(ctx.emit, spec["log_every"], lr).attach(engine)
-        stats.attach(engine)
-        unfreezer.attach(engine)
-        Validation(lambda: text_validation(model, data.val, pad_id, loop.amp_dtype), stats).attach(engine)
-        MetricsRecorder(MetricsSink(ctx.lib, ctx.run_id), spec["log_every"], lr).attach(engine)
-        JobProgress(ctx.job, 0.05).attach(engine)
-        StopOnRequest(ctx.job.is_cancelled).attach(engine)
-        EpochReporter(ctx.emit, stats).attach(engine)
-        best.attach(engine)
-        if early is not None:
-            early.attach(engine)  # before the checkpoint, which keeps its count
-        checkpointer.attach(engine)
-        recorder.attach(engine)
-        if control is not None:
-            control(engine)
-        ctx.emit(DataReady(run_id=ctx.run_id, dataset=data.view.name, classes=ctx.run_classes(),
-                           train_samples=len(data.train), val_samples=len(data.val),
-                           resumed_from_epoch=start["start_epoch"] if resume else None, notes=self.notes,
-                           steps_per_epoch=loop.steps_per_epoch))
-        step_work = spec["batch_size"] * spec["max_length"] * int(model.config.hidden_size)
-        with threads_for(device, step_work):  # a tiny model on a CPU: one thread, no hand-offs
-            engine.run(loop.batches, spec["epochs"], epoch_length=loop.steps_per_epoch, **start)
-        return self._finish(engine, checkpointer, lambda: self._save(spec, data, model, best.metrics))
+            train_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+        loop = TextLoop(model, head, data.train, settings, pad_id, ctx.dist.rank, ctx.dist.world, train_model)
+        wiring = Wiring(
+            step=loop.step, batches=loop.batches, steps_per_epoch=loop.steps_per_epoch,
+            state={"model": model, "optimizer": loop.optimizer, "scheduler": loop.scheduler, "scaler": loop.scaler},
+            validate=lambda: text_validation(model, data.val, pad_id, loop.amp_dtype),
+            save=lambda metrics: self._save(spec, data, model, metrics), lr=lambda: loop.scheduler.get_last_lr()[0],
+            unfreezer=TextUnfreezer(model, head, spec["unfreeze_after"], frozen, ctx.emit),
+            progress_from=0.05, step_work=spec["batch_size"] * spec["max_length"] * int(model.config.hidden_size))
+        ready = DataReady(run_id=ctx.run_id, dataset=data.view.name, classes=ctx.run_classes(),
+                          train_samples=len(data.train), val_samples=len(data.val), steps_per_epoch=loop.steps_per_epoch)
+        return self._run_engine(spec, wiring, ready, device, heartbeat, resume, control)
 
     def _save(self, spec: dict[str, Any], data: TextData, model: nn.Module, metrics: dict[str, Any]) -> None:
         """The model as a Hugging Face folder (weights, config, tokenizer) in the run folder, then its card."""
