@@ -175,3 +175,25 @@ def test_exporting_again_replaces_its_own_files(exported):
     for report in (onnx_report, hf_report):
         targets = text_export_targets(lib, run_id, report.format, report.path)
         assert str(targets.model) == report.path
+
+
+def test_a_run_whose_dataset_is_gone_is_checked_on_fixed_sentences(exported, tmp_path_factory, tmp_path):
+    """Parity still holds on fixed sentences, one of them longer than the max length (cut alike)."""
+    from studio.export.text import FALLBACK_TEXTS
+    from studio.store.datasets import delete_dataset
+    from studio.store.models import Run
+
+    _lib, _run, onnx_report, _hf = exported
+    template, run_id = shared_text_library(tmp_path_factory)
+    shutil.copytree(template, tmp_path / "library")
+    lib = Library.open(tmp_path / "library")
+    try:
+        with lib.session() as s:
+            dataset_id = s.get(Run, run_id).dataset_id
+        delete_dataset(lib, dataset_id)
+        split, texts = held_out_texts(lib, run_id)
+        assert split == "example" and texts == FALLBACK_TEXTS
+        parity = check_text_parity(load_text_run(lib, run_id), "onnx", Path(onnx_report.path), split, texts)
+    finally:
+        lib.close()
+    assert parity["ok"] and parity["n"] == len(FALLBACK_TEXTS) and parity["texts_cut"] == 1
