@@ -69,6 +69,19 @@ def run_dataset_classes(lib, run_id: int | None) -> tuple[int | None, list[tuple
         return run.dataset_id, [(cid, name) for cid, name in rows]
 
 
+def run_class_colours(lib, run_id: int | None) -> dict[str, str]:
+    """{class name: colour} of the dataset a run was trained on (empty when gone)."""
+    from studio.store.models import LabelClass, Run
+
+    if run_id is None:
+        return {}
+    with lib.session() as s:
+        run = s.get(Run, run_id)
+        if run is None or run.dataset_id is None:
+            return {}
+        return dict(s.execute(select(LabelClass.name, LabelClass.colour).where(LabelClass.dataset_id == run.dataset_id)).all())
+
+
 def add_to_dataset(lib, dataset_id: int, class_id: int, image: Path | bytes) -> int:
     """Store the image file (or encoded bytes, e.g. a pasted image) in the dataset labelled
     ``class_id``, as an import would; returns the sample id. Already there: it is just relabelled."""

@@ -51,13 +51,14 @@ class TextFileReport:
 
 
 class TextPredictor:
-    """A text classifier (studio.train.text.inference.TextClassifier) ready to predict raw texts."""
+    """A text classifier ready to predict raw texts: studio.train.text.inference.TextClassifier, or
+    an OnnxTextClassifier (anything with classes, max_length, tokenize and probabilities)."""
 
     kind = "text"
-    runtime = "PyTorch (in the studio)"
 
     def __init__(self, classifier, label: str, device: str):
         self.classifier = classifier
+        self.runtime = getattr(classifier, "runtime", "PyTorch (in the studio)")
         self.classes = list(classifier.classes)
         self.max_length = int(classifier.max_length)
         self.label = label
@@ -190,3 +191,74 @@ def open_text_folder_predictor(folder: Path, device: str = "cpu") -> TextPredict
     from studio.train.text.inference import load_text_folder
 
     return TextPredictor(load_text_folder(folder, device), str(folder), device)
+
+
+class OnnxTextClassifier:
+    """A text model's ONNX export (input_ids + attention_mask -> probabilities, logits) with the
+    tokenizer.json and card beside it, as its predict.py runs it: TextClassifier's tokenize and
+    probabilities, through onnxruntime."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, path: Path, card: dict):
+        from tokenizers import Tokenizer
+
+        from studio.export.predictor import import_onnxruntime
+        from studio.train.text.tokens import prepared_tokenizer
+
+        feed = (card.get("export") or {}).get("input") or {}
+        tokenizer_path = path.parent / str(feed.get("tokenizer", "tokenizer.json"))
+        if not tokenizer_path.is_file():
+            raise NotFoundError(f"{path.name} needs {tokenizer_path.name} beside it (its tokenizer), which is missing")
+        self.classes = [str(name) for name in card.get("classes") or []]
+        self.max_length = int(feed.get("max_length") or 0)
+        self.pad_id = int(feed.get("pad_id") or 0)
+        if not self.classes or self.max_length < 2:
+            raise InvalidInputError(f"{path.name}: its card {path.with_suffix('.json').name} does not name its classes "
+                                    "and max length")
+        try:
+            self.tokenizer = prepared_tokenizer(Tokenizer.from_file(str(tokenizer_path)), self.max_length)
+            ort = import_onnxruntime()
+            options = ort.SessionOptions()
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy cores after each run
+            options.log_severity_level = 3
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - tokenizers and onnxruntime raise their own types: one line for the user
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise InvalidInputError(f"cannot load the text model {path.name} ({first})") from None
+
+    def tokenize(self, texts: list[str]):
+        from studio.train.text.tokens import tokenize_texts
+
+        return tokenize_texts(self.tokenizer, list(texts))
+
+    def probabilities(self, tokens) -> np.ndarray:
+        from studio.train.text.batching import pad_batch, sorted_batches
+
+        out = np.zeros((len(tokens), len(self.classes)), dtype=np.float32)
+        for rows in sorted_batches(tokens.lengths, PREDICT_CHUNK_TEXTS):
+            input_ids, mask = pad_batch(tokens, rows, self.pad_id)
+            feed = {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
+            out[rows] = self.session.run(["probabilities"], feed)[0]
+        return out
+
+
+def text_export_card(path: Path) -> dict | None:
+    """The card beside an ONNX file when it is a text model's export (kind "text"), else None."""
+    import json
+
+    from studio.export.loading import card_path_for
+
+    card = card_path_for(path)
+    if path.suffix.lower() != ".onnx" or not card.is_file() or card.stat().st_size > limits().max_card_bytes:
+        return None
+    try:
+        data = json.loads(card.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return None  # the image path reports a broken card in its own words
+    return data if isinstance(data, dict) and data.get("kind") == "text" else None
+
+
+def open_text_onnx_predictor(path: Path, card: dict) -> TextPredictor:
+    return TextPredictor(OnnxTextClassifier(path, card), str(path), "cpu")  # onnxruntime on the CPU
+

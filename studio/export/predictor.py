@@ -319,7 +319,7 @@ def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trus
         entry = find_imported(lib, text)
         if entry is not None:
             path, trust = Path(lib.home) / entry["path"], trust or bool(entry.get("trusted"))
-    from studio.export.predict_texts import hf_folder_of, open_text_folder_predictor
+    from studio.export.predict_texts import hf_folder_of, open_text_folder_predictor, open_text_onnx_predictor, text_export_card
 
     text_folder = hf_folder_of(path)
     if text_folder is not None:  # a Hugging Face folder (or its config.json / weights): a text model
@@ -328,6 +328,9 @@ def open_predictor(source: str | int | Path, lib=None, device: str = "cpu", trus
         raise InvalidInputError(f"{path} is a folder without config.json: not a Hugging Face model folder")
     if not path.is_file():
         raise NotFoundError(f"no run, imported model or file named {text!r}")
+    text_card = text_export_card(path)
+    if text_card is not None:  # a text model's ONNX export, with its tokenizer.json beside it
+        return open_text_onnx_predictor(path, text_card)
     suffix = path.suffix.lower()
     if lib is not None:
         from studio.export.table_model import open_exported_table_predictor, own_table_export_run

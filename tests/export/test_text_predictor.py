@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -140,3 +141,44 @@ def test_the_text_run_is_playable_with_a_note(text_lib):
     lib, run_id = text_lib
     [choice] = [c for c in playable_models(lib) if c.run_id == run_id and c.kind == "run"]
     assert choice.title.endswith(" - text model") and choice.source == str(run_id)
+
+
+def test_a_text_runs_onnx_export_plays_through_onnxruntime_with_the_runs_numbers(text_lib, reviews, tmp_path):
+    """The export's files as studio export writes them (model.onnx, the card model.json, tokenizer.json);
+    the graph is made here with the quick tracer: the full export and its parity are the export tests'."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from studio.export.text import card_text, trace_inputs
+
+    lib, run_id = text_lib
+    classifier = load_text_run(lib, run_id)
+    model = tmp_path / "model.onnx"
+
+    class Probabilities(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = classifier.model
+
+        def forward(self, input_ids, attention_mask):
+            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+            return torch.softmax(logits, dim=1), logits
+
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on a graph that is checked below
+        torch.onnx.export(Probabilities().eval(), trace_inputs(classifier), str(model), dynamic_axes=axes,
+                          input_names=["input_ids", "attention_mask"], output_names=["probabilities", "logits"], dynamo=False)
+    (tmp_path / "model.json").write_text(card_text(classifier, "onnx", model), encoding="utf-8")
+    classifier.tokenizer.save(str(tmp_path / "tokenizer.json"))
+
+    predictor = open_predictor(str(model), lib)
+    assert (predictor.kind, predictor.runtime, predictor.classes, predictor.max_length) == ("text", "onnxruntime", ["neg", "pos"], 48)
+    texts = reviews[0][:40] + [" ".join([POSITIVE] * 20)]
+    probabilities, truncated = predictor.predict_texts(texts)
+    np.testing.assert_allclose(probabilities, classifier.probabilities(texts), atol=1e-5)
+    assert truncated.tolist() == classifier.tokenize(texts).truncated.tolist()
+
+    (tmp_path / "tokenizer.json").unlink()
+    with pytest.raises(NotFoundError, match="needs tokenizer.json beside it"):
+        open_predictor(str(model), lib)

@@ -44,8 +44,10 @@ from studio.ui.models.play_jobs import (
 )
 from studio.ui.models.play_widgets import ResultCard, qimage_to_array
 from studio.ui.models.table_play import TablePlayPanel
+from studio.ui.models.text_play import TextPlayPanel
 
-MODEL_FILTER = "Models (*.onnx *.pt *.pth *.ts *.safetensors);;All files (*)"
+MODEL_FILTER = "Models (*.onnx *.pt *.pth *.ts *.safetensors config.json);;All files (*)"
+NOT_IMAGES = ("table", "text")  # kinds of model whose inputs are rows or texts: their own panel, no camera
 RUNTIME_NAMES = {"run": "PyTorch (in the studio)", "onnx": "onnxruntime", "torchscript": "TorchScript",
                  "safetensors": "PyTorch (safetensors)", "state-dict": "PyTorch (state dict)"}
 
@@ -138,9 +140,11 @@ class PlayPage(Page):
         self.image_view.setStretchFactor(1, 2)
         self.image_view.setSizes([640, 400])
         self.table_view = TablePlayPanel(self)  # a table model: a form of its columns instead
+        self.text_view = TextPlayPanel(self)    # a text model: a box to type texts in
         self.views = QStackedWidget()
         self.views.addWidget(self.image_view)
         self.views.addWidget(self.table_view)
+        self.views.addWidget(self.text_view)
 
         page = QVBoxLayout(self)
         heading = QLabel("Play")
@@ -207,6 +211,7 @@ class PlayPage(Page):
         """Play with a model file; TorchScript from elsewhere is loaded only after the user agrees."""
         from studio.export.loading import is_torchscript
         from studio.export.play import ModelChoice
+        from studio.export.predict_texts import hf_folder_of
         from studio.export.registry import is_own_export
 
         p = Path(path)
@@ -222,7 +227,9 @@ class PlayPage(Page):
                 if answer != QMessageBox.StandardButton.Yes:
                     return
                 trust = True
-        choice = ModelChoice(f"File: {p.name}", str(p), "file", None, trust)
+        folder = hf_folder_of(p)  # config.json or the weights of a Hugging Face folder: a text model
+        choice = (ModelChoice(f"Text model folder: {folder.name}", str(folder), "file") if folder is not None
+                  else ModelChoice(f"File: {p.name}", str(p), "file", None, trust))
         self._file_choices.append(choice)
         self.model_combo.addItem(choice.title, choice)
         self.model_combo.setCurrentIndex(self.model_combo.count() - 1)
@@ -244,6 +251,7 @@ class PlayPage(Page):
             return  # already on its way (a list refresh or a second click asks again)
         self.predictor, self._loading_key = None, key
         self.table_view.clear_predictor()  # no late prediction of the previous model under "Loading..."
+        self.text_view.clear_predictor()
         self.model_status.setText(f"Loading {choice.title}...")
         job = self.run_job("model", load_predictor_job, self.lib, choice.source, device, choice.needs_trust, pool=self.pool)
         job.finished.connect(lambda predictor, key=key, job=job: self._loaded(key, predictor, job))
@@ -261,6 +269,9 @@ class PlayPage(Page):
         self.predictor = predictor
         if predictor.kind == "table":
             self._use_table_predictor(predictor)
+            return
+        if predictor.kind == "text":
+            self._use_text_predictor(predictor)
             return
         self.views.setCurrentWidget(self.image_view)
         runtime = RUNTIME_NAMES.get(predictor.kind, predictor.kind)
@@ -286,9 +297,25 @@ class PlayPage(Page):
         self.table_view.set_predictor(predictor)
         self.model_ready.emit(predictor.label)
 
+    def _use_text_predictor(self, predictor) -> None:
+        """A text model takes texts: a box to type them in replaces the image view."""
+        from studio.export.play import run_class_colours
+
+        self.camera.button.setChecked(False)
+        self._cancel_predictions()
+        self.views.setCurrentWidget(self.text_view)
+        self.model_status.setText(f"{predictor.label} - text model, {predictor.runtime} on {predictor.device.upper()}: "
+                                  f"{len(predictor.classes)} classes ({', '.join(predictor.classes[:8])}"
+                                  f"{', ...' if len(predictor.classes) > 8 else ''})")
+        choice = self.model_combo.currentData()
+        self.text_view.set_predictor(predictor, run_class_colours(self.lib, choice.run_id if choice else None))
+        self.model_ready.emit(predictor.label)
+
     # --- images in --------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+        mime = event.mimeData()
+        takes_text = self.predictor is not None and self.predictor.kind == "text" and mime.hasText()
+        if mime.hasUrls() or mime.hasImage() or takes_text:
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:
@@ -304,6 +331,8 @@ class PlayPage(Page):
         paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
         if self.predictor is not None and self.predictor.kind == "table":
             self.table_view.take_dropped(paths)
+        elif self.predictor is not None and self.predictor.kind == "text":
+            self.text_view.take_dropped(paths, mime.text() if mime.hasText() and not paths else "")
         elif paths:
             self.add_paths(paths)
         elif mime.hasImage():
@@ -337,7 +366,7 @@ class PlayPage(Page):
             self.items.append(source)
             self.cards.append(card)
             self.results.append(None)
-        if self.predictor is not None and self.predictor.kind != "table":
+        if self.predictor is not None and self.predictor.kind not in NOT_IMAGES:
             self._predict(list(range(first, len(self.items))))
 
     def _predict(self, indices: list[int]) -> None:
@@ -392,7 +421,7 @@ class PlayPage(Page):
 
     # --- camera -----------------------------------------------------------------------------
     def _predict_frame(self, image) -> None:
-        if self.predictor is None or self.predictor.kind == "table" or self.job("camera") is not None:
+        if self.predictor is None or self.predictor.kind in NOT_IMAGES or self.job("camera") is not None:
             return  # drop frames while the previous one is being predicted: always live, never queued
         job = self.run_job("camera", predict_job, self.predictor, [(-1, qimage_to_array(image, 256))], pool=self.pool)
         job.partial.connect(lambda payload: self.camera.show_prediction(payload[1], self.predictor.device))
