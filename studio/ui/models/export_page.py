@@ -126,7 +126,8 @@ class ExportPage(Page):
         path_row.addWidget(browse)
         form.addRow("Run", self.run_combo)
         form.addRow("Format", self.format_combo)
-        form.addRow("File", path_row)
+        self.path_title = QLabel("File")  # "Folder" for a Hugging Face folder
+        form.addRow(self.path_title, path_row)
 
         actions = QHBoxLayout()
         self.export_button = QPushButton("Export")
@@ -269,6 +270,7 @@ class ExportPage(Page):
         from studio.export.service import default_export_path
 
         run_id, fmt = self.run_combo.currentData(), self.format_combo.currentData()
+        self.path_title.setText("Folder" if fmt == "hf" else "File")
         if run_id is None:
             return
         if self._path_edited and self.path_edit.text():

@@ -49,9 +49,9 @@ def test_export_page_exports_a_text_run_as_onnx_with_parity(qtbot, window):
         assert not items[fmt].isEnabled() and "A text model exports as ONNX" in items[fmt].toolTip()
 
     page.set_format("hf")  # a Hugging Face folder is a folder, not a file
-    assert page.path_edit.text().endswith(f"run-{run_id}/hf")
+    assert page.path_edit.text().endswith(f"run-{run_id}/hf") and page.path_title.text() == "Folder"
     page.set_format("onnx")
-    assert page.path_edit.text().endswith(f"run-{run_id}/onnx/model.onnx")
+    assert page.path_edit.text().endswith(f"run-{run_id}/onnx/model.onnx") and page.path_title.text() == "File"
     with qtbot.waitSignal(page.export_finished, timeout=WAIT_MS) as finished:
         qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
     report = finished.args[0]
