@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: found as an import finds it)")
     p.add_argument("-o", "--out", metavar="PATH", help="table and text models: write the predictions to this CSV "
                    "(default: print them)")
-    p.add_argument("--top", type=int, default=5, metavar="K", help="classes to show per image (default 5)")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="classes to show per image or text (default 5)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--trust", action="store_true", help="allow loading TorchScript from elsewhere (it can run code)")
     add_json_flag(p)

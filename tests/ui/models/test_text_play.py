@@ -97,8 +97,15 @@ def test_typing_a_sentence_shows_its_class_probabilities_best_first(qtbot, windo
         panel.editor.setPlainText(long_text)  # as a paste brings it
     assert panel.shown.truncated and "Cut at 48 tokens" in panel.output.note.text()
 
-    with qtbot.waitSignal(panel.prediction_shown, timeout=WAIT_MS):
-        panel.predict_button.click()  # predicts now, without waiting for a pause
+    shown = []
+    panel.prediction_shown.connect(shown.append)
+    panel.editor.setPlainText(POSITIVE)
+    panel.predict_button.click()  # predicts now, without waiting for a pause
+    panel.editor.setPlainText(NEGATIVE)  # before that answer is back: it is dropped, only this one is shown
+    panel.predict_button.click()
+    qtbot.waitUntil(lambda: panel.page.job("text sentence") is None, timeout=WAIT_MS)
+    qtbot.wait(2 * 150)
+    assert shown == [panel.shown] and panel.shown.best[0] == "neg"
     panel.editor.clear()
     qtbot.waitUntil(lambda: panel.output.headline.text() == "-", timeout=WAIT_MS)
     qtbot.wait(2 * 150)
