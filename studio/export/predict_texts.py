@@ -124,6 +124,9 @@ def read_texts_to_predict(path: Path, text_column: str | None = None,
     said in the notes, as are lines read as Latin-1."""
     from studio.data.text.reading import TABLE_TEXT_SUFFIXES, read_text_table
 
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder", hint="give .txt files (one text per line) or CSV, TSV or JSONL "
+                                                             "files with a text column")
     if not path.is_file():
         raise NotFoundError(f"no such file: {path}")
     suffix = path.suffix.lower()

@@ -109,6 +109,7 @@ def test_a_csv_of_texts_is_written_with_its_predictions(text_run, classifier, tm
     (["--text", "   "], "--text is empty"),
     (["missing.txt"], "no such file"),
     (["notes.pdf"], "cannot read texts from a .pdf"),
+    ([".", "--text", "fine"], "is a folder"),
     (["notes.pdf", "--out", "x.csv", "--text", "fine"], "cannot read texts from a .pdf"),
 ])
 def test_text_predictions_that_cannot_be_made_get_one_clear_message(text_run, tmp_path, capsys, monkeypatch, args, message):
