@@ -134,3 +134,19 @@ def test_a_file_of_texts_is_predicted_and_saved(qtbot, window, tmp_path):
     panel.predict_file(str(bad), str(tmp_path / "x.csv"))
     qtbot.waitUntil(lambda: "Cannot predict notes.pdf" in panel.file_label.text(), timeout=WAIT_MS)
     assert panel.file_button.isEnabled() and not (tmp_path / "x.csv").exists()
+
+
+def test_a_hugging_face_folder_opened_by_its_config_plays_as_a_text_model(qtbot, window):
+    from studio.train.run_files import run_dir
+
+    window, run_id = window
+    window.show_page("play")
+    play = window.page("play")
+    qtbot.waitUntil(lambda: play.model_combo.count() > 0, timeout=WAIT_MS)
+    folder = run_dir(window.lib, run_id)
+    with qtbot.waitSignal(play.model_ready, timeout=WAIT_MS):
+        play.use_model_file(str(folder / "config.json"))  # what picking it in "Open model file..." does
+    assert play.model_combo.currentText() == f"Text model folder: {folder.name}"
+    assert play.views.currentWidget() is play.text_view and "text model" in play.model_status.text()
+    type_text(qtbot, play.text_view, POSITIVE)
+    assert play.text_view.shown.best[0] == "pos"
