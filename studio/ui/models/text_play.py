@@ -32,7 +32,8 @@ TEXT_FILE_FILTER = "Texts (*.txt *.csv *.tsv *.jsonl *.ndjson);;All files (*)"
 HEADLINE_STYLE = "font-size: 22px; font-weight: 700;"
 BAR_STYLE = ("QProgressBar {{ background: #eef1f4; border: none; border-radius: 4px; }}"
              "QProgressBar::chunk {{ background: {colour}; border-radius: 4px; }}")
-MUTED, ERROR = "#5b6670", "#b3261e"
+MUTED, ERROR, WARNING = "#5b6670", "#b3261e", "#9a6700"
+MOST_BARS = 10  # classes shown as bars, best first; the rest are summed up in one line
 TEXT_JOB, FILE_JOB = "text sentence", "text file"
 
 
@@ -69,6 +70,8 @@ class ClassBars(QFrame):
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.grid = QGridLayout()
         self.grid.setColumnStretch(1, 1)
+        self.rest = QLabel("")  # "... and N more classes", when there are more than MOST_BARS
+        self.rest.setStyleSheet(f"color: {MUTED};")
         self.note = QLabel("")
         self.note.setWordWrap(True)
         self.info = QLabel("")
@@ -76,6 +79,7 @@ class ClassBars(QFrame):
         self.info.setWordWrap(True)
         box.addWidget(self.headline)
         box.addLayout(self.grid)
+        box.addWidget(self.rest)
         box.addWidget(self.note)
         box.addWidget(self.info)
         box.addStretch(1)
@@ -86,7 +90,7 @@ class ClassBars(QFrame):
         while self.grid.count():
             self.grid.takeAt(0).widget().deleteLater()
         self.rows, self.colours = [], colours
-        for position, name in enumerate(classes):  # row i shows the i-th most probable class
+        for position, name in enumerate(classes[:MOST_BARS]):  # row i shows the i-th most probable class
             label = QLabel(name)
             bar = QProgressBar()
             bar.setRange(0, 1000)
@@ -108,6 +112,9 @@ class ClassBars(QFrame):
             bar.setStyleSheet(BAR_STYLE.format(colour=self.colours[name]))
             bar.setValue(round(probability * 1000))
             percent.setText(f"{probability:.1%}")
+        rest = ranked[len(self.rows):]
+        self.rest.setVisible(bool(rest))
+        self.rest.setText(f"... and {len(rest)} more classes, {sum(p for _, p in rest):.1%} together" if rest else "")
 
     def shown_rows(self) -> list[tuple[str, int, str]]:
         """(class, bar value of 1000, percent shown), top to bottom."""
@@ -117,10 +124,10 @@ class ClassBars(QFrame):
         ranked = prediction.ranked
         best_name, best_p = ranked[0]
         self.headline.setText(f"{best_name}  {best_p:.1%}")
-        self.headline.setStyleSheet(HEADLINE_STYLE + f" color: {self.colours.get(best_name, '#1f2328')};")
+        self.headline.setStyleSheet(HEADLINE_STYLE)
         self._fill(ranked)
         self.note.setText(f"Cut at {max_length} tokens: the model sees only the start of this text." if prediction.truncated else "")
-        self.note.setStyleSheet(f"color: {ERROR};")
+        self.note.setStyleSheet(f"color: {WARNING};")
 
     def clear(self, message: str) -> None:
         self.headline.setText("-")
@@ -128,6 +135,7 @@ class ClassBars(QFrame):
         for _label, bar, percent in self.rows:
             bar.setValue(0)
             percent.setText("")
+        self.rest.setVisible(False)
         self.note.setText(message)
         self.note.setStyleSheet(f"color: {MUTED};")
 

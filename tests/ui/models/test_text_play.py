@@ -150,3 +150,20 @@ def test_a_hugging_face_folder_opened_by_its_config_plays_as_a_text_model(qtbot,
     assert play.views.currentWidget() is play.text_view and "text model" in play.model_status.text()
     type_text(qtbot, play.text_view, POSITIVE)
     assert play.text_view.shown.best[0] == "pos"
+
+
+def test_many_classes_show_the_ten_most_probable_and_sum_up_the_rest(qtbot):
+    from studio.export.predict_texts import TextPrediction
+    from studio.ui.models.text_play import ClassBars, class_colours
+
+    classes = [f"topic {i}" for i in range(12)]
+    bars = ClassBars()
+    qtbot.addWidget(bars)
+    bars.configure(classes, class_colours(classes, {"topic 3": "#123456"}))
+    assert bars.colours["topic 3"] == "#123456" and len(set(bars.colours.values())) == 12
+    weights = np.arange(1, 13, dtype=float)  # topic 11 the most probable, topic 0 the least
+    prediction = TextPrediction(list(zip(classes, (weights / weights.sum()).tolist())), tokens=48, truncated=True)
+    bars.show_prediction(prediction, 48)
+    assert [name for name, _value, _percent in bars.shown_rows()] == [f"topic {i}" for i in range(11, 1, -1)]
+    assert bars.rest.text() == f"... and 2 more classes, {3 / 78:.1%} together"
+    assert bars.headline.text() == f"topic 11  {12 / 78:.1%}" and "Cut at 48 tokens" in bars.note.text()
