@@ -28,10 +28,9 @@ def load_model_files(
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"cannot read model card {card_path} ({exc})") from None
     if card.kind == "text":
-        raise InvalidInputError(
-            "this is a text model: evaluating, playing and exporting text models is not in this version yet",
-            hint=f"its folder ({card_path.parent}) is a Hugging Face folder: "
-                 "AutoModelForSequenceClassification.from_pretrained loads it")
+        raise InvalidInputError(  # a caller that forgot to ask the card's kind first
+            "this is a text model, not an image model: its folder is a Hugging Face folder",
+            hint="studio.train.text.inference.load_text_folder loads it")
     model = build_model(card.architecture, len(card.classes), card.in_channels, card.image_size)
     state = load_state_dict_file(weights_path)
     try:

@@ -50,4 +50,4 @@ def test_a_text_model_is_refused_by_the_image_loader_with_one_message(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(InvalidInputError, match="text model") as refused:
         load_model_files(tmp_path / "model.safetensors", tmp_path / "model.json")
-    assert "from_pretrained" in str(refused.value.hint)
+    assert "load_text_folder" in str(refused.value.hint)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import InvalidInputError
 from studio.core.run_status import RunStatus
-from studio.train.spec import IMAGE, PHOTO_MODEL, ImageNet, Scratch, TrainSpec
+from studio.train.spec import IMAGE, PHOTO_MODEL, TEXT, ImageNet, Scratch, TrainSpec
 from studio.ui.common.page import Page
 from studio.ui.common.run_process import RunProcess
 from studio.ui.training.jobs import (
@@ -165,7 +165,9 @@ class TrainPage(Page):
             self.settings.select_dataset(self._preferred_dataset)
         if self._pending_start is not None:
             kind, value = self._pending_start
-            if kind == "run":
+            if kind == "run" and choices.dataset_kinds.get(value.get("dataset_id")) == TEXT:
+                self._start_text_run_from(value["run_id"], value["dataset_id"])
+            elif kind == "run":
                 if not self.settings.start_from_run(value["run_id"]):
                     value["tries"] = value.get("tries", 0) + 1
                     if value["tries"] <= 2:  # a list loaded before that run finished: once more
@@ -176,8 +178,23 @@ class TrainPage(Page):
                     self.settings.select_dataset(value["dataset_id"])
             self._pending_start = None
 
+    def _start_text_run_from(self, run_id: int, dataset_id: int) -> None:
+        """A text run's folder is a Hugging Face folder: it becomes the encoder, and for the same
+        classes its classifier goes on learning (studio.train.text.model)."""
+        from studio.train.run_files import run_dir
+
+        self.settings.select_dataset(dataset_id)
+        self.settings.encoder.setText(str(run_dir(self.lib, run_id)))
+        self._set_status(f"Starting from run {run_id}: its fine-tuned encoder (and its classifier, for the same classes).")
+
     def fine_tune_from(self, run_id: int, dataset_id: int | None = None) -> None:
         """Preset starting weights = ``run_id`` (called by the Runs and Evaluate views)."""
+        if dataset_id is None:  # one indexed row: its kind says how to start from it
+            from studio.train.runs import run_dataset
+
+            with self.lib.session() as s:
+                found = run_dataset(s, run_id)
+            dataset_id = found[0] if found is not None else None
         self._pending_start = ("run", {"run_id": int(run_id), "dataset_id": dataset_id})
         self.reload_choices()  # the run list may be stale; applied when it arrives
 

@@ -164,3 +164,21 @@ def test_a_very_long_text_shows_its_start_and_says_how_long_it_is(qtbot, text_te
     panel.open_button.click()
     assert opened == [(dataset_id, [long_id])]
     lib.close()
+
+
+def test_fine_tune_from_a_text_run_makes_its_folder_the_encoder(qtbot, text_template, tmp_path):
+    home, run_id = text_template
+    shutil.copytree(home, tmp_path / "library")
+    lib = Library.open(tmp_path / "library")
+    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
+        window.show_page("evaluate")
+        page = window.training.evaluate
+        qtbot.waitUntil(lambda: page.run_combo.findData(run_id) >= 0, timeout=30_000)
+        page.run_combo.setCurrentIndex(page.run_combo.findData(run_id))
+        qtbot.waitUntil(page.fine_tune_button.isEnabled, timeout=WAIT_MS)
+        qtbot.mouseClick(page.fine_tune_button, Qt.MouseButton.LeftButton)
+        train = window.training.train
+        qtbot.waitUntil(lambda: train.settings.encoder.text() != "", timeout=WAIT_MS)
+        assert train.settings.encoder.text() == str(tmp_path / "library" / "runs" / str(run_id))
+        assert train.settings.encoder_row.isVisible()  # the text dataset is chosen, its rows shown
+        assert f"Starting from run {run_id}" in train.status.text()
