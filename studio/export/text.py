@@ -64,7 +64,6 @@ TOKENIZER_NAME = "tokenizer.json"
 HF_FILES = ("config.json", WEIGHTS_NAME, "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
             "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model")
 IMAGE_ONLY_FIELDS = ("image_size", "in_channels", "mean", "std", "table")
-PARITY_BATCH = 32  # texts per batch in the fresh process (padded to the batch's longest)
 NOT_FOR_TEXT = ("a text model exports as onnx (with tokenizer.json and predict.py) or hf (a Hugging Face folder), "
                 "not {fmt}")
 
