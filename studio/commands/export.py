@@ -123,12 +123,17 @@ def _progress_line(fraction: float, message: str) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from studio.core.errors import InvalidInputError
+    from pathlib import Path
+
+    from studio.core.errors import InvalidInputError, NotFoundError
     from studio.export.images import expand_image_paths
     from studio.export.predictor import open_predictor
 
     if args.top < 1:
         raise InvalidInputError("--top must be at least 1")
+    missing = next((name for name in args.files if name != "-" and not Path(name).expanduser().exists()), None)
+    if missing is not None:  # said before a model is loaded for nothing
+        raise NotFoundError(f"no such file or folder: {Path(missing).expanduser()}")
     lib = open_library(args)  # run ids, imported names, and this library's own exports
     predictor = open_predictor(args.model, lib, device=args.device, trust=args.trust)
     if predictor.kind == "text":
