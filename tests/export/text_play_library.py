@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train" / "text"))
-from text_runs import make_text_library  # noqa: E402
+from text_runs import make_text_library
 
 
 def shared_text_library(tmp_path_factory) -> tuple[Path, int]:
