@@ -179,7 +179,8 @@ class TrainingRun:
         engine = Engine(wiring.step)
         stats = EpochStats()
         early = wiring.early_stopping(spec["early_stopping"]) if spec["early_stopping"] else None
-        best = self.best = BestModelSaver(wiring.save, **({"score": wiring.best_score} if wiring.best_score else {}))
+        save = wiring.save if main else (lambda _metrics: None)  # rank 0 alone writes the model
+        best = self.best = BestModelSaver(save, **({"score": wiring.best_score} if wiring.best_score else {}))
         recorder = RunRecorder(ctx, best)
         checkpointer = Checkpointer(
             ctx.folder / CHECKPOINT_NAME, {**wiring.state, "early_stopping": early},
@@ -221,8 +222,6 @@ class TrainingRun:
         return self._finish(engine, checkpointer, lambda: wiring.save(best.metrics))
 
     def _save_model(self, spec: dict[str, Any], data: TrainData, parts: ModelParts, metrics: dict[str, Any]) -> None:
-        if not self.ctx.dist.is_main:
-            return
         training = {k: v for k, v in spec.items() if k != "holdout_val_ids"}
         card = ModelCard(architecture=spec["model"], classes=list(data.view.classes), image_size=spec["image_size"],
                          in_channels=spec["in_channels"], mean=list(spec["mean"]), std=list(spec["std"]),

@@ -52,8 +52,9 @@ def tiny_encoder(folder: Path) -> Path:
     return folder
 
 
-def make_text_library(root: Path, epochs: int = 10) -> tuple[Path, int]:
-    """(the library's home, the id of a completed text run on its "reviews" dataset)."""
+def make_text_library(root: Path, epochs: int = 10, train: bool = True) -> tuple[Path, int | None]:
+    """(the library's home, the id of a completed text run on its "reviews" dataset, or None with
+    ``train=False``); the encoder is the folder ``root / "tiny-bert"``."""
     from studio.data.samples import find_dataset
     from studio.data.text.importing import import_text_lines
     from studio.store.datasets import create_dataset
@@ -74,6 +75,9 @@ def make_text_library(root: Path, epochs: int = 10) -> tuple[Path, int]:
     with lib.transaction() as s:
         auto_split(s, dataset_id, (0.7, 0.15, 0.15), seed=0)
     encoder = tiny_encoder(root / "tiny-bert")
+    if not train:
+        lib.close()
+        return home, None
     spec = TrainSpec(encoder=str(encoder), max_length=48, batch_size=16, epochs=epochs, lr=3e-3, backbone_lr_mult=1.0)
     run_id = create_run(lib, DATASET, spec)
     result = run_training(lib, run_id, None, emit=lambda _event: None)
