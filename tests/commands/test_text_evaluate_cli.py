@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train" / "text"))
-from text_runs import make_text_library
+from text_runs import shared_text_library
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,11 @@ def studio(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
-    return make_text_library(tmp_path_factory.mktemp("text-evaluate-cli"))
+    """A copy of the shared library: evaluating stores the predictions in it."""
+    home, run_id = shared_text_library(tmp_path_factory)
+    copy = tmp_path_factory.mktemp("text-evaluate-cli") / "library"
+    shutil.copytree(home, copy)
+    return copy, run_id
 
 
 def test_evaluate_a_text_run_prints_the_report_with_the_mistaken_texts(text_run):

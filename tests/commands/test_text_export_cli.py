@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("transformers")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
-from text_play_library import shared_text_library
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train" / "text"))
+from text_runs import shared_text_library
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
-from text_play_library import shared_text_library
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train" / "text"))
+from text_runs import shared_text_library
 
 from studio.cli import main
 

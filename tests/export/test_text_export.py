@@ -18,8 +18,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 pytest.importorskip("transformers")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from text_play_library import shared_text_library
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train" / "text"))
+from text_runs import shared_text_library
 
 from studio.core.errors import InvalidInputError
 from studio.export.service import export_run

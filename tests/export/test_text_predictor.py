@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
-from text_play_library import shared_text_library
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train" / "text"))
+from text_runs import shared_text_library
 
 from studio.core.errors import Cancelled, InvalidInputError, NotFoundError
 from studio.core.jobs import JobState

@@ -14,7 +14,7 @@ from studio.train.runner import create_run
 from studio.train.spec import TrainSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "text"))
-from text_runs import DATASET, make_text_library  # noqa: E402
+from text_runs import DATASET, make_text_library
 
 
 @pytest.mark.slow

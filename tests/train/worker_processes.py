@@ -15,9 +15,9 @@ from studio.store.library import Library
 from studio.store.models import Run
 
 
-def studio(home: Path, *args: str, **kw) -> subprocess.CompletedProcess:
+def studio(home: Path, *args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "studio", "--home", str(home), *args],
-                          **{"capture_output": True, "text": True, "timeout": 600, "check": False, **kw})
+                          capture_output=True, text=True, timeout=timeout, check=False, **kw)
 
 
 def start_worker(home: Path, run_id: int, *extra: str) -> subprocess.Popen:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 from sqlalchemy import select
-from text_runs import DATASET, make_text_library
+from text_runs import DATASET, shared_text_library
 
 from studio.core.errors import InvalidInputError
 from studio.data.samples import load_view
@@ -30,9 +30,8 @@ from studio.train.text.inference import load_text_run
 
 @pytest.fixture(scope="module")
 def text_template(tmp_path_factory):
-    root = tmp_path_factory.mktemp("text-evaluation")
-    home, run_id = make_text_library(root)
-    return root, home, run_id
+    home, run_id = shared_text_library(tmp_path_factory)
+    return home.parent, home, run_id
 
 
 @pytest.fixture

@@ -6,6 +6,10 @@ conftest's ``save_tiny_bert``). Import it as tests/export/table_models.py is imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[N] / "train" / "text"))
     from text_runs import make_text_library
     home, run_id = make_text_library(tmp_path_factory.mktemp("texts"))
+
+or, for tests that only read a trained run (copy it before changing anything):
+
+    home, run_id = shared_text_library(tmp_path_factory)  # built once per test session
 """
 
 from __future__ import annotations
@@ -84,3 +88,17 @@ def make_text_library(root: Path, epochs: int = 10, train: bool = True) -> tuple
     assert result["status"] == "completed", result
     lib.close()
     return home, run_id
+
+
+def shared_text_library(tmp_path_factory) -> tuple[Path, int]:
+    """(home, run id) of ``make_text_library``'s library, built on first use in the session's
+    temporary folder (about 13 s) and reused; the encoder is ``home.parent / "tiny-bert"``.
+    Copy the home before a test changes it."""
+    root = tmp_path_factory.getbasetemp() / "shared-text-library"
+    done = root / "run-id"
+    if not done.is_file():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir()
+        _home, run_id = make_text_library(root)
+        done.write_text(str(run_id))
+    return root / "library", int(done.read_text())

@@ -18,8 +18,8 @@ pytest.importorskip("transformers")
 
 from PySide6.QtCore import Qt
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "export"))
-from text_play_library import shared_text_library
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "train" / "text"))
+from text_runs import shared_text_library
 from train_gui_helpers import main_window_at_1280x800
 
 WAIT_MS = 180_000

@@ -16,7 +16,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "train" / "text"))
-from text_runs import make_text_library
+from text_runs import shared_text_library
 from train_gui_helpers import main_window_at_1280x800
 
 from studio.data.text.samples import one_line, read_text
@@ -28,7 +28,7 @@ WAIT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def text_template(tmp_path_factory):
-    return make_text_library(tmp_path_factory.mktemp("text-evaluate-page"))
+    return shared_text_library(tmp_path_factory)
 
 
 def click_line(qtbot, table, line: int, column: int = 0) -> None:
