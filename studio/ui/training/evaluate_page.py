@@ -90,6 +90,7 @@ class EvaluatePage(Page):
         self._listed_runs: set[int] = set()  # a run not listed before is new: it gets selected
         self.split_dialog = None  # the Split… dialog while it is open
         self._build()
+        self.use_unit_words("images")
 
     def on_first_show(self) -> None:
         self.reload_runs()
@@ -109,13 +110,10 @@ class EvaluatePage(Page):
         head.addWidget(self.run_combo, 1)
         head.addWidget(QLabel("Split"))
         self.split_combo = QComboBox()
-        self.split_combo.setToolTip("Which images to evaluate on. Test: images the model never saw "
-                                    "while training or choosing its best epoch (the honest score).")
         for key, label in SPLITS:
             self.split_combo.addItem(label, key)
         head.addWidget(self.split_combo)
         self.evaluate_button = QPushButton("Evaluate")
-        self.evaluate_button.setToolTip("Run the model over the chosen images and compare with their labels.")
         self.evaluate_button.clicked.connect(self.evaluate)
         head.addWidget(self.evaluate_button)
         self.fine_tune_button = QPushButton("Fine-tune from this run")
@@ -142,16 +140,12 @@ class EvaluatePage(Page):
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.per_class.horizontalHeader().setStretchLastSection(True)
-        self.per_class.setToolTip("Precision: of the images predicted as this class, the share that "
-                                  "really are. Recall: of the images of this class, the share found.")
         class_box = QGroupBox("Per class")
         QVBoxLayout(class_box).addWidget(self.per_class)
 
         self.matrix = QTableWidget(0, 0)
         self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.matrix.setToolTip("Rows: the true class. Columns: what the model predicted. "
-                               "Click a cell to see its images.")
         self.matrix.cellClicked.connect(self.show_cell)
         matrix_box = QGroupBox("Confusion matrix (rows: true class, columns: predicted)")
         QVBoxLayout(matrix_box).addWidget(self.matrix)
@@ -302,6 +296,15 @@ class EvaluatePage(Page):
         if split in ("test", "val") and f"has no {split} samples" in message:
             self._offer_split(run_id, split)
 
+    def use_unit_words(self, unit: str) -> None:
+        """Tooltips in the words of what the run's model takes: images, rows or texts."""
+        self.split_combo.setToolTip(f"Which {unit} to evaluate on. Test: {unit} the model never saw "
+                                    "while training or choosing its best epoch (the honest score).")
+        self.evaluate_button.setToolTip(f"Run the model over the chosen {unit} and compare with their labels.")
+        self.per_class.setToolTip(f"Precision: of the {unit} predicted as this class, the share that "
+                                  f"really are. Recall: of the {unit} of this class, the share found.")
+        self.matrix.setToolTip(f"Rows: the true class. Columns: what the model predicted. Click a cell to see its {unit}.")
+
     def _offer_split(self, run_id: int, split: str) -> None:
         from studio.train.evaluate import run_kind
         from studio.train.runs import run_dataset
@@ -368,6 +371,7 @@ class EvaluatePage(Page):
         self.gallery_view.setVisible(kind == "image")
         self.class_view.setVisible(not table or result.classification is not None)
         self.per_class.horizontalHeaderItem(4).setText({"table": "Rows", "text": "Texts"}.get(kind, "Images"))
+        self.use_unit_words({"table": "rows", "text": "texts"}.get(kind, "images"))
         if table:
             self._show_table_result(result)
             return

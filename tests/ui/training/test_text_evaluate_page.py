@@ -62,6 +62,7 @@ def test_user_evaluates_a_text_run_and_reads_the_texts_of_a_cell(qtbot, text_tem
         assert f"Run {run_id} on {result.samples} test texts" in page.summary.text()
         assert f"accuracy {result.accuracy:.1%}, {len(result.mistakes)} mistakes" in page.summary.text()
         assert page.per_class.horizontalHeaderItem(4).text() == "Texts"
+        assert "see its texts" in page.matrix.toolTip() and "images" not in page.split_combo.toolTip()
         for line, row in enumerate(result.per_class):
             assert [page.per_class.item(line, c).text() for c in (0, 1, 4)] == [
                 row["class"], f"{row['precision']:.1%}", str(row["support"])]
