@@ -160,34 +160,45 @@ def accuracy_then_loss(metrics: dict[str, Any]) -> tuple[float, ...]:
 class BestModelSaver:
     """Keeps the best epoch so far (the highest ``score(metrics)``; by default higher val accuracy,
     then lower val loss) and calls ``save(metrics)`` when an epoch beats it. ``improved`` says
-    whether the last epoch did."""
+    whether the last epoch did.
+
+    ``keep_later(metrics, peak_metrics)``, when given, also keeps a later epoch that scores below
+    the best one seen (the peak) but within what the validation set can tell apart: a later epoch
+    has trained longer at a lower rate, and a difference under the noise of a small validation set
+    is no reason to throw that away."""
 
     def __init__(self, save: Callable[[dict[str, Any]], None],
-                 score: Callable[[dict[str, Any]], tuple[float, ...]] = accuracy_then_loss):
-        self.save, self.score_of = save, score
-        self.score: tuple[float, ...] | None = None
-        self.metrics: dict[str, Any] = {}
+                 score: Callable[[dict[str, Any]], tuple[float, ...]] = accuracy_then_loss,
+                 keep_later: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None):
+        self.save, self.score_of, self.keep_later = save, score, keep_later
+        self.score: tuple[float, ...] | None = None  # the peak's
+        self.peak: dict[str, Any] = {}               # the best-scoring epoch's metrics
+        self.metrics: dict[str, Any] = {}            # the kept epoch's
         self.improved = False
 
     def attach(self, engine: Engine) -> None:
         engine.on(Events.EPOCH_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
-        m = engine.state.metrics
+        m = {**engine.state.metrics, "epoch": engine.state.epoch}
         score = self.score_of(m)
-        self.improved = self.score is None or score > self.score
+        peak = self.score is None or score > self.score
+        if peak:
+            self.score, self.peak = score, m
+        self.improved = peak or (self.keep_later is not None and self.keep_later(m, self.peak))
         if self.improved:
-            self.score = score
-            self.metrics = {**m, "epoch": engine.state.epoch}
+            self.metrics = m
             self.save(self.metrics)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_score": list(self.score) if self.score else None, "best_metrics": self.metrics}
+        return {"best_score": list(self.score) if self.score else None, "best_metrics": self.metrics,
+                "peak_metrics": self.peak}
 
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
         if checkpoint.get("best_score"):
             self.score = tuple(checkpoint["best_score"])
             self.metrics = dict(checkpoint.get("best_metrics") or {})
+            self.peak = dict(checkpoint.get("peak_metrics") or self.metrics)  # older checkpoints: kept = peak
 
 
 class Checkpointer:

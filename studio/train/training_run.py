@@ -73,6 +73,7 @@ class Wiring:
     unfreezer: Unfreezer | None = None
     early_stopping: Callable[[int], EarlyStopping] = EarlyStopping  # patience -> handler
     best_score: Callable[[dict[str, Any]], tuple[float, ...]] | None = None  # None: accuracy, then loss
+    keep_later: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None  # see BestModelSaver
     progress_from: float = 0.0       # the job's progress already spent before training (data caching)
     step_work: int | None = None     # batch x width of a step: small ones run on one CPU thread
     after_training: Callable[[], None] | None = None       # once the best model is saved (test scores)
@@ -180,7 +181,8 @@ class TrainingRun:
         stats = EpochStats()
         early = wiring.early_stopping(spec["early_stopping"]) if spec["early_stopping"] else None
         save = wiring.save if main else (lambda _metrics: None)  # rank 0 alone writes the model
-        best = self.best = BestModelSaver(save, **({"score": wiring.best_score} if wiring.best_score else {}))
+        best = self.best = BestModelSaver(save, **({"score": wiring.best_score} if wiring.best_score else {}),
+                                          keep_later=wiring.keep_later)
         recorder = RunRecorder(ctx, best)
         checkpointer = Checkpointer(
             ctx.folder / CHECKPOINT_NAME, {**wiring.state, "early_stopping": early},

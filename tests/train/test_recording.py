@@ -77,6 +77,25 @@ def test_best_model_saver_saves_only_better_epochs_and_breaks_ties_by_val_loss()
     assert again.score == best.score and again.metrics == best.metrics
 
 
+def test_keep_later_keeps_a_later_epoch_within_the_noise_of_the_best_but_never_drifts_down():
+    from studio.train.text.run import within_validation_noise
+
+    saved = []
+    # 200 validation texts: one standard error at 0.78 is 0.029
+    engine = metric_engine([(0.535, 0.68), (0.78, 0.51), (0.775, 0.52), (0.765, 0.55), (0.74, 0.6), (0.76, 0.6)])
+    best = BestModelSaver(saved.append, keep_later=lambda m, peak: within_validation_noise(m, peak, 200))
+    best.attach(engine)
+    engine.run([1], max_epochs=6)
+    # 0.775 and 0.765 are within 0.029 of the peak 0.78; 0.74 is not, and 0.76 is measured against
+    # the peak (0.78), not against the last kept epoch, so a slow slide cannot carry the choice down
+    assert [m["epoch"] for m in saved] == [1, 2, 3, 4, 6]
+    assert best.metrics["epoch"] == 6 and best.peak["epoch"] == 2
+    again = BestModelSaver(saved.append, keep_later=best.keep_later)
+    again.load_state_dict(best.state_dict())
+    assert (again.score, again.metrics, again.peak) == (best.score, best.metrics, best.peak)
+    assert not within_validation_noise({"val_accuracy": 0.70}, {"val_accuracy": 0.78}, 200)
+
+
 class Counter:
     """A stateful object, like an optimizer or a scheduler."""
 

@@ -12,6 +12,7 @@ model.safetensors, the tokenizer prepared for the run's max length) beside its m
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Callable
@@ -210,6 +211,16 @@ def text_validation(model: nn.Module, split: TextSplit, pad_id: int, amp: torch.
             "val_f1": macro_f1(predicted.numpy(), labels.numpy(), logits.shape[1])}
 
 
+def within_validation_noise(metrics: dict[str, Any], peak: dict[str, Any], val_count: int) -> bool:
+    """Whether a later epoch's val accuracy is within one standard error of the best epoch's
+    (sqrt(p(1-p)/n) on n validation texts): fine-tuning with a decaying rate, as Hugging Face's
+    Trainer does by default, keeps the later weights unless the validation set says they are
+    worse. On 200 texts at 80% that is 2.8 points."""
+    best = float(peak["val_accuracy"])
+    noise = math.sqrt(max(best * (1 - best), 0.0) / max(val_count, 1))
+    return float(metrics["val_accuracy"]) >= best - noise
+
+
 def macro_f1(predicted: np.ndarray, labels: np.ndarray, classes: int) -> float:
     scores = []
     for c in range(classes):
@@ -250,6 +261,7 @@ class TextTrainingRun(TrainingRun):
             validate=lambda: text_validation(model, data.val, pad_id, loop.amp_dtype),
             save=lambda metrics: self._save(spec, data, model, metrics), lr=lambda: loop.scheduler.get_last_lr()[0],
             unfreezer=TextUnfreezer(model, head, spec["unfreeze_after"], frozen, ctx.emit),
+            keep_later=lambda metrics, peak: within_validation_noise(metrics, peak, len(data.val)),
             progress_from=0.05, step_work=spec["batch_size"] * spec["max_length"] * int(model.config.hidden_size))
         ready = DataReady(run_id=ctx.run_id, dataset=data.view.name, classes=ctx.run_classes(),
                           train_samples=len(data.train), val_samples=len(data.val), steps_per_epoch=loop.steps_per_epoch)
