@@ -64,6 +64,7 @@ def main_window_at_1280x800(qtbot, lib: Library, settings_file: Path):
     """The real main window on ``lib``, shown at 1280x800 with its own settings file; closed (and
     the library with it) afterwards."""
     from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
 
     from studio.ui.shell.main_window import MainWindow
 
@@ -76,4 +77,5 @@ def main_window_at_1280x800(qtbot, lib: Library, settings_file: Path):
         yield window
     finally:
         window.close()
+        QApplication.processEvents()  # the pages' close handlers run before the library goes
         lib.close()

@@ -12,9 +12,10 @@ pytestmark = pytest.mark.gui
 
 PySide6 = pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QComboBox
+from train_gui_helpers import main_window_at_1280x800
 
 from studio.data.tables.dataset import load_table_dataset
 from studio.data.tables.demos import DEMO_TABLES
@@ -27,18 +28,8 @@ PENGUINS = DEMO_TABLES["penguins"].path
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.ui.shell.main_window import MainWindow
-
-    lib = Library.open(tmp_path / "library")
-    window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close()
-    QApplication.processEvents()
-    lib.close()
+    with main_window_at_1280x800(qtbot, Library.open(tmp_path / "library"), tmp_path / "settings.ini") as window:
+        yield window
 
 
 @pytest.fixture

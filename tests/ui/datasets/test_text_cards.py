@@ -9,10 +9,10 @@ pytestmark = pytest.mark.gui
 
 PySide6 = pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QRect, QSettings
+from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage, QPainter
-from PySide6.QtWidgets import QApplication
 from sqlalchemy import func, select
+from train_gui_helpers import main_window_at_1280x800
 
 from studio.store.library import Library
 from studio.store.models import Sample
@@ -50,18 +50,8 @@ def test_card_lines_fit_the_card_and_keep_the_text_order(painter, text):
 
 @pytest.fixture
 def page(qtbot, tmp_path):
-    from studio.ui.shell.main_window import MainWindow
-
-    lib = Library.open(tmp_path / "library")
-    window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window.datasets
-    window.close()
-    QApplication.processEvents()
-    lib.close()
+    with main_window_at_1280x800(qtbot, Library.open(tmp_path / "library"), tmp_path / "settings.ini") as window:
+        yield window.datasets
 
 
 def test_a_long_text_shows_whole_one_by_one_and_cut_on_its_card(qtbot, page):

@@ -16,10 +16,11 @@ pytestmark = pytest.mark.gui
 
 PySide6 = pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QEvent, QSettings, Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem, QToolTip
 from sqlalchemy import select
+from train_gui_helpers import main_window_at_1280x800
 
 from studio.data.text.samples import read_texts
 from studio.store.library import Library
@@ -54,18 +55,8 @@ def reviews_csv(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.ui.shell.main_window import MainWindow
-
-    lib = Library.open(tmp_path / "library")
-    window = MainWindow(lib, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close()
-    QApplication.processEvents()
-    lib.close()
+    with main_window_at_1280x800(qtbot, Library.open(tmp_path / "library"), tmp_path / "settings.ini") as window:
+        yield window
 
 
 def grid_ids(page) -> list[int]:
