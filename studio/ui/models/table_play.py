@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.models.file_job_row import FileJobRow
 from studio.ui.models.table_form import FeatureForm
 
 DEBOUNCE_MS = 150  # typing faster than this predicts once, when it pauses
@@ -169,25 +170,14 @@ class TablePlayPanel(QWidget):
         split.addWidget(self.output)
         split.setSizes([620, 420])
 
-        self.csv_progress = QProgressBar()
-        self.csv_progress.setRange(0, 1000)
-        self.csv_progress.setTextVisible(False)
-        self.csv_label = QLabel("")
-        self.csv_label.setStyleSheet("color: #5b6670;")
-        self.csv_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.csv_cancel = QPushButton("Cancel")
-        self.csv_cancel.clicked.connect(self.cancel_csv)
-        csv_row = QHBoxLayout()
-        csv_row.addWidget(self.csv_progress, 1)
-        csv_row.addWidget(self.csv_label, 2)
-        csv_row.addWidget(self.csv_cancel)
-        self._show_csv_running(False)
+        self.csv_row = FileJobRow(self.page, "table csv", self.csv_button)
+        self.csv_row.succeeded.connect(self._csv_done)
 
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(top)
         box.addWidget(split, 1)
-        box.addLayout(csv_row)
+        box.addWidget(self.csv_row)
 
     # --- the model ----------------------------------------------------------------------------
     def set_predictor(self, predictor) -> None:
@@ -238,7 +228,7 @@ class TablePlayPanel(QWidget):
 
         tables = [p for p in paths if Path(p).suffix.lower() in TABLE_SUFFIXES and Path(p).is_file()]
         if not tables:
-            self._csv_ended("This model predicts rows of a table: drop a CSV, TSV or Parquet file.", error=True)
+            self.csv_row.end("This model predicts rows of a table: drop a CSV, TSV or Parquet file.", error=True)
             return
         target, _ = QFileDialog.getSaveFileName(self, "Save the predictions as", default_output_path(tables[0]),
                                                 "CSV (*.csv)")
@@ -246,37 +236,10 @@ class TablePlayPanel(QWidget):
             self.predict_csv(tables[0], target)
 
     def predict_csv(self, source: str, target: str) -> None:
-        if self.predictor is None:
-            return
-        self._show_csv_running(True)
-        self.csv_progress.setValue(0)
-        self.csv_label.setStyleSheet("color: #5b6670;")
-        self.csv_label.setText(f"Reading {Path(source).name}...")
-        job = self.page.run_job("table csv", predict_csv_job, self.predictor, source, target)
-        job.progress.connect(lambda fraction, message: (self.csv_progress.setValue(round(fraction * 1000)),
-                                                        self.csv_label.setText(message)))
-        job.finished.connect(self._csv_done)
-        job.failed.connect(lambda message: self._csv_ended(f"Cannot predict {Path(source).name}: {message}", error=True))
-        job.cancelled.connect(lambda: self._csv_ended("Cancelled: nothing was written."))
-
-    def cancel_csv(self) -> None:
-        self.page.cancel_job("table csv")
-        self._csv_ended("Cancelled: nothing was written.")
+        if self.predictor is not None:
+            self.csv_row.start(source, predict_csv_job, self.predictor, source, target)
 
     def _csv_done(self, result) -> None:
         rows, target = result
-        self._csv_ended(f"{rows:,} rows predicted and saved to {target}")
+        self.csv_row.end(f"{rows:,} rows predicted and saved to {target}")
         self.csv_finished.emit(rows, target)
-
-    def _csv_ended(self, message: str, error: bool = False) -> None:
-        self._show_csv_running(False)
-        self.csv_progress.setVisible(False)
-        self.csv_label.setVisible(True)
-        self.csv_label.setText(message)
-        self.csv_label.setStyleSheet(f"color: {'#b3261e' if error else '#5b6670'};")
-
-    def _show_csv_running(self, running: bool) -> None:
-        self.csv_progress.setVisible(running)
-        self.csv_label.setVisible(running)
-        self.csv_cancel.setVisible(running)
-        self.csv_button.setEnabled(not running)

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.models.file_job_row import FileJobRow
+
 DEBOUNCE_MS = 150  # typing faster than this predicts once, when it pauses
 TEXT_FILE_FILTER = "Texts (*.txt *.csv *.tsv *.jsonl *.ndjson);;All files (*)"
 HEADLINE_STYLE = "font-size: 22px; font-weight: 700;"
@@ -200,25 +202,14 @@ class TextPlayPanel(QWidget):
         split.addWidget(self.output)
         split.setSizes([620, 420])
 
-        self.file_progress = QProgressBar()
-        self.file_progress.setRange(0, 1000)
-        self.file_progress.setTextVisible(False)
-        self.file_label = QLabel("")
-        self.file_label.setWordWrap(True)
-        self.file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.file_cancel = QPushButton("Cancel")
-        self.file_cancel.clicked.connect(self.cancel_file)
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.file_progress, 1)
-        file_row.addWidget(self.file_label, 2)
-        file_row.addWidget(self.file_cancel)
-        self._show_file_running(False)
+        self.file_row = FileJobRow(self.page, FILE_JOB, self.file_button)
+        self.file_row.succeeded.connect(self._file_done)
 
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(top)
         box.addWidget(split, 1)
-        box.addLayout(file_row)
+        box.addWidget(self.file_row)
 
     # --- the model ----------------------------------------------------------------------------
     def set_predictor(self, predictor, known_colours: dict[str, str]) -> None:
@@ -279,37 +270,11 @@ class TextPlayPanel(QWidget):
             self.predict_file(source, target)
 
     def predict_file(self, source: str, target: str) -> None:
-        if self.predictor is None:
-            return
-        self._show_file_running(True)
-        self.file_progress.setValue(0)
-        self.file_label.setStyleSheet(f"color: {MUTED};")
-        self.file_label.setText(f"Reading {Path(source).name}...")
-        job = self.page.run_job(FILE_JOB, predict_file_job, self.predictor, source, target)
-        job.progress.connect(lambda fraction, message: (self.file_progress.setValue(round(fraction * 1000)),
-                                                        self.file_label.setText(message)))
-        job.finished.connect(self._file_done)
-        job.failed.connect(lambda message: self._file_ended(f"Cannot predict {Path(source).name}: {message}", error=True))
-        job.cancelled.connect(lambda: self._file_ended("Cancelled: nothing was written."))
-
-    def cancel_file(self) -> None:
-        self.page.cancel_job(FILE_JOB)
-        self._file_ended("Cancelled: nothing was written.")
+        if self.predictor is not None:
+            self.file_row.start(source, predict_file_job, self.predictor, source, target)
 
     def _file_done(self, report) -> None:
         cut = f"; {report.truncated:,} cut at {self.predictor.max_length} tokens" if report.truncated and self.predictor else ""
         notes = f" ({'; '.join(report.notes)})" if report.notes else ""
-        self._file_ended(f"{report.texts:,} texts predicted and saved to {report.target}{cut}{notes}")
+        self.file_row.end(f"{report.texts:,} texts predicted and saved to {report.target}{cut}{notes}")
         self.file_finished.emit(report.texts, report.target)
-
-    def _file_ended(self, message: str, error: bool = False) -> None:
-        self._show_file_running(False)
-        self.file_label.setVisible(True)
-        self.file_label.setText(message)
-        self.file_label.setStyleSheet(f"color: {ERROR if error else MUTED};")
-
-    def _show_file_running(self, running: bool) -> None:
-        self.file_progress.setVisible(running)
-        self.file_label.setVisible(running)
-        self.file_cancel.setVisible(running)
-        self.file_button.setEnabled(not running)

@@ -13,12 +13,18 @@ pytestmark = pytest.mark.gui
 
 PySide6 = pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "export"))
-from digits_model import digit_files, digits_exports, digits_home, digits_lib, digits_run  # noqa: E402,F401
+from digits_model import (  # noqa: F401
+    digit_files,
+    digits_exports,
+    digits_home,
+    digits_lib,
+    digits_run,
+)
 
 WAIT_MS = 120_000
 

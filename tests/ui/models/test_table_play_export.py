@@ -16,12 +16,12 @@ pytestmark = pytest.mark.gui
 PySide6 = pytest.importorskip("PySide6")
 pytest.importorskip("onnxruntime")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "export"))
-from table_models import held_out_csv, make_table_library  # noqa: E402
-from train_gui_helpers import main_window_at_1280x800  # noqa: E402
+from table_models import held_out_csv, make_table_library
+from train_gui_helpers import main_window_at_1280x800
 
 WAIT_MS = 120_000
 ARTIFACTS = Path(__file__).resolve().parents[2] / "_artifacts"
@@ -103,7 +103,7 @@ def test_play_predicts_as_the_user_types_and_predicts_a_csv(qtbot, window, tmp_p
     out = tmp_path / "penguins predicted.csv"
     with qtbot.waitSignal(panel.csv_finished, timeout=WAIT_MS) as finished:
         panel.predict_csv(str(data), str(out))
-    assert finished.args[1] == str(out) and str(out) in panel.csv_label.text()
+    assert finished.args[1] == str(out) and str(out) in panel.csv_row.label.text()
     import pyarrow.csv as pacsv
 
     written = pacsv.read_csv(out)
@@ -170,7 +170,7 @@ def test_a_csv_dropped_on_play_is_predicted_where_the_user_saves_it(qtbot, windo
     picture = tmp_path / "photo.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n")
     drop(play, [picture])
-    assert "drop a CSV" in panel.csv_label.text() and panel.csv_label.isVisible()
+    assert "drop a CSV" in panel.csv_row.label.text() and panel.csv_row.label.isVisible()
     data = held_out_csv(window.lib, runs["progression"], tmp_path / "patients.csv", drop=("progression",))
     out = tmp_path / "chosen.csv"
     asked = []
@@ -185,10 +185,11 @@ def test_a_csv_dropped_on_play_is_predicted_where_the_user_saves_it(qtbot, windo
 
 
 def test_a_category_of_many_values_is_found_by_typing_and_a_new_one_is_accepted(qtbot, tmp_path):
+    from table_models import mixed_csv, train_table
+
     from studio.data.tables import read_table
     from studio.export.table_model import TablePredictor
     from studio.ui.models.table_form import TYPE_TO_FIND, FeatureForm
-    from table_models import mixed_csv, train_table
 
     predictor = TablePredictor(train_table(read_table(mixed_csv(tmp_path / "mixed.csv")), ["label"]).parts, "run")
     form = FeatureForm()

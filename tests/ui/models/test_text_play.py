@@ -124,7 +124,7 @@ def test_a_file_of_texts_is_predicted_and_saved(qtbot, window, tmp_path):
     with qtbot.waitSignal(panel.file_finished, timeout=WAIT_MS) as finished:
         panel.predict_file(str(source), str(target))
     assert finished.args == [2, str(target)]
-    assert panel.file_label.text().startswith("2 texts predicted and saved to")
+    assert panel.file_row.label.text().startswith("2 texts predicted and saved to")
     with open(target, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["text"], r["class"]) for r in rows] == [(POSITIVE, "pos"), (NEGATIVE, "neg")]
@@ -132,7 +132,7 @@ def test_a_file_of_texts_is_predicted_and_saved(qtbot, window, tmp_path):
     bad = tmp_path / "notes.pdf"
     bad.write_bytes(b"%PDF-1.4")
     panel.predict_file(str(bad), str(tmp_path / "x.csv"))
-    qtbot.waitUntil(lambda: "Cannot predict notes.pdf" in panel.file_label.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Cannot predict notes.pdf" in panel.file_row.label.text(), timeout=WAIT_MS)
     assert panel.file_button.isEnabled() and not (tmp_path / "x.csv").exists()
 
 
