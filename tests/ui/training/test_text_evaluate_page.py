@@ -5,6 +5,7 @@ click a text to read it whole, then "Show in Datasets" opens it in labelling mod
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from pathlib import Path
@@ -31,6 +32,19 @@ def text_template(tmp_path_factory):
     return shared_text_library(tmp_path_factory)
 
 
+@contextlib.contextmanager
+def evaluate_page_on_a_copy(qtbot, text_template, tmp_path):
+    """The main window on a copy of the template library, its Evaluate page open on the text run."""
+    home, run_id = text_template
+    shutil.copytree(home, tmp_path / "library")
+    with main_window_at_1280x800(qtbot, Library.open(tmp_path / "library"), tmp_path / "s.ini") as window:
+        window.show_page("evaluate")
+        page = window.training.evaluate
+        qtbot.waitUntil(lambda: page.run_combo.findData(run_id) >= 0, timeout=30_000)
+        page.run_combo.setCurrentIndex(page.run_combo.findData(run_id))
+        yield window, page
+
+
 def click_line(qtbot, table, line: int, column: int = 0) -> None:
     item = table.item(line, column)
     qtbot.waitUntil(lambda: table.viewport().rect().contains(table.visualItemRect(item).center()), timeout=5_000)
@@ -43,14 +57,8 @@ def click_cell(qtbot, matrix, row: int, column: int) -> None:
 
 
 def test_user_evaluates_a_text_run_and_reads_the_texts_of_a_cell(qtbot, text_template, tmp_path, artifacts):
-    home, run_id = text_template
-    shutil.copytree(home, tmp_path / "library")
-    lib = Library.open(tmp_path / "library")
-    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
-        window.show_page("evaluate")
-        page = window.training.evaluate
-        qtbot.waitUntil(lambda: page.run_combo.findData(run_id) >= 0, timeout=30_000)
-        page.run_combo.setCurrentIndex(page.run_combo.findData(run_id))
+    run_id = text_template[1]
+    with evaluate_page_on_a_copy(qtbot, text_template, tmp_path) as (window, page):
         assert page.split_combo.currentData() == "test"
         qtbot.waitUntil(page.evaluate_button.isEnabled, timeout=WAIT_MS)
         qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
@@ -86,7 +94,7 @@ def test_user_evaluates_a_text_run_and_reads_the_texts_of_a_cell(qtbot, text_tem
         assert texts.sample_ids == cell
         qtbot.waitUntil(lambda: texts.item(0, 0).text() != "…", timeout=WAIT_MS)
         for line, sample_id in enumerate(cell):
-            whole = read_text(lib, sample_id)
+            whole = read_text(window.lib, sample_id)
             assert one_line(whole, 60).rstrip("…") in texts.item(line, 0).text()
             assert [texts.item(line, c).text() for c in (1, 2)] == ["pos", "neg"]  # in the title, the columns hidden
             assert texts.item(line, 3).text() == f"{result.confidences[sample_id]:.1%}"
@@ -96,7 +104,7 @@ def test_user_evaluates_a_text_run_and_reads_the_texts_of_a_cell(qtbot, text_tem
         click_line(qtbot, texts, 0)
         panel = view.panel
         assert panel.title() == f"Text {cell[0]}" and "labelled pos, predicted neg" in panel.note.text()
-        qtbot.waitUntil(lambda: panel.text.toPlainText() == read_text(lib, cell[0]), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: panel.text.toPlainText() == read_text(window.lib, cell[0]), timeout=WAIT_MS)
         window.grab().save(str(artifacts / "evaluate_texts_one.png"))
         qtbot.mouseClick(panel.open_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: window.current_page_key() == "datasets", timeout=5_000)
@@ -168,14 +176,8 @@ def test_a_very_long_text_shows_its_start_and_says_how_long_it_is(qtbot, text_te
 
 
 def test_fine_tune_from_a_text_run_makes_its_folder_the_encoder(qtbot, text_template, tmp_path):
-    home, run_id = text_template
-    shutil.copytree(home, tmp_path / "library")
-    lib = Library.open(tmp_path / "library")
-    with main_window_at_1280x800(qtbot, lib, tmp_path / "s.ini") as window:
-        window.show_page("evaluate")
-        page = window.training.evaluate
-        qtbot.waitUntil(lambda: page.run_combo.findData(run_id) >= 0, timeout=30_000)
-        page.run_combo.setCurrentIndex(page.run_combo.findData(run_id))
+    run_id = text_template[1]
+    with evaluate_page_on_a_copy(qtbot, text_template, tmp_path) as (window, page):
         qtbot.waitUntil(page.fine_tune_button.isEnabled, timeout=WAIT_MS)
         qtbot.mouseClick(page.fine_tune_button, Qt.MouseButton.LeftButton)
         train = window.training.train
