@@ -86,6 +86,15 @@ def run_in_fresh_process(fmt: str, model_path: Path, images: list[np.ndarray]) -
     return probs, info
 
 
+def probability_agreement(got: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
+    """Class probabilities of an export against the studio's, row by row: the same top class on
+    every row and no probability further off than MAX_PROB_DIFF (images, table classes, texts)."""
+    agree = int((got.argmax(axis=1) == expected.argmax(axis=1)).sum())
+    diff = float(np.abs(got - expected).max()) if len(got) else 0.0
+    return {"threshold": MAX_PROB_DIFF, "agreement": agree / max(len(got), 1), "top1_agree": agree,
+            "max_prob_diff": diff, "ok": bool(len(got) and agree == len(got) and diff < MAX_PROB_DIFF)}
+
+
 def check_parity(reference, fmt: str, model_path: Path, split: str, images: list[np.ndarray],
                  state: JobState | None = None) -> dict[str, Any]:
     """Compare the file's probabilities (fresh process) to the in-studio ``reference`` Predictor."""
@@ -102,10 +111,7 @@ def check_parity(reference, fmt: str, model_path: Path, split: str, images: list
         report.setdefault("error", f"the file gives {got.shape[-1] if got.ndim == 2 else 0} outputs, "
                           f"the studio {expected.shape[1]}")
     else:
-        agree = int((got.argmax(axis=1) == expected.argmax(axis=1)).sum())
-        diff = float(np.abs(got - expected).max()) if len(images) else 0.0
-        report.update(agreement=agree / max(len(images), 1), top1_agree=agree, max_prob_diff=diff)
-        report["ok"] = bool(len(images) > 0 and agree == len(images) and diff < MAX_PROB_DIFF)
+        report.update(probability_agreement(got, expected))
     report["seconds"] = round(time.perf_counter() - started, 3)
     state.set_progress(1.0, "parity checked")
     return report

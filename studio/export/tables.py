@@ -35,9 +35,9 @@ from studio.core.errors import InvalidInputError
 from studio.core.jobs import JobState
 from studio.export.parity import (
     CHILD_TIMEOUT_S,
-    MAX_PROB_DIFF,
     MAX_SAMPLES,
     child_command,
+    probability_agreement,
 )
 from studio.export.registry import file_sha256
 from studio.export.service import ExportReport, _record, export_targets
@@ -262,10 +262,7 @@ def check_table_parity(predictor: TablePredictor, fmt: str, model_path: Path, sp
         report.setdefault("error", f"the file gives outputs of shape {got.shape}, the studio {expected.shape}")
         report.update(agreement=0.0, max_prob_diff=None, ok=False)
     elif predictor.task == "classification":
-        agree = int((got.argmax(axis=1) == expected.argmax(axis=1)).sum())
-        diff = float(np.abs(got - expected).max()) if len(got) else 0.0
-        report.update(threshold=MAX_PROB_DIFF, agreement=agree / max(len(got), 1), top1_agree=agree, max_prob_diff=diff,
-                      ok=bool(len(got) and agree == len(got) and diff < MAX_PROB_DIFF))
+        report.update(probability_agreement(got, expected))
     else:
         std = np.array([t["std"] for t in predictor.encoder.targets])
         scaled = np.abs(got - expected) / std

@@ -38,6 +38,7 @@ from studio.export.parity import (
     MAX_PROB_DIFF,
     MAX_SAMPLES,
     child_command,
+    probability_agreement,
 )
 from studio.export.registry import file_sha256
 from studio.export.service import (
@@ -311,10 +312,7 @@ def check_text_parity(classifier: TextClassifier, fmt: str, model: Path, split: 
         report.setdefault("error", f"the export gives outputs of shape {got.shape}, the studio {expected.shape}")
         report.update(agreement=0.0, max_prob_diff=None, ok=False)
     else:
-        agree = int((got.argmax(axis=1) == expected.argmax(axis=1)).sum())
-        diff = float(np.abs(got - expected).max()) if len(got) else 0.0
-        report.update(agreement=agree / max(len(got), 1), top1_agree=agree, max_prob_diff=diff,
-                      ok=bool(len(got) and agree == len(got) and diff < MAX_PROB_DIFF))
+        report.update(probability_agreement(got, expected))
     report["seconds"] = round(time.perf_counter() - started, 3)
     return report
 

@@ -18,6 +18,7 @@ import torch
 from table_models import diabetes, mixed_csv, penguins, train_table
 
 from studio.export import tables
+from studio.export.parity import MAX_PROB_DIFF
 from studio.export.table_examples import write_table_example
 from studio.export.table_model import TablePredictor
 from studio.train.tables.raw_model import raw_inputs
@@ -56,7 +57,7 @@ def test_penguin_export_gives_the_studios_probabilities_on_test_rows(penguin_mod
     report = tables.check_table_parity(predictor, fmt, path, "test", test_rows)
     assert report["ok"], report
     assert report["n"] == test_rows.num_rows and report["split"] == "test"
-    assert report["agreement"] == 1.0 and report["max_prob_diff"] < tables.MAX_PROB_DIFF
+    assert report["agreement"] == 1.0 and report["max_prob_diff"] < MAX_PROB_DIFF
     assert report["studio_loaded"] is False  # the file ran on its runtime alone
 
 
@@ -86,7 +87,7 @@ def test_a_file_that_computes_something_else_is_flagged(penguin_model, tmp_path)
         changed.model.head.bias += torch.tensor([0.0, 1.0, -1.0])  # the studio now answers differently
     report = tables.check_table_parity(TablePredictor(changed, "changed"), "onnx", path, "test", penguin_model.rows("test"))
     assert report["ok"] is False
-    assert report["max_prob_diff"] > tables.MAX_PROB_DIFF
+    assert report["max_prob_diff"] > MAX_PROB_DIFF
 
 
 def test_card_states_the_input_convention(penguin_model, tmp_path):
@@ -103,20 +104,30 @@ def test_card_states_the_input_convention(penguin_model, tmp_path):
     assert card["export"]["output"]["columns"] == ["Adelie", "Chinstrap", "Gentoo"]
 
 
+def run_example(example, data) -> subprocess.CompletedProcess:
+    """The exported example script on a CSV, as a user runs it: a fresh, isolated Python."""
+    return subprocess.run([sys.executable, "-I", str(example), str(data)], capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def assert_prints_the_studios_classes(proc, predictor, rows, target: str) -> None:
+    assert proc.returncode == 0, proc.stderr
+    printed = list(csv.DictReader(proc.stdout.splitlines()))
+    expected = predictor.prediction_columns(rows)
+    assert [r[f"predicted {target}"] for r in printed] == expected[f"predicted {target}"].tolist()
+    np.testing.assert_allclose([float(r["probability"]) for r in printed], expected[f"predicted {target} probability"],
+                               atol=1e-5)
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_example_script_prints_the_studios_predictions_for_a_csv(penguin_model, fmt, tmp_path):
     predictor, _, example = export(penguin_model, fmt, tmp_path)
     test_rows = penguin_model.rows("test")
     data = tmp_path / "new penguins.csv"
     pacsv.write_csv(test_rows, data)
-    proc = subprocess.run([sys.executable, "-I", str(example), str(data)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_example(example, data)
     assert proc.stderr == ""
-    printed = list(csv.DictReader(proc.stdout.splitlines()))
-    expected = predictor.prediction_columns(test_rows)
-    assert [r["predicted species"] for r in printed] == expected["predicted species"].tolist()
-    np.testing.assert_allclose([float(r["probability"]) for r in printed], expected["predicted species probability"],
-                               atol=1e-5)
+    assert_prints_the_studios_classes(proc, predictor, test_rows, "species")
 
 
 def test_regression_example_prints_values_in_the_targets_units(diabetes_model, tmp_path):
@@ -124,7 +135,7 @@ def test_regression_example_prints_values_in_the_targets_units(diabetes_model, t
     test_rows = diabetes_model.rows("test")
     data = tmp_path / "patients.csv"
     pacsv.write_csv(test_rows.drop(["progression"]), data)
-    proc = subprocess.run([sys.executable, "-I", str(example), str(data)], capture_output=True, text=True, timeout=300)
+    proc = run_example(example, data)
     assert proc.returncode == 0, proc.stderr
     printed = [float(r["predicted progression"]) for r in csv.DictReader(proc.stdout.splitlines())]
     np.testing.assert_allclose(printed, predictor.outputs(test_rows)[:, 0], rtol=1e-6)
@@ -134,7 +145,7 @@ def test_example_script_names_a_missing_column(penguin_model, tmp_path):
     _, _, example = export(penguin_model, "onnx", tmp_path)
     data = tmp_path / "partial.csv"
     data.write_text("island,sex\nBiscoe,male\n")
-    proc = subprocess.run([sys.executable, "-I", str(example), str(data)], capture_output=True, text=True, timeout=300)
+    proc = run_example(example, data)
     assert proc.returncode != 0
     assert "no column 'bill_length_mm'" in proc.stderr
 
@@ -148,14 +159,8 @@ def test_yes_no_dates_and_embedded_categories_survive_the_export_and_the_example
     assert kinds["code"] == "embed" and kinds["colour"] == "one_hot" and kinds["day"] == "datetime"
     predictor, path, example = export(trained, "onnx", tmp_path)
     assert tables.check_table_parity(predictor, "onnx", path, "all", table)["ok"]
-    proc = subprocess.run([sys.executable, "-I", str(example), str(tmp_path / "mixed.csv")], capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    printed = list(csv.DictReader(proc.stdout.splitlines()))
-    expected = predictor.prediction_columns(table)
-    assert [r["predicted label"] for r in printed] == expected["predicted label"].tolist()
-    np.testing.assert_allclose([float(r["probability"]) for r in printed], expected["predicted label probability"],
-                               atol=1e-5)
+    proc = run_example(example, tmp_path / "mixed.csv")
+    assert_prints_the_studios_classes(proc, predictor, table, "label")
 
 
 def test_example_script_reads_a_latin1_tsv(penguin_model, tmp_path):
@@ -166,7 +171,7 @@ def test_example_script_reads_a_latin1_tsv(penguin_model, tmp_path):
     for row in rows.to_pylist():
         lines.append("\t".join("" if v is None else str(v) for v in row.values()) + "\tobservé à Palmer")
     data.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
-    proc = subprocess.run([sys.executable, "-I", str(example), str(data)], capture_output=True, text=True, timeout=300)
+    proc = run_example(example, data)
     assert proc.returncode == 0, proc.stderr
     printed = [r["predicted species"] for r in csv.DictReader(proc.stdout.splitlines())]
     assert printed == predictor.prediction_columns(rows)["predicted species"].tolist()
