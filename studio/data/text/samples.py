@@ -55,6 +55,24 @@ def read_texts(lib, sample_ids: list[int], *, dataset_id: int | None = None) -> 
     return [lib.blobs.read(found[i]).decode("utf-8") for i in sample_ids]
 
 
+def text_starts(lib, sample_ids: list[int], chars: int) -> dict[int, str]:
+    """The first ``chars`` characters of each of these texts, reading only that much of each file
+    (a card or a list row shows a text's start; a 10 MB text is not read whole for it). Texts
+    deleted meanwhile are left out."""
+    blobs: dict[int, str] = {}
+    with lib.session() as s:
+        for start in range(0, len(sample_ids), IN_CHUNK):
+            blobs.update(s.execute(select(Sample.id, Sample.blob).where(
+                Sample.id.in_(sample_ids[start : start + IN_CHUNK]), Sample.format == TEXT_FORMAT)).all())
+    starts = {}
+    for sample_id in sample_ids:
+        try:
+            starts[sample_id] = _start_of(lib, blobs[sample_id], chars)[:chars].strip()
+        except (KeyError, OSError):  # deleted since
+            continue
+    return starts
+
+
 def one_line(text: str, most: int = PREVIEW_CHARS) -> str:
     flat = " ".join(text[: most * 2].split())
     return flat if len(flat) <= most else flat[: most - 1] + "…"

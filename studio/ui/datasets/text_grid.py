@@ -25,19 +25,9 @@ SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 
 def read_card_texts(lib: Library, sample_ids: list[int], state: Any = None) -> dict[int, str]:
     """Worker thread: the start of each text (a text deleted meanwhile is left out)."""
-    from studio.core.errors import NotFoundError
-    from studio.data.text.samples import read_texts
+    from studio.data.text.samples import text_starts
 
-    try:
-        texts = read_texts(lib, sample_ids)
-    except NotFoundError:  # one went away: read the others one by one
-        texts = []
-        for sid in sample_ids:
-            try:
-                texts.append(read_texts(lib, [sid])[0])
-            except NotFoundError:
-                texts.append(None)
-    return {sid: text[:CARD_CHARS] for sid, text in zip(sample_ids, texts) if text is not None}
+    return text_starts(lib, sample_ids, CARD_CHARS)
 
 
 class TextPreviewCache(QObject):

@@ -15,7 +15,7 @@ from studio.core.errors import InvalidInputError, NotFoundError
 from studio.core.jobs import JobState
 from studio.data.text import importing
 from studio.data.text.importing import import_text_files, import_text_lines, import_text_table
-from studio.data.text.samples import read_text, read_texts, text_lengths
+from studio.data.text.samples import read_text, read_texts, text_lengths, text_starts
 from studio.store.adding import LibraryWriteError
 from studio.store.datasets import class_counts, create_dataset, split_counts
 from studio.store.models import Sample
@@ -106,6 +106,15 @@ def test_many_texts_read_back_in_the_order_asked(library, text_dataset):
     assert read_texts(library, ids[::-1]) == texts[::-1]
     with pytest.raises(NotFoundError, match="no text sample with id 999999"):
         read_texts(library, [ids[0], 999999])
+
+
+
+def test_text_starts_are_the_texts_starts_and_skip_texts_deleted_meanwhile(library, text_dataset):
+    texts = ["ünïcödé " * 300, "short", "x" * 5_000_000]  # multi-byte letters; a 5 MB text
+    import_text_lines(library, text_dataset, texts)
+    ids = [r[0] for r in rows(library, text_dataset)]
+    starts = text_starts(library, [*ids, 999999], 40)
+    assert starts == {ids[0]: texts[0][:40].strip(), ids[1]: "short", ids[2]: "x" * 40}
 
 
 def test_duplicates_in_one_import_and_on_reimport_are_counted_not_added(library, text_dataset, tmp_path):
