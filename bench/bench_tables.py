@@ -371,7 +371,7 @@ def run_speed(rows: int, folder: Path, device: str) -> dict:
 
 def _import_seconds(path: Path, folder: Path) -> float:
     """Best of three full imports into a library: read, infer the columns, split, keep the file
-    and a Parquet copy as blobs (what `studio import` and the GUI do)."""
+    and an Arrow IPC copy as blobs (what `studio import` and the GUI do)."""
     from studio.data.tables.dataset import import_table
     from studio.store.library import Library
 
@@ -445,7 +445,7 @@ def write_speed(r: dict) -> None:
              (f"| read the CSV | {r['studio_read_s']:.2f} s (read_table) | {r['arrow_read_s']:.2f} s (pyarrow.csv.read_csv) | "
              f"{r['studio_read_s'] / r['arrow_read_s']:.2f}x |"),
              (f"| import into the library | {r['studio_import_s']:.2f} s (import_table: read, column types, splits, "
-              f"file + Parquet copy stored) | {r['arrow_read_s']:.2f} s (pyarrow.csv.read_csv) | "
+              f"file + Arrow IPC copy stored) | {r['arrow_read_s']:.2f} s (pyarrow.csv.read_csv) | "
               f"{r['studio_import_s'] / r['arrow_read_s']:.2f}x (aim <= 3x) |"),
              (f"| train one epoch | {r['studio_fit_s']:.2f} s (fit_table on the Engine) | {r['plain_fit_s']:.2f} s "
              f"(plain loop over preloaded tensors) | throughput {r['plain_fit_s'] / r['studio_fit_s']:.2f}x (aim >= 0.95x) |"),
