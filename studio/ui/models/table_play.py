@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.models.file_job_row import FileJobRow
+from studio.ui.models.live_panel import LivePredictPanel
 from studio.ui.models.table_form import FeatureForm
 
-DEBOUNCE_MS = 150  # typing faster than this predicts once, when it pauses
 TABLE_FILTER = "Tables (*.csv *.tsv *.txt *.parquet);;All files (*)"
 HEADLINE_STYLE = "font-size: 22px; font-weight: 700;"
 BAR_STYLE = ("QProgressBar {{ background: #eef1f4; border: none; border-radius: 4px; }}"
@@ -129,20 +129,11 @@ class OutputView(QFrame):
         self.info.setStyleSheet("color: #5b6670;")
 
 
-class TablePlayPanel(QWidget):
+class TablePlayPanel(LivePredictPanel):
     prediction_shown = Signal(object)  # the RowPrediction now on screen
     csv_finished = Signal(int, str)    # rows predicted, the file written
 
-    def __init__(self, page, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.page = page  # the Play page: its run_job keeps one job per purpose and ends them on close
-        self.predictor = None
-        self.shown = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.predict_now)
-        self._build()
+    job_key = "table row"
 
     def _build(self) -> None:
         intro = QLabel("Fill in a row: the prediction follows as you type. Empty or (missing) is a missing value.")
@@ -186,12 +177,6 @@ class TablePlayPanel(QWidget):
         self.form.set_fields(predictor.fields())  # fills in typical values, which predicts them
         self.predict_now()
 
-    def clear_predictor(self) -> None:
-        """Another model is loading: forget this one and any prediction of it still on its way."""
-        self.page.cancel_job("table row")
-        self.predictor = None
-        self._timer.stop()
-
     # --- one row ------------------------------------------------------------------------------
     def predict_now(self) -> None:
         self._timer.stop()
@@ -202,8 +187,8 @@ class TablePlayPanel(QWidget):
         except ValueError as exc:
             self.output.show_problem(str(exc))
             return
-        job = self.page.run_job("table row", predict_row_job, self.predictor, values, pool=self.page.pool)
-        job.finished.connect(lambda prediction, job=job: self.page.job("table row") is job and self._show(prediction))
+        job = self.page.run_job(self.job_key, predict_row_job, self.predictor, values, pool=self.page.pool)
+        job.finished.connect(lambda prediction, job=job: self.page.job(self.job_key) is job and self._show(prediction))
         job.failed.connect(self.output.show_problem)
 
     def _show(self, prediction) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.models.file_job_row import FileJobRow
+from studio.ui.models.live_panel import LivePredictPanel
 
-DEBOUNCE_MS = 150  # typing faster than this predicts once, when it pauses
 TEXT_FILE_FILTER = "Texts (*.txt *.csv *.tsv *.jsonl *.ndjson);;All files (*)"
 HEADLINE_STYLE = "font-size: 22px; font-weight: 700;"
 BAR_STYLE = ("QProgressBar {{ background: #eef1f4; border: none; border-radius: 4px; }}"
@@ -148,20 +148,11 @@ class ClassBars(QFrame):
         self.headline.setStyleSheet(HEADLINE_STYLE + " color: #9aa4ad;")
 
 
-class TextPlayPanel(QWidget):
+class TextPlayPanel(LivePredictPanel):
     prediction_shown = Signal(object)  # the TextPrediction now on screen
     file_finished = Signal(int, str)   # texts predicted, the file written
 
-    def __init__(self, page, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.page = page  # the Play page: its run_job keeps one job per purpose and ends them on close
-        self.predictor = None
-        self.shown = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.predict_now)
-        self._build()
+    job_key = TEXT_JOB
 
     def _build(self) -> None:
         intro = QLabel("Type or paste a text: its class probabilities follow as you type (Ctrl+Enter predicts now).")
@@ -219,12 +210,6 @@ class TextPlayPanel(QWidget):
                                  f"{predictor.max_length} tokens")
         self.predict_now()  # a text already typed is predicted by the new model
         self.editor.setFocus()
-
-    def clear_predictor(self) -> None:
-        """Another model is loading: forget this one and any prediction of it still on its way."""
-        self.page.cancel_job(TEXT_JOB)
-        self.predictor = None
-        self._timer.stop()
 
     # --- one text -----------------------------------------------------------------------------
     def _text_changed(self) -> None:
